@@ -1,0 +1,164 @@
+"""The candidate pool: JSON Lines, one problem a line (the format of DESIGN.md).
+
+    {"id": ..., "problem": ..., "reference": ..., "responses": [{"text": ..., "answer": ..., "correct": ...}],
+     "meta": {...}}
+
+`answer` and `correct` may be missing until grading fills them. Unknown keys are kept on round trip.
+Validation reports the first problem as file:line, field, and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.cache import stable_hash, write_text_atomic
+from harness.errors import InputError
+
+
+@dataclass
+class Response:
+    text: str
+    answer: str | None = None
+    correct: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"text": self.text}
+        if self.answer is not None:
+            d["answer"] = self.answer
+        if self.correct is not None:
+            d["correct"] = self.correct
+        d.update(self.extra)
+        return d
+
+
+@dataclass
+class Problem:
+    id: str
+    problem: str
+    reference: str
+    responses: list[Response]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "problem": self.problem, "reference": self.reference,
+                "responses": [r.to_dict() for r in self.responses], "meta": self.meta}
+
+
+@dataclass
+class Pool:
+    problems: list[Problem]
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def __iter__(self):
+        return iter(self.problems)
+
+    @property
+    def n_responses(self) -> int:
+        return sum(len(p.responses) for p in self.problems)
+
+    def content_hash(self) -> str:
+        """Hash of what a reward model sees (ids, problems, response texts), not of grades or meta.
+
+        Scores are keyed by this, so re-grading a pool does not invalidate its scores.
+        """
+        return stable_hash([[p.id, p.problem, [r.text for r in p.responses]] for p in self.problems])
+
+    def grades_hash(self) -> str:
+        return stable_hash([[p.reference, [[r.answer, r.correct] for r in p.responses]] for p in self.problems])
+
+    def is_graded(self) -> bool:
+        return all(r.correct is not None for p in self.problems for r in p.responses)
+
+    def generator(self) -> str:
+        gens = {p.meta.get("generator") for p in self.problems}
+        return gens.pop() if len(gens) == 1 and None not in gens else "mixed"
+
+
+_RESERVED = {"text", "answer", "correct"}
+
+
+def _expect(cond: bool, message: str, file, line: int, fld: str, expected: str) -> None:
+    if not cond:
+        raise InputError(message, file=file, line=line, field=fld, expected=expected)
+
+
+def parse_record(rec: Any, file="<pool>", line: int = 1) -> Problem:
+    _expect(isinstance(rec, dict), "record is not a JSON object", file, line, "<record>", "a JSON object")
+    for key in ("id", "problem", "reference", "responses"):
+        _expect(key in rec, "missing field", file, line, key, "present")
+    pid = rec["id"]
+    _expect(isinstance(pid, (str, int)), "wrong type", file, line, "id", "a string")
+    _expect(isinstance(rec["problem"], str), "wrong type", file, line, "problem", "a string")
+    ref = rec["reference"]
+    _expect(isinstance(ref, (str, int, float)) and not isinstance(ref, bool), "wrong type", file, line,
+            "reference", "a string")
+    resps = rec["responses"]
+    _expect(isinstance(resps, list), "wrong type", file, line, "responses", "a list of responses")
+    _expect(len(resps) > 0, "no responses", file, line, "responses", "at least one response")
+    out = []
+    for j, r in enumerate(resps):
+        where = f"responses[{j}]"
+        if isinstance(r, str):  # a bare string is a response with no grade yet
+            r = {"text": r}
+        _expect(isinstance(r, dict), "wrong type", file, line, where, "an object with 'text' or a string")
+        _expect("text" in r, "missing field", file, line, where + ".text", "present")
+        _expect(isinstance(r["text"], str), "wrong type", file, line, where + ".text", "a string")
+        ans = r.get("answer")
+        _expect(ans is None or isinstance(ans, (str, int, float)) and not isinstance(ans, bool), "wrong type",
+                file, line, where + ".answer", "a string or null")
+        cor = r.get("correct")
+        _expect(cor is None or isinstance(cor, bool), "wrong type", file, line, where + ".correct",
+                "true, false or null")
+        extra = {k: v for k, v in r.items() if k not in _RESERVED}
+        out.append(Response(r["text"], None if ans is None else str(ans), cor, extra))
+    meta = rec.get("meta", {})
+    _expect(isinstance(meta, dict), "wrong type", file, line, "meta", "an object")
+    return Problem(str(pid), rec["problem"], str(ref), out, meta)
+
+
+def load_pool(path: str | os.PathLike) -> Pool:
+    path = Path(path)
+    if not path.exists():
+        raise InputError("pool file not found", file=path)
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    with open(path, encoding="utf-8") as f:
+        for i, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw)
+            except json.JSONDecodeError as e:
+                hint = " (truncated line?)" if not raw.endswith("\n") else ""
+                raise InputError(f"invalid JSON: {e.msg} at column {e.colno}{hint}", file=path, line=i,
+                                 expected="one JSON object per line") from None
+            p = parse_record(rec, path, i)
+            if p.id in seen:
+                raise InputError(f"duplicate id '{p.id}' (first on line {seen[p.id]})", file=path, line=i,
+                                 field="id", expected="unique ids")
+            seen[p.id] = i
+            problems.append(p)
+    if not problems:
+        raise InputError("pool is empty", file=path, expected="at least one problem")
+    return Pool(problems, path)
+
+
+def dumps_pool(problems: Iterable[Problem]) -> str:
+    return "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in problems)
+
+
+def save_pool(pool: Pool | Iterable[Problem], path: str | os.PathLike) -> Path:
+    """Write atomically; the same pool always gives the same bytes."""
+    problems = pool.problems if isinstance(pool, Pool) else list(pool)
+    if not problems:
+        raise InputError("refusing to write an empty pool", file=path)
+    write_text_atomic(path, dumps_pool(problems))
+    return Path(path)
