@@ -43,10 +43,13 @@ class Problem:
     reference: str
     responses: list[Response]
     meta: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown top-level keys, kept on round trip
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "problem": self.problem, "reference": self.reference,
-                "responses": [r.to_dict() for r in self.responses], "meta": self.meta}
+        d = {"id": self.id, "problem": self.problem, "reference": self.reference,
+             "responses": [r.to_dict() for r in self.responses], "meta": self.meta}
+        d.update({k: v for k, v in self.extra.items() if k not in d})
+        return d
 
 
 @dataclass
@@ -83,6 +86,7 @@ class Pool:
 
 
 _RESERVED = {"text", "answer", "correct"}
+_RECORD_KEYS = {"id", "problem", "reference", "responses", "meta"}
 
 
 def _expect(cond: bool, message: str, file, line: int, fld: str, expected: str) -> None:
@@ -121,13 +125,23 @@ def parse_record(rec: Any, file="<pool>", line: int = 1) -> Problem:
         out.append(Response(r["text"], None if ans is None else str(ans), cor, extra))
     meta = rec.get("meta", {})
     _expect(isinstance(meta, dict), "wrong type", file, line, "meta", "an object")
-    return Problem(str(pid), rec["problem"], str(ref), out, meta)
+    extra = {k: v for k, v in rec.items() if k not in _RECORD_KEYS}
+    return Problem(str(pid), rec["problem"], str(ref), out, meta, extra)
 
 
 def load_pool(path: str | os.PathLike) -> Pool:
     path = Path(path)
     if not path.exists():
         raise InputError("pool file not found", file=path)
+    if path.is_dir():
+        raise InputError("is a folder", file=path, expected="a pool file")
+    try:
+        return _read_pool(path)
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason})", file=path) from None
+
+
+def _read_pool(path: Path) -> Pool:
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     with open(path, encoding="utf-8") as f:

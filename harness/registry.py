@@ -1,7 +1,8 @@
 """Registries that let tasks, reward models, importers and commands add themselves by name.
 
 Adding a new one is one new module with a decorator; nothing central is edited. Each registry imports the
-modules of its package lazily, the first time it is asked for a name.
+modules of its package lazily, the first time it is asked for a name, so modules must import torch and other heavy
+libraries inside functions, not at the top (the CLI imports every command module to build its parser).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class Registry(Generic[T]):
             return
         self._loaded = True
         pkg = importlib.import_module(self.package)
-        for mod in pkgutil.walk_packages(pkg.__path__, prefix=self.package + "."):
+        # Direct children only: a sub-package registers from its __init__ and keeps its heavy modules lazy.
+        for mod in pkgutil.iter_modules(pkg.__path__, prefix=self.package + "."):
             if not mod.name.rsplit(".", 1)[-1].startswith("_"):
                 importlib.import_module(mod.name)
 

@@ -1,0 +1,78 @@
+"""`python -m harness leaderboard`: selection accuracy for every method and n, from cached scores only."""
+
+from __future__ import annotations
+
+import sys
+
+from harness.cli import arguments, command
+from harness.errors import InputError
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        vals = [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        vals = []
+    if not vals or min(vals) < 1:
+        raise InputError(f"cannot read '{text}'", field=flag, expected="comma-separated integers >= 1, e.g. 1,2,4,8")
+    return vals
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [v for item in values for v in item.split(",") if v]
+
+
+def _add(p):
+    from harness.leaderboard import FORMATS
+    from harness.scores import AGGREGATIONS
+    from harness.selection import ESTIMATORS, METHODS, WEIGHTINGS
+
+    p.add_argument("--pool", action="append", required=True, metavar="POOL",
+                   help="graded pool file (JSON Lines); repeat for several pools")
+    p.add_argument("--format", default="table", choices=FORMATS)
+    p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                   help=f"any of {', '.join(METHODS)} (default: all)")
+    p.add_argument("--aggregation", nargs="+", default=["min"], metavar="AGG",
+                   help=f"step-score aggregation(s): {', '.join(AGGREGATIONS)} (default: min)")
+    p.add_argument("--n", default=None, help="subset sizes, e.g. 1,2,4,8 (default: powers of two up to the pool size)")
+    p.add_argument("--subsets", default="random", choices=ESTIMATORS,
+                   help="random: expectation over random n-subsets (default); prefix: first n (the paper's code)")
+    p.add_argument("--weights", default="sigmoid", choices=WEIGHTINGS, help="weighted-vote weights (default: sigmoid)")
+    p.add_argument("--mc-samples", type=int, default=256, help="random subsets per problem for the votes")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", metavar="DIR", default=None, help="also write accuracy-vs-n PNGs into DIR")
+    p.add_argument("-o", "--output", metavar="FILE", default=None, help="write to FILE instead of stdout")
+
+
+@command("leaderboard", "selection accuracy (best-of-n, weighted/majority vote, pass@n) from cached scores")
+@arguments(_add)
+def run(args) -> int:
+    from harness import leaderboard as lb
+    from harness.cache import write_text_atomic
+    from harness.pool import load_pool
+    from harness.selection import METHODS
+
+    opts = lb.Options(methods=_names(args.methods) or METHODS, aggregations=_names(args.aggregation),
+                      ns=_int_list(args.n, "n") if args.n is not None else None, subsets=args.subsets,
+                      weights=args.weights, mc_samples=args.mc_samples, bootstrap=args.bootstrap, seed=args.seed)
+    opts.validate()
+    pools = [load_pool(p) for p in args.pool]
+    results = lb.build(pools, opts)
+    for res in results:
+        for note in res.notes:
+            print(f"note: {note}", file=sys.stderr)
+    text = lb.render(results, args.format)
+    if args.output:
+        write_text_atomic(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if args.plot:
+        from harness.plots import plot_all
+
+        for path in plot_all(results, args.plot):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
