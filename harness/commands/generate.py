@@ -1,0 +1,77 @@
+"""`harness generate`: build candidate pools.
+
+For the embedded `arith` task this builds the whole world (generators trained in-repo, pools, RM rollouts). For a
+task read from data (math500, gsm8k) it samples N responses per problem from a Hugging Face causal LM (`--model`).
+"""
+
+from __future__ import annotations
+
+from harness.cli import arguments, command
+
+
+def add_world_arguments(p) -> None:
+    p.add_argument("--task", default="arith", help="task name (default: arith, the embedded world)")
+    p.add_argument("--scale", default="default", help="arith world scale: default | smoke (seconds, for tests)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: all cores; keep processes x threads <= cores)")
+
+
+def _add(p):
+    add_world_arguments(p)
+    p.add_argument("--data", default=None, help="local data file or folder for data-backed tasks")
+    p.add_argument("--split", default="test")
+    p.add_argument("--model", default=None, help="generator checkpoint (folder) for data-backed tasks")
+    p.add_argument("--n", type=int, default=64, help="responses per problem")
+    p.add_argument("--temperature", type=float, default=0.5)
+    p.add_argument("--max-new-tokens", type=int, default=1024)
+    p.add_argument("--limit", type=int, default=None, help="first K problems only")
+    p.add_argument("-o", "--output", default=None, help="pool file to write (data-backed tasks)")
+
+
+def ensure_world(args, log=print) -> dict:
+    """Build (or load) the arith world for these arguments; returns its summary."""
+    from tasks.arith.world import build_world, is_built, world_config
+
+    overrides = {"threads": args.threads} if args.threads else {}
+    cfg = world_config(args.scale, args.seed, **overrides)
+    if not is_built(cfg):
+        log(f"building the arith world ({cfg.scale} scale, seed {cfg.seed}) under the cache; "
+            "finished steps are kept if interrupted")
+    return build_world(cfg, log=log), cfg
+
+
+@command("generate", "build candidate pools (the arith world, or N samples per problem from --model)")
+@arguments(_add)
+def run(args) -> int:
+    from harness.errors import InputError
+    from tasks import TASKS
+
+    task_cls = TASKS.get(args.task)
+    if getattr(task_cls, "builds_world", False):
+        summary, cfg = ensure_world(args)
+        print(describe_world(summary))
+        return 0
+    if not args.model or not args.output:
+        raise InputError(f"task '{args.task}' samples from a model you give", field="--model/-o",
+                         expected="--model PATH and -o POOL")
+    from harness.generation import generate_pool
+    pool = generate_pool(task_cls(data=args.data), args)
+    print(f"wrote {args.output}: {len(pool)} problems x {args.n} responses")
+    return 0
+
+
+def describe_world(summary: dict) -> str:
+    from tabulate import tabulate
+    rows = []
+    for name, s in summary["generators"].items():
+        rows.append([name, s.get("step", "-"), s.get("parameters", "-"),
+                     f"{s['val_pass@1']:.3f}" if "val_pass@1" in s else "-",
+                     f"{s['target_pass@1']:.3f}" if "target_pass@1" in s else "-",
+                     f"{s['pass@1']:.3f}", f"{s['pass@N']:.3f}", s["problems"], s["responses"],
+                     f"{s['mean_steps']:.2f}"])
+    head = ["pool / generator", "ckpt step", "params", "val pass@1", "paper pass@1", "pass@1", "pass@N",
+            "problems", "responses", "mean steps"]
+    t = summary.get("timings", {})
+    return (f"arith world {summary['key']} (built in {t.get('total_s', '?')} s)\n"
+            + tabulate(rows, head, tablefmt="simple"))

@@ -1,0 +1,82 @@
+"""`harness list`: what is registered and what is already in the cache."""
+
+from __future__ import annotations
+
+import json
+
+from harness.cli import arguments, command
+
+
+def _add(p):
+    p.add_argument("--format", default="table", choices=["table", "json"])
+
+
+def cached_worlds() -> list[dict]:
+    from harness import cache
+    out = []
+    for wj in sorted((cache.root() / "arith").glob("*/world.json")):
+        try:
+            out.append(cache.read_json(wj))
+        except (OSError, ValueError):
+            continue  # a world being built by another run
+    return out
+
+
+def cached_checkpoints() -> list[dict]:
+    from harness import cache
+    out = []
+    for cfg in sorted((cache.root() / "checkpoints").glob("*/train_config.json")):
+        d = {"checkpoint": cfg.parent.name}
+        for extra in ("compute.json", "metrics.json"):
+            p = cfg.parent / extra
+            if p.exists():
+                try:
+                    d[extra.split(".")[0]] = json.loads(p.read_text())
+                except ValueError:
+                    pass
+        out.append(d)
+    return out
+
+
+def cached_scores() -> list[dict]:
+    from harness import cache
+    out = []
+    for f in sorted((cache.root() / "scores").glob("*/*.json")):
+        out.append({"pool_hash": f.parent.name, "score_set": f.stem})
+    return out
+
+
+@command("list", "registered tasks, reward models and import formats, and what is cached")
+@arguments(_add)
+def run(args) -> int:
+    from tabulate import tabulate
+
+    from harness import cache
+    from harness.importers import IMPORTERS
+    from reward_models import REWARD_MODELS
+    from tasks import TASKS
+
+    info = {"cache": str(cache.root()), "tasks": TASKS.names(), "reward_models": REWARD_MODELS.names(),
+            "import_formats": IMPORTERS.names(), "worlds": cached_worlds(), "checkpoints": cached_checkpoints(),
+            "score_sets": cached_scores()}
+    if args.format == "json":
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"cache: {info['cache']}")
+    print("tasks:         " + ", ".join(info["tasks"]))
+    print("reward models: " + ", ".join(info["reward_models"]))
+    print("import formats: " + ", ".join(info["import_formats"]))
+    from harness.commands.generate import describe_world
+    if not info["worlds"]:
+        print("\nno arith world built yet: python -m harness generate --task arith")
+    for w in info["worlds"]:
+        print("\n" + describe_world(w))
+    if info["checkpoints"]:
+        rows = []
+        for c in info["checkpoints"]:
+            comp = c.get("compute", {})
+            rows.append([c["checkpoint"], f"{comp['total_flops']:.3g}" if "total_flops" in comp else "-"])
+        print("\n" + tabulate(rows, ["reward-model checkpoint", "development FLOPs"], tablefmt="simple"))
+    print(f"\n{len(info['score_sets'])} cached score sets over "
+          f"{len({s['pool_hash'] for s in info['score_sets']})} pools")
+    return 0

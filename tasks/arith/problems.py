@@ -1,0 +1,167 @@
+"""Seeded multi-step integer arithmetic problems with step-by-step reference solutions and an exact grader.
+
+A problem is an expression tree of 2-5 operations over + - * /, every intermediate result an integer in [0, CAP].
+Its reference solution evaluates the tree bottom-up, left to right, one operation per step, in the paper's format:
+
+    Step 1: 25 * 3 = 75
+
+    Step 2: 17 + 75 = 92
+
+    The answer is 92
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+CAP = 999
+OPS = "+-*/"
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+@dataclass(frozen=True)
+class Node:
+    op: str | None          # None for a leaf
+    value: int
+    left: "Node | None" = None
+    right: "Node | None" = None
+
+    def render(self) -> str:
+        if self.op is None:
+            return str(self.value)
+        left, right = self.left.render(), self.right.render()
+        if self.left.op and _PREC[self.left.op] < _PREC[self.op]:
+            left = f"({left})"
+        # A right operand of equal precedence is always bracketed: a - (b - c), a * (b / c).
+        if self.right.op and _PREC[self.right.op] <= _PREC[self.op]:
+            right = f"({right})"
+        return f"{left} {self.op} {right}"
+
+
+def _apply(op: str, a: int, b: int) -> int | None:
+    if op == "+":
+        v = a + b
+    elif op == "-":
+        v = a - b
+    elif op == "*":
+        v = a * b
+    else:
+        if b < 2 or a % b:
+            return None
+        v = a // b
+    return v if 0 <= v <= CAP else None
+
+
+def _leaf(rng: random.Random) -> Node:
+    return Node(None, rng.randint(1, 30))
+
+
+def _tree(rng: random.Random, n_ops: int) -> Node:
+    if n_ops == 0:
+        return _leaf(rng)
+    n_left = rng.randint(0, n_ops - 1)
+    for _ in range(100):
+        left, right = _tree(rng, n_left), _tree(rng, n_ops - 1 - n_left)
+        if right.op is None and rng.random() < 0.3:
+            divisors = [d for d in range(2, min(left.value, 30) + 1) if left.value % d == 0]
+            if divisors:  # draw a divisor so that division is as common as the other operations
+                d = rng.choice(divisors)
+                return Node("/", left.value // d, left, Node(None, d))
+        ops = [op for op in OPS if _apply(op, left.value, right.value) is not None]
+        if ops:
+            op = rng.choice(ops)
+            return Node(op, _apply(op, left.value, right.value), left, right)
+    raise RuntimeError("could not build a valid expression")  # practically unreachable
+
+
+def solution_steps(node: Node) -> list[str]:
+    out: list[str] = []
+
+    def walk(n: Node) -> None:
+        if n.op is None:
+            return
+        walk(n.left)
+        walk(n.right)
+        out.append(f"{n.left.value} {n.op} {n.right.value} = {n.value}")
+
+    walk(node)
+    return out
+
+
+def format_solution(steps: list[str], answer: int | str) -> str:
+    return "".join(f"Step {i}: {s}\n\n" for i, s in enumerate(steps, 1)) + f"The answer is {answer}"
+
+
+@dataclass(frozen=True)
+class ArithProblem:
+    id: str
+    expression: str
+    answer: int
+    steps: tuple[str, ...]
+
+    @property
+    def problem(self) -> str:
+        return f"Compute {self.expression}"
+
+    @property
+    def solution(self) -> str:
+        return format_solution(list(self.steps), self.answer)
+
+
+def generate_problems(seed: int, count: int, min_ops: int = 2, max_ops: int = 5, prefix: str = "p",
+                      exclude: set[str] | None = None) -> list[ArithProblem]:
+    """`count` distinct problems, none of whose expressions is in `exclude`; same seed, same list."""
+    rng = random.Random(seed)
+    seen = set(exclude or ())
+    out: list[ArithProblem] = []
+    while len(out) < count:
+        tree = _tree(rng, rng.randint(min_ops, max_ops))
+        expr = tree.render()
+        if expr in seen:
+            continue
+        seen.add(expr)
+        out.append(ArithProblem(f"{prefix}{len(out)}", expr, tree.value, tuple(solution_steps(tree))))
+    return out
+
+
+_ANSWER = re.compile(r"The answer is (-?\d+)\s*$")
+_STEP = re.compile(r"^Step (\d+): (\d+) ([-+*/]) (\d+) = (-?\d+)$")
+
+
+def extract_answer(text: str) -> str | None:
+    m = _ANSWER.search(text.strip())
+    return m.group(1) if m else None
+
+
+def is_correct(text: str, reference: int | str) -> bool:
+    ans = extract_answer(text)
+    return ans is not None and int(ans) == int(reference)
+
+
+def first_error_step(text: str, reference_steps: list[str] | tuple[str, ...]) -> int | None:
+    """1-based index of the first step that departs from the reference solution; None if none does.
+
+    A step departs when its text differs from the reference's step at the same position, or it is missing/extra.
+    """
+    from harness.steps import split_steps
+    got = [re.sub(r"^Step \d+:\s*", "", s).split("\n")[0].strip() for s in split_steps(text)]
+    for i, ref in enumerate(reference_steps):
+        if i >= len(got) or got[i] != ref:
+            return i + 1
+    return None if len(got) == len(reference_steps) else len(reference_steps) + 1
+
+
+def arithmetic_errors(text: str) -> list[int]:
+    """1-based indices of steps whose own arithmetic is wrong (a op b != c): real model errors, not injected."""
+    from harness.steps import split_steps
+    bad = []
+    for i, s in enumerate(split_steps(text), 1):
+        m = _STEP.match(s.split("\n")[0].strip())
+        if m:
+            a, op, b, c = int(m.group(2)), m.group(3), int(m.group(4)), int(m.group(5))
+            true = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}[op]
+            if true is None or true != c:
+                bad.append(i)
+    return bad

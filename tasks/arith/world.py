@@ -1,0 +1,257 @@
+"""Build the embedded arith world: splits, three trained generators, graded candidate pools, RM-training rollouts.
+
+Everything lives under <cache>/arith/<world key>/, the key hashing the whole WorldConfig, so a different seed or
+scale is a different world and a finished step is never redone:
+
+    world.json                      config, generator statistics, timings
+    generators/{weak,mid,strong}/   Hugging Face checkpoints (safetensors + tokenizer)
+    pools/test-<gen>.jsonl          N samples for each test problem, graded
+    pools/rm_train-mid.jsonl        rollouts of the RM-training instructions from the middle generator
+    pools/rm_val-mid.jsonl          the same for a validation split (hyper-parameters are chosen there, not on test)
+    chunks/                         finished sampling chunks, so an interrupted build resumes where it stopped
+
+The three generators are checkpoints of one training run, chosen by validation pass@1 closest to the paper's
+Mistral-7B / Llama-3.1-8B / Llama-3.1-70B pass@1 on MATH-500 (9.6% / 44.6% / 63.2%). Their errors are the models'
+own: a wrong intermediate result propagates to a wrong answer; no label is injected.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness import cache
+from harness.pool import Pool, Problem, Response, load_pool, save_pool
+
+WORLD_VERSION = 1
+GENERATORS = ("weak", "mid", "strong")
+PAPER_PASS1 = {"weak": 0.096, "mid": 0.446, "strong": 0.632}  # Mistral-7B, Llama-3.1-8B, Llama-3.1-70B on MATH-500
+
+
+@dataclass
+class WorldConfig:
+    scale: str = "default"
+    seed: int = 0
+    model_size: str = "small"
+    train_steps: int = 800
+    batch_size: int = 64
+    lr: float = 3e-3
+    warmup_steps: int = 50
+    eval_every: int = 50
+    n_test: int = 500
+    n_rm_train: int = 2000
+    n_val: int = 200
+    n_train: int = 100_000
+    samples_per_test: int = 64
+    rollouts_per_rm: int = 8
+    val_samples: int = 4
+    temperature: float = 0.5
+    max_new_tokens: int = 200
+    min_ops: int = 2
+    max_ops: int = 5
+    targets: dict = field(default_factory=lambda: dict(PAPER_PASS1))
+    threads: int = 2
+
+    def key(self) -> str:
+        d = asdict(self)
+        d.pop("threads")  # does not change results, only speed
+        return f"{self.scale}-s{self.seed}-" + cache.stable_hash([WORLD_VERSION, d], 10)
+
+
+SCALES = {
+    "default": {},
+    # Seconds, for tests: a 24k-parameter model barely trained; statistics mean nothing, the machinery is real.
+    "smoke": dict(model_size="nano", train_steps=60, batch_size=16, eval_every=20, warmup_steps=5, n_test=12,
+                  n_rm_train=16, n_val=8, n_train=500, samples_per_test=8, rollouts_per_rm=4, val_samples=2,
+                  max_new_tokens=120, lr=5e-3),
+}
+
+
+def world_config(scale: str = "default", seed: int = 0, **overrides) -> WorldConfig:
+    from harness.errors import InputError
+    if scale not in SCALES:
+        raise InputError(f"unknown scale '{scale}'", field="--scale", expected="one of " + ", ".join(SCALES))
+    return WorldConfig(scale=scale, seed=seed, **{**SCALES[scale], **overrides})
+
+
+def world_dir(cfg: WorldConfig) -> Path:
+    return cache.root() / "arith" / cfg.key()
+
+
+def splits(cfg: WorldConfig) -> dict:
+    """Disjoint splits; the test split is drawn first so it never depends on the sizes of the others."""
+    from tasks.arith.problems import generate_problems
+    out, seen = {}, set()
+    for i, (name, n) in enumerate([("test", cfg.n_test), ("rm_train", cfg.n_rm_train), ("val", cfg.n_val),
+                                   ("train", cfg.n_train)]):
+        out[name] = generate_problems(cfg.seed * 1000 + i, n, cfg.min_ops, cfg.max_ops, prefix=f"{name}/",
+                                      exclude=seen)
+        seen |= {p.expression for p in out[name]}
+    return out
+
+
+def is_built(cfg: WorldConfig) -> bool:
+    return (world_dir(cfg) / "world.json").exists()
+
+
+def load_world(cfg: WorldConfig) -> dict:
+    return cache.read_json(world_dir(cfg) / "world.json")
+
+
+def pool_path(cfg: WorldConfig, split: str, generator: str) -> Path:
+    return world_dir(cfg) / "pools" / f"{split}-{generator}.jsonl"
+
+
+def build_world(cfg: WorldConfig, log=print) -> dict:
+    """Build whatever is missing and return the world's summary (also saved as world.json)."""
+    import torch
+    torch.set_num_threads(cfg.threads)
+    root = world_dir(cfg)
+    if is_built(cfg):
+        return load_world(cfg)
+    t0 = time.time()
+    sp = splits(cfg)
+    timings = {}
+    gens = _train_generators(cfg, sp, root, log)
+    timings["train_generators_s"] = round(time.time() - t0, 1)
+    stats = {}
+    for name in GENERATORS:
+        t = time.time()
+        pool = _sample_pool(cfg, sp["test"], name, "test", cfg.samples_per_test, log)
+        timings[f"pool_{name}_s"] = round(time.time() - t, 1)
+        stats[name] = {**gens[name], **pool_stats(pool)}
+    t = time.time()
+    for split, n in (("rm_train", cfg.rollouts_per_rm), ("rm_val", cfg.rollouts_per_rm)):
+        problems = sp["rm_train"] if split == "rm_train" else sp["val"]
+        pool = _sample_pool(cfg, problems, "mid", split, n, log)
+        stats[f"{split}-mid"] = pool_stats(pool)
+    timings["rm_rollouts_s"] = round(time.time() - t, 1)
+    timings["total_s"] = round(time.time() - t0, 1)
+    summary = {"key": cfg.key(), "config": asdict(cfg), "generators": stats, "timings": timings,
+               "pools": {p.stem: str(p) for p in sorted((root / "pools").glob("*.jsonl"))}}
+    cache.write_json_atomic(root / "world.json", summary, indent=2)
+    return summary
+
+
+def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
+    """One training run; the checkpoint with validation pass@1 closest to each target becomes that generator."""
+    import copy
+
+    import torch
+    from tqdm import tqdm
+
+    from tasks.arith.model import make_model
+    from tasks.arith.problems import is_correct
+    from harness.sampling import sample_responses
+    from tasks.arith.tokenizer import build_tokenizer
+    from tasks.arith.train_generator import GeneratorTrainConfig, train_generator
+
+    gdir = root / "generators"
+    done = {g: gdir / g / "generator.json" for g in GENERATORS}
+    if all(p.exists() for p in done.values()):
+        return {g: cache.read_json(p) for g, p in done.items()}
+    tok = build_tokenizer()
+    model = make_model(tok, cfg.model_size, seed=cfg.seed)
+    val = sp["val"]
+    snapshots: list[tuple[int, float, dict]] = []
+
+    def on_eval(step, m):
+        outs = sample_responses(m, tok, [p.problem for p in val], cfg.val_samples, temperature=cfg.temperature,
+                                max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + step)
+        acc = sum(is_correct(o, p.answer) for p, os in zip(val, outs) for o in os) / (len(val) * cfg.val_samples)
+        snapshots.append((step, acc, copy.deepcopy(m.state_dict())))
+        log(f"  step {step}: validation pass@1 {acc:.3f}")
+
+    tcfg = GeneratorTrainConfig(steps=cfg.train_steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                                warmup_steps=cfg.warmup_steps, eval_every=cfg.eval_every, seed=cfg.seed)
+    log(f"training the arith generators ({sum(p.numel() for p in model.parameters()):,} parameters, "
+        f"{cfg.train_steps} steps)")
+    with tqdm(total=cfg.train_steps, desc="train generators", unit="step") as bar:
+        train_generator(model, tok, sp["train"], tcfg, on_eval=on_eval, progress=bar)
+    out = {}
+    used: set[int] = set()
+    for g in GENERATORS:
+        target = cfg.targets[g]
+        # Later checkpoints are preferred on ties; each generator gets a distinct checkpoint.
+        cands = [s for s in snapshots if s[0] not in used] or snapshots
+        step, acc, state = min(cands, key=lambda s: (abs(s[1] - target), -s[0]))
+        used.add(step)
+        model.load_state_dict(state)
+        meta = {"name": g, "step": step, "val_pass@1": acc, "target_pass@1": target,
+                "parameters": sum(p.numel() for p in model.parameters()), "size": cfg.model_size,
+                "curve": [[s, a] for s, a, _ in snapshots]}
+        with cache.atomic_dir(gdir / g) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tok.save_pretrained(tmp)
+            (tmp / "generator.json").write_text(json.dumps(meta, indent=2))
+        out[g] = meta
+    return out
+
+
+def generator_path(cfg: WorldConfig, name: str) -> Path:
+    return world_dir(cfg) / "generators" / name
+
+
+def _sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, chunk: int = 50) -> Pool:
+    """Sample, grade, and save a pool; chunks are cached so an interrupted run resumes."""
+    path = pool_path(cfg, split, gen)
+    if path.exists():
+        return load_pool(path)
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from tasks.arith.problems import extract_answer, first_error_step, is_correct
+    from harness.sampling import sample_responses
+
+    gpath = generator_path(cfg, gen)
+    model = LlamaForCausalLM.from_pretrained(gpath, use_safetensors=True, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(gpath)
+    cdir = world_dir(cfg) / "chunks" / f"{split}-{gen}"
+    records: list[Problem] = []
+    with tqdm(total=len(problems), desc=f"sample {split} {gen} x{n}", unit="problem") as bar:
+        for c0 in range(0, len(problems), chunk):
+            part = problems[c0:c0 + chunk]
+            cpath = cdir / f"{c0:06d}.jsonl"
+            if cpath.exists():
+                records.extend(load_pool(cpath).problems)
+                bar.update(len(part))
+                continue
+            texts = sample_responses(model, tok, [p.problem for p in part], n, temperature=cfg.temperature,
+                                     max_new_tokens=cfg.max_new_tokens, seed=cfg.seed * 7919 + c0)
+            recs = []
+            for p, outs in zip(part, texts):
+                resps = []
+                for t in outs:
+                    ans = extract_answer(t)
+                    ok = is_correct(t, p.answer)
+                    extra = {"answer_key": ans} if ans is not None else {}
+                    extra["error_step"] = None if ok else first_error_step(t, p.steps)
+                    resps.append(Response(t, ans, ok, extra))
+                recs.append(Problem(p.id, p.problem, str(p.answer), resps,
+                                    {"task": "arith", "generator": gen, "split": split, "temperature": cfg.temperature,
+                                     "world": cfg.key(), "n_steps": len(p.steps)}))
+            save_pool(recs, cpath)
+            records.extend(recs)
+            bar.update(len(part))
+    pool = Pool(records)
+    save_pool(pool, path)
+    return pool
+
+
+def pool_stats(pool: Pool) -> dict:
+    import numpy as np
+    correct = [np.array([r.correct for r in p.responses], dtype=float) for p in pool.problems]
+    n_steps = [len(r.text.split("\n\n")) - 1 for p in pool.problems for r in p.responses]
+    err = [r.extra.get("error_step") for p in pool.problems for r in p.responses if not r.correct]
+    err_hist: dict[str, int] = {}
+    for e in err:
+        k = "none" if e is None else str(e)
+        err_hist[k] = err_hist.get(k, 0) + 1
+    return {"problems": len(pool), "responses": pool.n_responses,
+            "pass@1": float(np.mean([c.mean() for c in correct])),
+            "pass@N": float(np.mean([c.max() for c in correct])),
+            "mean_steps": float(np.mean(n_steps)),
+            "first_error_step": dict(sorted(err_hist.items()))}
