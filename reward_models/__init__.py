@@ -1,0 +1,15 @@
+"""Reward models: one adapter per kind, registered by name (`@register_rm("implicit_ce")`).
+
+Every module here is imported lazily by the registry and must keep torch/transformers imports inside functions, so
+that listing reward models stays model-free. Adding a kind (math_shepherd, hf_prm, ...) is one new module.
+"""
+
+from harness.registry import Registry
+
+REWARD_MODELS = Registry("reward model", "reward_models")
+register_rm = REWARD_MODELS.register
+
+
+def get_rm(name: str, **options):
+    """An instance of the reward model registered as `name`, configured with `options`."""
+    return REWARD_MODELS.get(name)(**options)

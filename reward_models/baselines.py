@@ -1,0 +1,75 @@
+"""Reference points that every trained reward model must beat.
+
+random: seeded uniform scores, one step per response (what chance selection looks like).
+loglik: the untrained model's own log-likelihood, summed per step, with no reference: the paper's "no RM training,
+w/o ref" row. It reads the shared log-prob cache, so it costs nothing after an implicit PRM on the same base model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import InputError
+from reward_models import register_rm
+from reward_models.base import RewardModel, fingerprint
+
+
+@dataclass
+class RandomConfig:
+    seed: int = 0
+
+
+@register_rm("random")
+class RandomRM(RewardModel):
+    name = "random"
+    Config = RandomConfig
+
+    def scoring_identity(self):
+        return {"seed": self.config.seed}
+
+    def compute_scores(self, pool):
+        import numpy as np
+        rng = np.random.default_rng(self.config.seed)
+        return [[[float(rng.uniform())] for _ in p.responses] for p in pool.problems], {}
+
+
+@dataclass
+class LoglikConfig:
+    model: str | None = None  # the base model; fit(..., base_model) sets it when not given
+    dtype: str = "float32"
+    device: str = "cpu"
+    max_len: int | None = None
+    score_batch_size: int = 8
+    max_batch_tokens: int | None = None
+    padding_side: str = "left"
+    progress: bool = True
+
+
+@register_rm("loglik")
+class LoglikRM(RewardModel):
+    name = "loglik"
+    Config = LoglikConfig
+
+    def fit(self, train_pool, base_model: str, val_pool=None):
+        if self.config.model is None:
+            self.config.model = str(base_model)
+        return None
+
+    def _model(self) -> str:
+        if self.config.model is None:
+            raise InputError("loglik needs a model: pass model=PATH", field="model")
+        return self.config.model
+
+    def scoring_identity(self):
+        from reward_models.logprobs import prompt_format_id
+        c = self.config
+        return {"model_fingerprint": fingerprint(self._model()), "dtype": c.dtype, "max_len": c.max_len,
+                "prompt_format": prompt_format_id(), "score": "sum of token log-probs per step"}
+
+    def compute_scores(self, pool):
+        from reward_models.logp_cache import cached_step_logps
+        c = self.config
+        steps = cached_step_logps(self._model(), pool, dtype=c.dtype, max_len=c.max_len, device=c.device,
+                                  batch_size=c.score_batch_size, max_tokens=c.max_batch_tokens,
+                                  padding_side=c.padding_side, progress=c.progress, desc="loglik")
+        return steps, {"model": str(self._model())}

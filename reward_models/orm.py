@@ -1,0 +1,126 @@
+"""Outcome reward model: the base model's backbone plus a scalar value head, trained with BCE on outcome labels.
+
+The head is one nn.Linear read at the last token (eos) of prompt + response; its logit is the response's score,
+reported as a single step. The head's weights are stored as value_head.safetensors beside the backbone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from harness.errors import InputError
+from reward_models import register_rm
+from reward_models.base import RewardModel, fingerprint
+from reward_models.trainer import TrainConfig
+
+HEAD_FILE = "value_head.safetensors"
+
+
+def new_head(model, seed: int):
+    import torch
+    torch.manual_seed(seed)
+    head = torch.nn.Linear(model.config.get_text_config().hidden_size, 1)
+    torch.nn.init.zeros_(head.bias)
+    return head
+
+
+def save_head(head, folder) -> None:
+    from safetensors.torch import save_file
+    save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(Path(folder) / HEAD_FILE))
+
+
+def load_head(model, folder):
+    from safetensors.torch import load_file
+    path = Path(folder) / HEAD_FILE
+    if not path.is_file():
+        raise InputError("not an ORM checkpoint: value head missing", file=path)
+    head = new_head(model, 0)
+    try:
+        head.load_state_dict(load_file(str(path)))
+    except (RuntimeError, OSError) as e:
+        raise InputError(f"value head does not fit the backbone: {e}", file=path) from None
+    return head.to(next(model.parameters()).device).eval()
+
+
+def head_values(model, head, encs, pad: int):
+    """Head logits at the last token of each sequence (left padding puts every last token in the last column)."""
+    from reward_models.logprobs import collate
+    device = next(model.parameters()).device
+    batch = collate(encs, pad, "left")
+    hidden = model.base_model(input_ids=batch["input_ids"].to(device),
+                              attention_mask=batch["attention_mask"].to(device),
+                              position_ids=batch["position_ids"].to(device), use_cache=False).last_hidden_state
+    return head(hidden[:, -1].float()).squeeze(-1)
+
+
+def orm_scores(model, head, tokenizer, pool, *, max_len=None, batch_size=8, max_tokens=None, progress=True):
+    """One value per response, flat in pool order."""
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from reward_models.logprobs import STATS, encode_pool, make_batches
+    from reward_models.modeling import pad_id
+    encs = encode_pool(tokenizer, pool, max_len=max_len)
+    out = np.zeros(len(encs))
+    STATS["passes"] += 1
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode(), tqdm(total=len(encs), desc="ORM scores", unit="seq", disable=not progress,
+                                      leave=False) as bar:
+        for idx in make_batches([len(e.ids) for e in encs], batch_size, max_tokens):
+            out[idx] = head_values(model, head, [encs[i] for i in idx], pad_id(tokenizer)).double().cpu().numpy()
+            bar.update(len(idx))
+    model.train(was_training)
+    return out
+
+
+@dataclass
+class ORMConfig(TrainConfig):
+    model: str | None = None         # an ORM checkpoint folder (set by fit, or given to score without training)
+    device: str = "cpu"
+    score_batch_size: int = 8
+    max_batch_tokens: int | None = None
+    progress: bool = True
+
+
+@register_rm("orm")
+class ORM(RewardModel):
+    name = "orm"
+    trainable = True
+    Config = ORMConfig
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(**{f.name: getattr(self.config, f.name) for f in fields(TrainConfig)})
+
+    def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
+        from reward_models.trainer import train
+        c = self.config
+        ckpt = train("orm", self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
+                     score_batch_size=c.score_batch_size, progress=c.progress)
+        c.model = str(ckpt)
+        return ckpt
+
+    def _model(self) -> str:
+        if self.config.model is None:
+            raise InputError("orm has no checkpoint: train it first or pass model=PATH", field="model")
+        return self.config.model
+
+    def scoring_identity(self):
+        c = self.config
+        return {"model_fingerprint": fingerprint(self._model()), "dtype": c.dtype, "max_len": c.max_len,
+                "score": "value-head logit at the last token"}
+
+    def compute_scores(self, pool):
+        from reward_models.modeling import load_causal_lm
+        c = self.config
+        model, tok = load_causal_lm(self._model(), dtype=c.dtype, device=c.device)
+        head = load_head(model, self._model())
+        values = orm_scores(model, head, tok, pool, max_len=c.max_len, batch_size=c.score_batch_size,
+                            max_tokens=c.max_batch_tokens, progress=c.progress)
+        steps, at = [], 0
+        for p in pool.problems:
+            steps.append([[float(v)] for v in values[at:at + len(p.responses)]])
+            at += len(p.responses)
+        return steps, {"model": str(self._model())}

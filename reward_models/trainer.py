@@ -1,0 +1,226 @@
+"""Training a reward model from outcome labels: one short loop, readable in one sitting.
+
+kind "implicit": the policy starts as the base model, which is also the reference; r = beta * (log pi_theta(y|x) -
+log pi_ref(y|x)) of whole responses, with the reference log-probs computed once up front (no grad, shared cache).
+kind "orm": the same backbone plus a scalar value head read at the last token; r is the head's logit.
+Then one of the losses in reward_models.losses, AdamW, linear warm-up then cosine decay, gradient clipping, seeded
+shuffling. The checkpoint (HF folder + value head + train_config.json + metrics.json) is written to a temporary
+folder and renamed into <cache>/checkpoints/<name>-<key>/, so a checkpoint that exists is complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness import cache
+from harness.errors import InputError
+from harness.pool import Pool, Problem
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "ce"                # dpo | kto | nca | ce | ce_inst | ce_data
+    lr: float = 1e-4                # tiny arith models; the paper used 5e-7 on 7B models
+    epochs: int = 1
+    batch_size: int = 16            # responses (kto, ce*) or pairs (dpo, nca) per optimizer step
+    grad_accum: int = 1             # split each batch into this many forward/backward chunks (memory)
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    beta: float = 0.05
+    seed: int = 0
+    max_len: int | None = None      # tokens of prompt + response; longer responses lose their tail
+    dtype: str = "float32"
+    pairing: str = "all"            # dpo/nca pairs: "all" correct x incorrect, or "one_to_one"
+    kto_lambda_d: float = 1.0
+    kto_lambda_u: float = 1.0
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    warmup = math.ceil(cfg.warmup_ratio * total)
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def auc(scores, labels) -> float | None:
+    """Probability that a random correct response outscores a random incorrect one (ties count half)."""
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def checkpoint_key(kind: str, cfg: TrainConfig, base_model, train_pool) -> str:
+    from reward_models.base import fingerprint
+    from reward_models.logprobs import prompt_format_id
+    return cache.stable_hash({"kind": kind, "config": dataclasses.asdict(cfg), "base": fingerprint(base_model),
+                              "pool": [train_pool.content_hash(), train_pool.grades_hash()],
+                              "prompt_format": prompt_format_id()})
+
+
+def mismatched_pool(pool) -> Pool:
+    """Responses of problem i under the prompt of problem i+1: the KTO paper's (x, y') pairs for its KL estimate."""
+    ps = pool.problems
+    return Pool([Problem(f"{ps[(i + 1) % len(ps)].id}|y-of|{p.id}", ps[(i + 1) % len(ps)].problem, "",
+                         p.responses) for i, p in enumerate(ps)])
+
+
+def flat_sums(step_values) -> np.ndarray:
+    return np.array([math.fsum(s) for prob in step_values for s in prob], dtype=np.float64)
+
+
+def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=None, *, device: str = "cpu",
+          score_batch_size: int = 8, progress: bool = True) -> Path:
+    """Train (or find cached) and return the checkpoint folder."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from reward_models import losses as L
+    from reward_models.logp_cache import cached_step_logps
+    from reward_models.logprobs import encode_pool, sequence_logps, step_logps
+    from reward_models.modeling import load_causal_lm, pad_id, save_model
+    from reward_models.orm import head_values, new_head, save_head
+
+    if kind not in ("implicit", "orm"):
+        raise ValueError(kind)
+    if cfg.loss not in L.LOSSES or (kind == "orm" and cfg.loss not in ("ce", "ce_inst", "ce_data")):
+        raise InputError(f"unknown loss '{cfg.loss}' for {name}", field="loss", expected="one of " + ", ".join(
+            L.LOSSES if kind == "implicit" else ("ce", "ce_inst", "ce_data")))
+    key = checkpoint_key(kind, cfg, base_model, train_pool)
+    out = cache.root() / "checkpoints" / f"{name}-{key}"
+    if out.is_dir():
+        return out
+
+    L.ce_weights(train_pool)  # every response graded, before any model is loaded
+    if val_pool is not None and not val_pool.is_graded():
+        raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
+    torch.manual_seed(cfg.seed)
+    model, tok = load_causal_lm(base_model, dtype=cfg.dtype, device=device)
+    pad = pad_id(tok)
+    encs = encode_pool(tok, train_pool, max_len=cfg.max_len)
+    labels = torch.tensor([bool(r.correct) for p in train_pool.problems for r in p.responses])
+    runtime = dict(dtype=cfg.dtype, max_len=cfg.max_len, batch_size=score_batch_size, progress=progress,
+                   load=lambda: (model, tok))  # before the first step the policy *is* the reference
+
+    # What one optimizer step iterates over: pairs of flat response indices, or single responses with weights.
+    stats: dict = {}
+    if cfg.loss in L.PAIRWISE:
+        units, stats = L.build_pairs(train_pool, cfg.pairing)
+        if not units:
+            raise InputError(f"no (correct, incorrect) pair in the training pool ({stats['dropped_instructions']} "
+                             "instructions dropped)", file=train_pool.path, expected="mixed outcomes per problem")
+    else:
+        units = list(range(len(encs)))
+        balance = {"ce_inst": "instruction", "ce_data": "dataset"}.get(cfg.loss)
+        weights = torch.tensor(L.ce_weights(train_pool, balance))
+
+    if kind == "implicit":
+        ref = torch.from_numpy(flat_sums(cached_step_logps(base_model, train_pool, **runtime)))
+        if cfg.loss == "kto" and len(train_pool.problems) > 1:
+            kl_pool = mismatched_pool(train_pool)
+            kl_encs = encode_pool(tok, kl_pool, max_len=cfg.max_len)
+            kl_ref = torch.from_numpy(flat_sums(cached_step_logps(base_model, kl_pool, **runtime)))
+        if val_pool is not None:
+            val_ref = flat_sums(cached_step_logps(base_model, val_pool, **runtime))
+        head = None
+    else:
+        head = new_head(model, cfg.seed).to(device)
+
+    def rewards(idx: list[int]):
+        batch = [encs[i] for i in idx]
+        if head is not None:
+            return head_values(model, head, batch, pad)
+        return cfg.beta * (sequence_logps(model, batch, pad) - ref[idx].to(device)).float()
+
+    def loss_of(chunk) -> "torch.Tensor":
+        if cfg.loss in L.PAIRWISE:
+            r = rewards([w for w, _ in chunk] + [lo for _, lo in chunk])
+            r_w, r_l = r[:len(chunk)], r[len(chunk):]
+            return (L.dpo_loss(r_w, r_l) if cfg.loss == "dpo" else L.nca_loss(r_w, r_l)).sum()
+        r = rewards(chunk)
+        if cfg.loss == "kto":
+            z0 = torch.zeros(())
+            if len(train_pool.problems) > 1:
+                with torch.no_grad():
+                    kl = sequence_logps(model, [kl_encs[i] for i in chunk], pad) - kl_ref[chunk].to(device)
+                    z0 = L.kto_reference_point(cfg.beta * kl.float())
+            return L.kto_loss(r, labels[chunk].to(device), z0, cfg.kto_lambda_d, cfg.kto_lambda_u).sum()
+        return L.ce_loss(r, labels[chunk].to(device), weights[chunk].to(device)).sum()
+
+    params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(units) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history = {"loss": [], "lr": [], "grad_norm": []}
+    model.train()
+    bar = tqdm(total=total, desc=f"train {name}", unit="step", disable=not progress, leave=False)
+    step = 0
+    for _epoch in range(cfg.epochs):
+        order = torch.randperm(len(units), generator=gen).tolist()
+        for b in range(steps_per_epoch):
+            batch = [units[i] for i in order[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
+            lr = lr_at(step, total, cfg)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            opt.zero_grad(set_to_none=True)
+            total_loss = 0.0
+            n_chunks = max(1, min(cfg.grad_accum, len(batch)))
+            for c in range(n_chunks):
+                chunk = batch[c::n_chunks]
+                loss = loss_of(chunk) / len(batch)
+                loss.backward()
+                total_loss += loss.item()
+            norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            history["loss"].append(total_loss)
+            history["lr"].append(lr)
+            history["grad_norm"].append(float(norm))
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{total_loss:.4f}")
+    bar.close()
+    model.eval()
+
+    metrics = {**history, "steps": total, "train_responses": len(encs), "train_units": len(units), **stats}
+    if val_pool is not None:
+        val_labels = [bool(r.correct) for p in val_pool.problems for r in p.responses]
+        if kind == "implicit":
+            val_encs = encode_pool(tok, val_pool, max_len=cfg.max_len)
+            pol = step_logps(model, val_encs, pad, batch_size=score_batch_size, desc="validation", progress=progress)
+            val_scores = cfg.beta * (np.array([s.sum() for s in pol]) - val_ref)
+        else:
+            from reward_models.orm import orm_scores
+            val_scores = orm_scores(model, head, tok, val_pool, max_len=cfg.max_len, batch_size=score_batch_size,
+                                    progress=progress)
+        metrics["val_auc"] = auc(val_scores, val_labels)
+
+    record = {"kind": kind, "name": name, "config": dataclasses.asdict(cfg), "base_model": str(base_model),
+              "key": key, "train_pool_hash": train_pool.content_hash(), "train_grades_hash": train_pool.grades_hash()}
+    tmp = out.parent / f".tmp-{out.name}-{os.getpid()}"
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_model(model, tok, tmp)
+        if head is not None:
+            save_head(head, tmp)
+        cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
+        cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            if not out.is_dir():  # a concurrent run finishing first is fine; anything else is not
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,46 @@
+"""Shared test setup: one CPU thread (the machine is shared), an isolated cache, tiny model folders on demand."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by torch at import
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    yield
+
+
+@pytest.fixture
+def cache_root(tmp_path):
+    """Point the harness cache at a fresh folder for one test."""
+    from harness import cache
+    cache.set_root(tmp_path / "cache")
+    yield tmp_path / "cache"
+    cache.set_root(None)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory):
+    """Factory: a saved arith LlamaForCausalLM folder (safetensors + tokenizer) for a size and seed, built once."""
+    made = {}
+
+    def make(size: str = "nano", seed: int = 0):
+        if (size, seed) not in made:
+            import torch
+            torch.set_num_threads(1)
+            from reward_models.modeling import save_model
+            from tasks.arith.model import make_model
+            from tasks.arith.tokenizer import build_tokenizer
+            tok = build_tokenizer()
+            folder = tmp_path_factory.mktemp(f"lm-{size}-{seed}")
+            save_model(make_model(tok, size, seed), tok, folder)
+            made[size, seed] = folder
+        return made[size, seed]
+    return make
