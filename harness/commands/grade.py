@@ -1,0 +1,58 @@
+"""`harness grade POOL [-o OUT] [--workers N] [--timeout S]`: fill answer, correct and answer_key of every response.
+
+Without -o the pool file is replaced atomically. Verdicts are cached per (grader version, reference, answer), so
+re-grading a pool, or grading another pool with the same answers, computes nothing twice.
+"""
+
+from __future__ import annotations
+
+from harness.cli import arguments, command
+
+
+def _add(p):
+    p.add_argument("pool", metavar="POOL", help="pool file (JSON Lines, one problem a line)")
+    p.add_argument("-o", "--output", default=None, metavar="OUT", help="graded pool to write (default: replace POOL)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="grading worker processes (default 1; 0 grades in this process, without a hard deadline)")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                   help="seconds one comparison may take before it counts as wrong (default 5)")
+    p.add_argument("--fallback-number", action="store_true",
+                   help="when a response states no answer, take its last number (GSM8K-style)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def summary_lines(pool, stats) -> list[str]:
+    sizes = {len(p.responses) for p in pool.problems}
+    n_label = f"pass@{sizes.pop()}" if len(sizes) == 1 else "pass@all"
+    passed = sum(any(r.correct for r in p.responses) for p in pool.problems)
+    return [
+        f"{stats.problems} problems, {stats.responses} responses; accuracy {stats.accuracy:.1%}, "
+        f"{n_label} {passed / max(stats.problems, 1):.1%}",
+        f"answers: {stats.responses - stats.no_answer} ({stats.extracted} extracted now), none: {stats.no_answer}",
+        f"calls: {stats.distinct_pairs} distinct (reference, answer) pairs, {stats.distinct_answers} distinct answers; "
+        f"cache hits {stats.cache_hits}, computed {stats.computed}, timeouts {stats.timeouts}"
+        + (f", errors {stats.errors}" if stats.errors else "") + f"; {stats.seconds:.1f} s",
+    ]
+
+
+@command("grade", "extract answers, decide correctness and vote keys of every response in a pool")
+@arguments(_add)
+def run(args) -> int:
+    from harness.errors import InputError
+    from harness.grading.runner import grade_pool_with_stats
+    from harness.pool import load_pool, save_pool
+
+    if args.workers < 0:
+        raise InputError("must be 0 or more", field="--workers", expected="a worker count")
+    if not args.timeout > 0:
+        raise InputError("must be positive", field="--timeout", expected="seconds > 0")
+    pool = load_pool(args.pool)
+    graded, stats = grade_pool_with_stats(pool, workers=args.workers, timeout=args.timeout,
+                                          extract_fallback_number=args.fallback_number,
+                                          progress=False if args.no_progress else None)
+    out = args.output or args.pool
+    save_pool(graded, out)
+    for line in summary_lines(graded, stats):
+        print(line)
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,204 @@
+"""Is an answer mathematically equal to the reference, and which answers are "the same" for voting.
+
+math-verify decides first (both sides parsed with its LaTeX and plain-expression grammars, then `verify(gold,
+pred)`: fractions = decimals, sets, intervals, units and degrees stripped, x = 5 vs 5). Where it cannot parse a
+side, a small safe arithmetic parser (safe_arith) takes over. Before either sees a value, a magnitude guard
+refuses numbers with more than MAX_DIGITS digits (10^{10^{10}} would otherwise be computed in C, where no timeout
+reaches). Nothing here raises: a failure is "not equivalent".
+
+Timeouts are not handled here (math-verify's own are switched off because they only work on the main thread):
+callers wrap calls in harness.grading.deadline or run them in runner's worker processes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import logging
+import math
+import re
+from pathlib import Path
+
+import sympy
+from sympy.matrices import MatrixBase
+
+from harness.grading.normalize import MAX_ANSWER_CHARS, clean_answer, normalize_text
+from harness.grading.safe_arith import Unsafe, parse_arith
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns once that we disabled its timeouts
+
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify  # noqa: E402
+
+
+def _grader_version() -> str:
+    """Cached verdicts are keyed by this: a hash of the code that decides them, so an edit here, in normalize or
+    in safe_arith never reuses a verdict the old code made; plus the math-verify version."""
+    here = Path(__file__).resolve().parent
+    code = hashlib.sha256()
+    for name in ("verify.py", "normalize.py", "safe_arith.py"):
+        code.update((here / name).read_bytes())
+    return f"{code.hexdigest()[:12]}/math-verify-{importlib.metadata.version('math-verify')}"
+
+
+GRADER_VERSION = _grader_version()
+MAX_DIGITS = 20000
+
+_CONFIG = [LatexExtractionConfig(), ExprExtractionConfig()]
+_UNICODE = {"−": "-", "–": "-", "×": "\\times ", "÷": "\\div ", "π": "\\pi ", "°": "^\\circ",
+            "½": "\\frac{1}{2}",
+            "¼": "\\frac{1}{4}", "¾": "\\frac{3}{4}", "∞": "\\infty ", "√": "\\sqrt "}
+# thousands separators that math-verify reads as products ("1 000" -> 1*0): a space, "\,", "{,}", "~"
+_GROUP_SEP = re.compile(r"(?<=\d)(?:\\[,;! ]|~|\{,\}| )(?=\d{3}(?!\d))")
+_SCIENTIFIC = re.compile(r"^([-+]?\d+(?:\.\d+)?)[eE]([-+]?\d+)$")
+
+
+def _prepare(s: str) -> str:
+    for k, v in _UNICODE.items():
+        s = s.replace(k, v)
+    s = _GROUP_SEP.sub("", s)
+    s = _SCIENTIFIC.sub(r"\1\\times 10^{\2}", s)
+    return s
+
+
+def _log10_bound(e, depth: int = 0) -> float:
+    """Upper bound on log10 of the magnitude a sympy tree evaluates to (symbols count as 10)."""
+    if depth > 100:
+        return math.inf
+    if isinstance(e, MatrixBase):
+        return max((_log10_bound(x, depth + 1) for x in e), default=0.0)
+    if not isinstance(e, sympy.Basic):
+        return 0.0
+    if isinstance(e, sympy.Rational):
+        return max(abs(int(e.p)), abs(int(e.q))).bit_length() * 0.30103
+    if isinstance(e, sympy.Float):
+        return abs(e._mpf_[2] + e._mpf_[3]) * 0.30103 if e._mpf_[1] else 0.0
+    if e.is_Atom:
+        return 1.0
+    args = e.args
+    if isinstance(e, sympy.Pow):
+        base, ex = _log10_bound(args[0], depth + 1), _log10_bound(args[1], depth + 1)
+        if args[0] in (sympy.S.Zero, sympy.S.One, sympy.S.NegativeOne):
+            return 0.0
+        return base * 10 ** ex if ex < 12 else math.inf
+    if isinstance(e, (sympy.factorial, sympy.gamma, sympy.binomial, sympy.factorial2)):
+        n = max(_log10_bound(a, depth + 1) for a in args)
+        return 10 ** n * n if n < 12 else math.inf
+    if isinstance(e, sympy.exp):
+        n = _log10_bound(args[0], depth + 1)
+        return 10 ** n * 0.4343 if n < 12 else math.inf
+    bounds = [_log10_bound(a, depth + 1) for a in args]
+    if isinstance(e, sympy.Mul):
+        return sum(bounds)
+    return max(bounds, default=0.0) + math.log10(max(len(args), 1))
+
+
+def _values(parsed) -> list:
+    """The sympy values of a math-verify parse (it also returns the matched string), if small enough."""
+    vals = [v for v in parsed if isinstance(v, (sympy.Basic, MatrixBase))]
+    if any(_log10_bound(v) > MAX_DIGITS for v in vals):
+        return []
+    return vals
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(s: str) -> tuple:
+    """math-verify's parse of a cleaned answer, or () when it has no mathematical value for it."""
+    try:
+        parsed = parse("\\boxed{" + _prepare(s) + "}", extraction_config=_CONFIG, parsing_timeout=None)
+    except Exception:
+        return ()
+    return tuple(_values(parsed))
+
+
+@functools.lru_cache(maxsize=8192)
+def _arith(s: str):
+    try:
+        v = parse_arith(s)
+    except (Unsafe, ArithmeticError, TypeError, ValueError, RecursionError):
+        return None
+    return v if _log10_bound(v) <= MAX_DIGITS else None
+
+
+def _is_equivalent(reference: str, answer: str) -> bool:
+    ref, ans = clean_answer(reference), clean_answer(answer)
+    if not ref or not ans:
+        return False
+    if normalize_text(ref) == normalize_text(ans):
+        return True
+    if len(ref) > MAX_ANSWER_CHARS or len(ans) > MAX_ANSWER_CHARS:
+        return False
+    gold, pred = list(_parse(ref)), list(_parse(ans))
+    if not gold or not pred:  # math-verify has no value for a side: plain arithmetic may
+        gold = gold or ([v] if (v := _arith(ref)) is not None else [])
+        pred = pred or ([v] if (v := _arith(ans)) is not None else [])
+        if not gold or not pred:
+            return False
+    return bool(verify(gold, pred, timeout_seconds=None))
+
+
+def is_equivalent(reference: str, answer: str) -> bool:
+    """True when `answer` is mathematically equal to `reference`; False on anything unparseable or failing."""
+    try:
+        return _is_equivalent(reference, answer)
+    except (Exception, RecursionError):
+        return False
+
+
+def _key_of(value) -> str | None:
+    if isinstance(value, sympy.Eq) and isinstance(value.lhs, sympy.Symbol):
+        value = value.rhs  # "x = 5" votes with "5"
+    if isinstance(value, MatrixBase):
+        return "m:" + sympy.sstr(value.tolist())
+    if not isinstance(value, sympy.Basic):
+        return None
+    if value.is_number and not isinstance(value, (sympy.Set, sympy.Tuple)):
+        v = value.doit()
+        if isinstance(v, sympy.Float):
+            v = sympy.Rational(str(v))  # the decimal as written: 0.5 -> 1/2, 0.333 stays 333/1000
+        if not isinstance(v, sympy.Rational):
+            v = sympy.nsimplify(v) if isinstance(v, sympy.Float) else sympy.simplify(v)
+        return "n:" + sympy.sstr(v)
+    if isinstance(value, sympy.Expr) and value.free_symbols:
+        return "e:" + sympy.sstr(sympy.expand(value))
+    return "o:" + sympy.sstr(value)
+
+
+def text_key(answer: str) -> str | None:
+    """The vote key of an answer by its spelling only; long answers by a hash of it."""
+    text = normalize_text(answer)
+    if not text:
+        return None
+    return "s:" + text if len(text) <= 200 else "h:" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _answer_key(answer: str) -> str | None:
+    ans = clean_answer(answer)
+    if ans is None:
+        return None
+    text = text_key(ans)
+    if len(ans) > MAX_ANSWER_CHARS:
+        return text
+    values = list(_parse(ans))
+    if not values and (v := _arith(ans)) is not None:
+        values = [v]
+    if not values:
+        return text
+    try:
+        key = _key_of(values[0])
+    except (Exception, RecursionError):
+        key = None
+    return key if key is not None else text
+
+
+def answer_key(answer: str | None) -> str | None:
+    """A canonical string: mathematically equal answers share it ("0.5", "1/2", "\\frac12" -> "n:1/2").
+
+    None for no answer. Answers nothing can parse fall back to a whitespace- and LaTeX-normalised string ("s:...").
+    """
+    if answer is None:
+        return None
+    try:
+        return _answer_key(answer)
+    except (Exception, RecursionError):
+        return text_key(str(answer))
