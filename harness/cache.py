@@ -103,3 +103,15 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def using(path: str | os.PathLike) -> Iterator[Path]:
+    """Temporarily point the cache at `path` (tests, benchmarks)."""
+    global _ROOT
+    before = _ROOT
+    _ROOT = Path(path)
+    try:
+        yield _ROOT
+    finally:
+        _ROOT = before

@@ -64,7 +64,7 @@ def run(args) -> int:
 def describe_world(summary: dict) -> str:
     from tabulate import tabulate
     rows = []
-    for name, s in summary["generators"].items():
+    for name, s in {**summary["generators"], **summary.get("rm_pools", {})}.items():
         rows.append([name, s.get("step", "-"), s.get("parameters", "-"),
                      f"{s['val_pass@1']:.3f}" if "val_pass@1" in s else "-",
                      f"{s['target_pass@1']:.3f}" if "target_pass@1" in s else "-",

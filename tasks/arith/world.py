@@ -35,18 +35,18 @@ class WorldConfig:
     scale: str = "default"
     seed: int = 0
     model_size: str = "small"
-    train_steps: int = 800
+    train_steps: int = 1000
     batch_size: int = 64
     lr: float = 3e-3
     warmup_steps: int = 50
-    eval_every: int = 50
+    eval_every: int = 100
     n_test: int = 500
     n_rm_train: int = 2000
     n_val: int = 200
     n_train: int = 100_000
     samples_per_test: int = 64
     rollouts_per_rm: int = 8
-    val_samples: int = 4
+    val_samples: int = 2
     temperature: float = 0.5
     max_new_tokens: int = 200
     min_ops: int = 2
@@ -123,13 +123,14 @@ def build_world(cfg: WorldConfig, log=print) -> dict:
         timings[f"pool_{name}_s"] = round(time.time() - t, 1)
         stats[name] = {**gens[name], **pool_stats(pool)}
     t = time.time()
+    rm_stats = {}
     for split, n in (("rm_train", cfg.rollouts_per_rm), ("rm_val", cfg.rollouts_per_rm)):
         problems = sp["rm_train"] if split == "rm_train" else sp["val"]
         pool = _sample_pool(cfg, problems, "mid", split, n, log)
-        stats[f"{split}-mid"] = pool_stats(pool)
+        rm_stats[f"{split}-mid"] = pool_stats(pool)
     timings["rm_rollouts_s"] = round(time.time() - t, 1)
     timings["total_s"] = round(time.time() - t0, 1)
-    summary = {"key": cfg.key(), "config": asdict(cfg), "generators": stats, "timings": timings,
+    summary = {"key": cfg.key(), "config": asdict(cfg), "generators": stats, "rm_pools": rm_stats, "timings": timings,
                "pools": {p.stem: str(p) for p in sorted((root / "pools").glob("*.jsonl"))}}
     cache.write_json_atomic(root / "world.json", summary, indent=2)
     return summary

@@ -1,0 +1,29 @@
+"""`harness score --rm NAME`: score pools with one reward model (training it first if needed); scores are cached."""
+
+from __future__ import annotations
+
+from harness.cli import arguments, command
+
+
+def _add(p):
+    from harness.commands.run import add_rm_arguments
+    add_rm_arguments(p)
+
+
+@command("score", "score pools with a reward model; the score sets are cached for `leaderboard`")
+@arguments(_add)
+def run(args) -> int:
+    from harness.commands.run import config_from_args
+    from harness.pipeline import prepare_rm, resolve_inputs
+    from harness.scores import score_dir
+
+    args.n, args.aggregation, args.weights, args.subsets, args.results, args.no_results = "1", "min", "sigmoid", \
+        "random", None, True
+    cfg = config_from_args(args)
+    inputs = resolve_inputs(cfg, print)
+    rm = prepare_rm(cfg, inputs, print)
+    for pool in inputs.test_pools:
+        ss = rm.score(pool)
+        print(f"{pool.path}: {sum(len(s) for s in ss.step_scores)} responses scored -> "
+              f"{score_dir(pool.content_hash())}")
+    return 0

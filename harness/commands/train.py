@@ -1,0 +1,31 @@
+"""`harness train --rm NAME`: train a reward model on RM-training rollouts (cached checkpoint) and print its path."""
+
+from __future__ import annotations
+
+from harness.cli import arguments, command
+
+
+def _add(p):
+    from harness.commands.run import add_rm_arguments
+    add_rm_arguments(p)
+
+
+@command("train", "train a reward model (cached) and print the checkpoint folder")
+@arguments(_add)
+def run(args) -> int:
+    from harness.commands.run import config_from_args
+    from harness.errors import InputError
+    from harness.pipeline import resolve_inputs
+    from reward_models import get_rm
+
+    args.n, args.aggregation, args.weights, args.subsets, args.results, args.no_results = "1", "min", "sigmoid", \
+        "random", None, True
+    cfg = config_from_args(args)
+    inputs = resolve_inputs(cfg, print)
+    rm = get_rm(cfg.rm, **cfg.rm_options)
+    if not rm.trainable:
+        raise InputError(f"{cfg.rm} is not trained", field="--rm", expected="a trainable reward model")
+    if inputs.train_pool is None or inputs.base_model is None:
+        raise InputError("no training data", field="--train-pool/--base", expected="graded rollouts and a base model")
+    print(rm.fit(inputs.train_pool, inputs.base_model, inputs.val_pool))
+    return 0

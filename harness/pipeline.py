@@ -1,0 +1,180 @@
+"""`run`: do whatever of the flow is missing for one reward model, then report.
+
+    world (arith) or given pools -> train the reward model on RM-training rollouts -> score every test pool
+    -> select (best-of-N, weighted vote, beside majority vote and pass@N) -> leaderboard
+
+Every stage is cached (world, checkpoint, reference log-probs, scores), so a second identical run only selects.
+One RunConfig per run, printed and saved with its results.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness import cache
+from harness.errors import InputError
+from harness.pool import Pool, load_pool
+
+DEFAULT_NS = [1, 2, 4, 8, 16, 32, 64]
+
+
+@dataclass
+class RunConfig:
+    rm: str
+    task: str = "arith"
+    scale: str = "default"
+    seed: int = 0
+    generators: list[str] = field(default_factory=lambda: ["weak", "mid", "strong"])
+    pools: list[str] = field(default_factory=list)        # data-backed tasks: pools to score
+    train_pool: str | None = None                          # ... and the RM-training rollouts
+    val_pool: str | None = None
+    base: str | None = None                                # base model the RM is trained from
+    n: list[int] = field(default_factory=lambda: list(DEFAULT_NS))
+    aggregation: str = "min"
+    weights: str = "sigmoid"
+    subsets: str = "random"
+    mc_samples: int = 256
+    bootstrap: int = 1000
+    rm_options: dict = field(default_factory=dict)
+    threads: int | None = None
+    results: str | None = None
+
+    def command(self) -> str:
+        parts = ["python -m harness run", f"--rm {self.rm}"]
+        if self.task != "arith":
+            parts.append(f"--task {self.task}")
+        if self.scale != "default":
+            parts.append(f"--scale {self.scale}")
+        if self.seed:
+            parts.append(f"--seed {self.seed}")
+        for k, v in sorted(self.rm_options.items()):
+            parts.append(f"--set {k}={v}")
+        return " ".join(parts)
+
+
+@dataclass
+class RunInputs:
+    test_pools: list[Pool]
+    train_pool: Pool | None
+    val_pool: Pool | None
+    base_model: str | None
+
+
+def resolve_inputs(cfg: RunConfig, log) -> RunInputs:
+    if cfg.pools:
+        pools = [load_pool(p) for p in cfg.pools]
+        train = load_pool(cfg.train_pool) if cfg.train_pool else None
+        val = load_pool(cfg.val_pool) if cfg.val_pool else None
+        return RunInputs(pools, train, val, cfg.base)
+    from tasks import TASKS
+    if not getattr(TASKS.get(cfg.task), "builds_world", False):
+        raise InputError(f"task '{cfg.task}' has no built-in pools", field="--pool",
+                         expected="--pool POOL (from `generate` or `import`) and --train-pool/--base or model=PATH")
+    from tasks.arith.world import GENERATORS, build_world, generator_path, is_built, pool_path, world_config
+    overrides = {"threads": cfg.threads} if cfg.threads else {}
+    wcfg = world_config(cfg.scale, cfg.seed, **overrides)
+    for g in cfg.generators:
+        if g not in GENERATORS:
+            raise InputError(f"unknown generator '{g}'", field="--generators", expected=", ".join(GENERATORS))
+    if not is_built(wcfg):
+        log(f"[world] building the arith world ({wcfg.scale} scale, seed {wcfg.seed}); cached under {cache.root()}")
+    build_world(wcfg, log=log)
+    return RunInputs([load_pool(pool_path(wcfg, "test", g)) for g in cfg.generators],
+                     load_pool(pool_path(wcfg, "rm_train", "mid")), load_pool(pool_path(wcfg, "rm_val", "mid")),
+                     cfg.base or str(generator_path(wcfg, "mid")))
+
+
+def run(cfg: RunConfig, log=None) -> dict:
+    log = log or (lambda m: print(m, file=sys.stderr))
+    import torch
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.time()
+    log("run config: " + json.dumps(asdict(cfg), sort_keys=True))
+    inputs = resolve_inputs(cfg, log)
+    timings = {"world_s": round(time.time() - t0, 1)}
+    t = time.time()
+    rm = prepare_rm(cfg, inputs, log)
+    timings["train_s"] = round(time.time() - t, 1)
+    t = time.time()
+    score_sets = []
+    for pool in inputs.test_pools:
+        log(f"[score] {cfg.rm} on {pool.path} ({pool.n_responses} responses)")
+        score_sets.append(rm.score(pool))
+    timings["score_s"] = round(time.time() - t, 1)
+    t = time.time()
+    report = report_run(cfg, inputs.test_pools, score_sets)
+    timings["select_s"] = round(time.time() - t, 1)
+    timings["total_s"] = round(time.time() - t0, 1)
+    report["timings"] = timings
+    if cfg.results:
+        write_results(cfg, report)
+    return report
+
+
+def prepare_rm(cfg: RunConfig, inputs: RunInputs, log):
+    """The reward model, trained (or loaded from the cache) when it learns and no checkpoint was given."""
+    from reward_models import get_rm
+    rm = get_rm(cfg.rm, **cfg.rm_options)
+    if rm.trainable and getattr(rm.config, "model", None) is None:
+        if inputs.train_pool is None or inputs.base_model is None:
+            raise InputError(f"{cfg.rm} must be trained first", field="--train-pool/--base",
+                             expected="RM-training rollouts and their base model, or --model PATH")
+        log(f"[train] {cfg.rm} from {inputs.base_model} on {inputs.train_pool.n_responses} rollouts")
+        log(f"[train] checkpoint {rm.fit(inputs.train_pool, inputs.base_model, inputs.val_pool)}")
+    elif not rm.trainable and inputs.base_model is not None:
+        rm.fit(inputs.train_pool, inputs.base_model, inputs.val_pool)  # loglik: the policy is the base model
+    return rm
+
+
+def report_run(cfg: RunConfig, pools: list[Pool], score_sets) -> dict:
+    from harness import leaderboard as lb
+    from harness.metrics import roc_auc_ci
+    opts = lb.Options(methods=("best_of_n", "weighted_vote", "majority_vote", "pass_at_n"),
+                      aggregations=(cfg.aggregation,), ns=cfg.n, subsets=cfg.subsets, weights=cfg.weights,
+                      mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed)
+    opts.validate()
+    results, aucs = [], []
+    for pool, ss in zip(pools, score_sets):
+        res = lb.evaluate_pool(pool, [ss], opts, cfg.n)
+        results.append(res)
+        scores = ss.aggregate(cfg.aggregation)
+        auc = roc_auc_ci(scores, [[r.correct for r in p.responses] for p in pool.problems], seed=cfg.seed)
+        aucs.append({"generator": pool.generator(), "rm": cfg.rm, "aggregation": cfg.aggregation, **auc})
+    return {"config": asdict(cfg), "command": cfg.command(), "results": results, "rows": lb.rows_of(results),
+            "auc": aucs}
+
+
+def render_report(report: dict, fmt: str = "table") -> str:
+    from tabulate import tabulate
+
+    from harness import leaderboard as lb
+    if fmt == "json":
+        return json.dumps({"rows": report["rows"], "auc": report["auc"], "config": report["config"],
+                           "timings": report.get("timings", {})}, indent=1) + "\n"
+    text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
+    auc_rows = [[a["generator"], a["rm"], a["aggregation"], f"{a['auc']:.3f}" if a["auc"] is not None else "-",
+                 f"[{a['ci_low']:.3f}, {a['ci_high']:.3f}]" if a["auc"] is not None else "-", a["responses"]]
+                for a in report["auc"]]
+    head = ["generator", "rm", "agg", "ROC AUC (correct vs incorrect)", "95% CI", "responses"]
+    text += "\n" + tabulate(auc_rows, head, tablefmt="github" if fmt == "markdown" else "simple") + "\n"
+    return text
+
+
+def write_results(cfg: RunConfig, report: dict) -> list[Path]:
+    out = Path(cfg.results) / "runs"
+    stem = f"{cfg.task}-{cfg.scale}-{cfg.rm}" + (f"-s{cfg.seed}" if cfg.seed else "")
+    md = (f"# {cfg.rm} on {cfg.task} ({cfg.scale} scale, seed {cfg.seed})\n\n"
+          f"Command: `{report['command']}`\n\n"
+          f"Accuracy in % (95% bootstrap CIs over problems are in the JSON beside this file); best-of-N and weighted "
+          f"vote use `{cfg.aggregation}` step aggregation, weighted vote uses {cfg.weights} weights; n-subsets: "
+          f"{cfg.subsets}.\n\n" + render_report(report, "markdown")
+          + "\nTimings (s, this machine): " + json.dumps(report.get("timings", {})) + "\n")
+    paths = [out / f"{stem}.md", out / f"{stem}.json"]
+    cache.write_text_atomic(paths[0], md)
+    cache.write_text_atomic(paths[1], render_report(report, "json"))
+    return paths

@@ -1,0 +1,171 @@
+"""The embedded arith world: problems, exact grader, tokenizer, sampler and a smoke-scale build."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.steps import split_steps
+from tasks.arith.problems import (arithmetic_errors, extract_answer, first_error_step, generate_problems, is_correct,
+                                  solution_steps, Node)
+
+
+def test_hand_worked_problem():
+    # (17 + 25) * 3 - 8 = 118, evaluated bottom-up, left to right
+    tree = Node("-", 118, Node("*", 126, Node("+", 42, Node(None, 17), Node(None, 25)), Node(None, 3)), Node(None, 8))
+    assert tree.render() == "(17 + 25) * 3 - 8"
+    assert solution_steps(tree) == ["17 + 25 = 42", "42 * 3 = 126", "126 - 8 = 118"]
+
+
+def test_right_operand_of_equal_precedence_is_bracketed():
+    tree = Node("-", 7, Node(None, 10), Node("-", 3, Node(None, 5), Node(None, 2)))
+    assert tree.render() == "10 - (5 - 2)"
+    assert eval(tree.render()) == 7
+
+
+@pytest.mark.parametrize("text,ref,ok", [
+    ("Step 1: 2 + 3 = 5\n\nThe answer is 5", 5, True),
+    ("Step 1: 2 + 3 = 6\n\nThe answer is 6", 5, False),
+    ("Step 1: 2 + 3 = 5\n\nThe answer is 5 or 6", 5, False),   # anything after the number is not an answer
+    ("Step 1: 2 + 3 = 5", 5, False),                            # no final answer
+    ("The answer is 05", 5, True),                              # integer equality, not string equality
+    ("", 5, False),
+])
+def test_exact_grader(text, ref, ok):
+    assert is_correct(text, ref) is ok
+
+
+def test_every_reference_solution_grades_correct_and_matches_eval():
+    for p in generate_problems(3, 2000):
+        assert is_correct(p.solution, p.answer)
+        assert first_error_step(p.solution, p.steps) is None
+        assert arithmetic_errors(p.solution) == []
+        assert eval(p.expression) == p.answer  # exact division makes / agree with Python's true division
+        assert len(split_steps(p.solution)) == len(p.steps)
+
+
+def test_error_position_of_a_propagated_mistake():
+    p = generate_problems(5, 50)[0]
+    steps = list(p.steps)
+    a, rest = steps[0].split(" = ")
+    steps[0] = f"{a} = {int(rest) + 1}"  # a wrong intermediate result
+    from tasks.arith.problems import format_solution
+    text = format_solution(steps, p.answer + 1)
+    assert first_error_step(text, p.steps) == 1
+    assert arithmetic_errors(text) == [1]
+    assert not is_correct(text, p.answer)
+
+
+def test_splits_are_disjoint_and_seeded():
+    from tasks.arith.world import splits, world_config
+    cfg = world_config("smoke", 0)
+    sp = splits(cfg)
+    exprs = [{p.expression for p in v} for v in sp.values()]
+    assert sum(map(len, exprs)) == len(set().union(*exprs))
+    assert [p.expression for p in splits(cfg)["test"]] == [p.expression for p in sp["test"]]
+    other = splits(world_config("smoke", 1))["test"]
+    assert [p.expression for p in other] != [p.expression for p in sp["test"]]
+
+
+def test_tokenizer_round_trip(tmp_path):
+    from transformers import AutoTokenizer
+
+    from harness.prompting import build_prompt
+    from tasks.arith.tokenizer import build_tokenizer
+    tok = build_tokenizer()
+    text = generate_problems(0, 1)[0].solution
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    assert tok.decode(enc["input_ids"]) == text
+    assert enc["offset_mapping"] == [(i, i + 1) for i in range(len(text))]  # one token per character
+    tok.save_pretrained(tmp_path)
+    again = AutoTokenizer.from_pretrained(tmp_path)
+    assert again(text, add_special_tokens=False)["input_ids"] == enc["input_ids"]
+    assert build_prompt(again, "Compute 1 + 2") == build_prompt(tok, "Compute 1 + 2") == \
+        "<|user|>Compute 1 + 2\n<|assistant|>"
+
+
+def test_fast_decoder_matches_llama_forward():
+    from harness.fast_decode import LlamaDecoder
+    from harness.prompting import build_prompt
+    from tasks.arith.model import make_model
+    from tasks.arith.tokenizer import build_tokenizer
+    tok = build_tokenizer()
+    model = make_model(tok, "nano", seed=1).eval()
+    prompts = [build_prompt(tok, "Compute 8 * 2"), build_prompt(tok, "Compute (1 + 2) * 3 - 4")]
+    e = tok(prompts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
+    pos = (e.attention_mask.cumsum(-1) - 1).clamp(min=0)
+    dec = LlamaDecoder(model)
+    L = e.input_ids.shape[1] + 1
+    kv = [(torch.zeros(2, dec.n_kv, L, dec.head_dim), torch.zeros(2, dec.n_kv, L, dec.head_dim))
+          for _ in model.model.layers]
+    km = torch.zeros(2, L, dtype=torch.bool)
+    km[:, :e.input_ids.shape[1]] = e.attention_mask.bool()
+    with torch.inference_mode():
+        ref = model(input_ids=e.input_ids, attention_mask=e.attention_mask, position_ids=pos).logits[:, -1]
+        mine = dec.forward(e.input_ids, pos, kv, 0, km)
+        # one decode step against a full forward of the extended sequence
+        nxt = torch.tensor([7, 9])
+        km[:, -1] = True
+        step = dec.forward(nxt.unsqueeze(1), pos[:, -1:] + 1, kv, L - 1, km)
+        ids2 = torch.cat([e.input_ids, nxt.unsqueeze(1)], 1)
+        am2 = torch.cat([e.attention_mask, torch.ones(2, 1, dtype=torch.long)], 1)
+        ref2 = model(input_ids=ids2, attention_mask=am2, position_ids=(am2.cumsum(-1) - 1).clamp(min=0)).logits[:, -1]
+    assert torch.allclose(ref, mine, atol=1e-4)
+    assert torch.allclose(ref2, step, atol=1e-4)
+
+
+def test_sampling_is_reproducible_and_independent_of_batching():
+    from harness.sampling import sample_responses
+    from tasks.arith.model import make_model
+    from tasks.arith.tokenizer import build_tokenizer
+    tok = build_tokenizer()
+    model = make_model(tok, "nano", seed=2)
+    probs = ["Compute 1 + 2", "Compute (3 + 4) * 5"]
+    a = sample_responses(model, tok, probs, 3, temperature=1.0, max_new_tokens=20, seed=5)
+    b = sample_responses(model, tok, probs, 3, temperature=1.0, max_new_tokens=20, seed=5)
+    c = sample_responses(model, tok, probs, 3, temperature=1.0, max_new_tokens=20, seed=6)
+    assert a == b and a != c
+    assert [len(x) for x in a] == [3, 3]
+
+
+@pytest.fixture(scope="module")
+def smoke_world(tmp_path_factory):
+    from harness import cache
+    from tasks.arith.world import build_world, world_config
+    root = tmp_path_factory.mktemp("cache")
+    cfg = world_config("smoke", 0, threads=1)
+    with cache.using(root):
+        summary = build_world(cfg, log=lambda m: None)
+    return cfg, root, summary
+
+
+def test_smoke_world_builds_graded_pools(smoke_world):
+    from harness import cache
+    from harness.pool import load_pool
+    from tasks.arith.world import GENERATORS, pool_path
+    cfg, root, summary = smoke_world
+    assert set(summary["generators"]) == set(GENERATORS)
+    with cache.using(root):
+        for g in GENERATORS:
+            pool = load_pool(pool_path(cfg, "test", g))
+            assert len(pool) == cfg.n_test and all(len(p.responses) == cfg.samples_per_test for p in pool)
+            assert pool.is_graded()
+            for p in pool:
+                for r in p.responses:
+                    assert r.correct == is_correct(r.text, p.reference)
+                    assert r.answer == extract_answer(r.text)
+                    assert len(split_steps(r.text)) >= 1  # a sample always parses into steps
+        rm = load_pool(pool_path(cfg, "rm_train", "mid"))
+        assert len(rm) == cfg.n_rm_train and all(len(p.responses) == cfg.rollouts_per_rm for p in rm)
+
+
+def test_smoke_world_is_deterministic(smoke_world, tmp_path):
+    """Same seed, same machine: byte-identical pools, rebuilt from scratch in a fresh cache."""
+    from harness import cache
+    from tasks.arith.world import build_world, pool_path
+    cfg, root, _ = smoke_world
+    with cache.using(root):
+        first = pool_path(cfg, "test", "mid").read_bytes()
+    with cache.using(tmp_path):
+        build_world(cfg, log=lambda m: None)
+        assert pool_path(cfg, "test", "mid").read_bytes() == first
