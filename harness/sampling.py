@@ -14,10 +14,18 @@ from harness.prompting import build_prompt
 
 @torch.inference_mode()
 def sample_responses(model, tokenizer, problems: list[str], n: int, *, temperature: float, max_new_tokens: int,
-                     seed: int, batch_rows: int = 1024) -> list[list[str]]:
-    """`n` sampled continuations for each problem (list per problem, in order)."""
+                     seed: int, batch_rows: int = 1024, prefixes: list[str] | None = None,
+                     stats: dict | None = None) -> list[list[str]]:
+    """`n` sampled continuations for each problem (list per problem, in order).
+
+    prefixes: text already written after each problem's prompt (a response's first steps), which the samples
+    continue; the returned texts are the continuations only. stats: if given, its "prompt_tokens" and
+    "generated_tokens" counts are increased (generated tokens include eos, the compute of writing the samples).
+    """
     model.eval()
     prompts = [build_prompt(tokenizer, p) for p in problems]
+    if prefixes is not None:
+        prompts = [p + prefix for p, prefix in zip(prompts, prefixes, strict=True)]
     rows = [(i, prompts[i]) for i in range(len(prompts)) for _ in range(n)]
     out: list[list[str]] = [[] for _ in problems]
     gen = torch.Generator().manual_seed(seed)
@@ -27,9 +35,15 @@ def sample_responses(model, tokenizer, problems: list[str], n: int, *, temperatu
                         return_tensors="pt")
         ids = _generate(model, enc["input_ids"], enc["attention_mask"], temperature, max_new_tokens,
                         tokenizer.eos_token_id, tokenizer.pad_token_id, gen)
+        if stats is not None:
+            stats["prompt_tokens"] = stats.get("prompt_tokens", 0) + int(enc["attention_mask"].sum())
         for (i, _), seq in zip(chunk, ids.tolist()):
             if tokenizer.eos_token_id in seq:
                 seq = seq[:seq.index(tokenizer.eos_token_id)]
+                if stats is not None:
+                    stats["generated_tokens"] = stats.get("generated_tokens", 0) + len(seq) + 1
+            elif stats is not None:
+                stats["generated_tokens"] = stats.get("generated_tokens", 0) + len(seq)
             out[i].append(tokenizer.decode(seq, skip_special_tokens=True))
     return out
 

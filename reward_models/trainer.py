@@ -81,7 +81,7 @@ def flat_sums(step_values) -> np.ndarray:
 
 
 def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=None, *, device: str = "cpu",
-          score_batch_size: int = 8, progress: bool = True) -> Path:
+          score_batch_size: int = 32, progress: bool = True) -> Path:
     """Train (or find cached) and return the checkpoint folder."""
     import torch
     from tqdm.auto import tqdm
@@ -107,6 +107,9 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
     torch.manual_seed(cfg.seed)
     model, tok = load_causal_lm(base_model, dtype=cfg.dtype, device=device)
+    from reward_models import compute
+    gen_params = compute.n_params(model)  # the base model wrote the rollouts; counted before any head is added
+    counted = {"trained": 0, "reference": 0}  # tokens through forward+backward, and through no-grad forwards
     pad = pad_id(tok)
     encs = encode_pool(tok, train_pool, max_len=cfg.max_len)
     labels = torch.tensor([bool(r.correct) for p in train_pool.problems for r in p.responses])
@@ -139,6 +142,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
 
     def rewards(idx: list[int]):
         batch = [encs[i] for i in idx]
+        counted["trained"] += sum(len(e.ids) for e in batch)
         if head is not None:
             return head_values(model, head, batch, pad)
         return cfg.beta * (sequence_logps(model, batch, pad) - ref[idx].to(device)).float()
@@ -154,6 +158,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
             if len(train_pool.problems) > 1:
                 with torch.no_grad():
                     kl = sequence_logps(model, [kl_encs[i] for i in chunk], pad) - kl_ref[chunk].to(device)
+                    counted["reference"] += sum(len(kl_encs[i].ids) for i in chunk)
                     z0 = L.kto_reference_point(cfg.beta * kl.float())
             return L.kto_loss(r, labels[chunk].to(device), z0, cfg.kto_lambda_d, cfg.kto_lambda_u).sum()
         return L.ce_loss(r, labels[chunk].to(device), weights[chunk].to(device)).sum()
@@ -206,6 +211,14 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
                                     progress=progress)
         metrics["val_auc"] = auc(val_scores, val_labels)
 
+    if kind == "implicit":  # the reference pass over the training pool (and KTO's mismatched pairs), cached or not
+        counted["reference"] += sum(len(e.ids) for e in encs)
+        if cfg.loss == "kto" and len(train_pool.problems) > 1:
+            counted["reference"] += sum(len(e.ids) for e in kl_encs)
+    comp = compute.record(params=compute.n_params(model) + (compute.n_params(head) if head is not None else 0),
+                          generator_params=gen_params, generated=compute.generated_tokens(tok, train_pool),
+                          trained=counted["trained"], reference=counted["reference"], reference_params=gen_params,
+                          kind=f"{kind}_{cfg.loss}", instructions=len(train_pool.problems))
     record = {"kind": kind, "name": name, "config": dataclasses.asdict(cfg), "base_model": str(base_model),
               "key": key, "train_pool_hash": train_pool.content_hash(), "train_grades_hash": train_pool.grades_hash()}
     tmp = out.parent / f".tmp-{out.name}-{os.getpid()}"
@@ -216,6 +229,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
             save_head(head, tmp)
         cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
         cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
+        compute.write_compute(tmp, comp)
         try:
             os.rename(tmp, out)
         except OSError:

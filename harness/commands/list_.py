@@ -27,7 +27,7 @@ def cached_checkpoints() -> list[dict]:
     out = []
     for cfg in sorted((cache.root() / "checkpoints").glob("*/train_config.json")):
         d = {"checkpoint": cfg.parent.name}
-        for extra in ("compute.json", "metrics.json"):
+        for extra in ("compute.json", "metrics.json", "train_config.json"):
             p = cfg.parent / extra
             if p.exists():
                 try:
@@ -72,11 +72,16 @@ def run(args) -> int:
     for w in info["worlds"]:
         print("\n" + describe_world(w))
     if info["checkpoints"]:
+        from reward_models.compute import ratios_to
+        ratios = ratios_to(info["checkpoints"])  # the paper's Figure 2: development cost relative to implicit CE
         rows = []
         for c in info["checkpoints"]:
             comp = c.get("compute", {})
-            rows.append([c["checkpoint"], f"{comp['total_flops']:.3g}" if "total_flops" in comp else "-"])
-        print("\n" + tabulate(rows, ["reward-model checkpoint", "development FLOPs"], tablefmt="simple"))
+            ratio = ratios.get(c["checkpoint"])
+            rows.append([c["checkpoint"], f"{comp['total_flops']:.3g}" if "total_flops" in comp else "-",
+                         f"{ratio:.2f}x" if ratio is not None else "-"])
+        print("\n" + tabulate(rows, ["reward-model checkpoint", "development FLOPs", "per instruction vs implicit_ce"],
+                               tablefmt="simple"))
     print(f"\n{len(info['score_sets'])} cached score sets over "
           f"{len({s['pool_hash'] for s in info['score_sets']})} pools")
     return 0

@@ -1,6 +1,8 @@
 """Seeded multi-step integer arithmetic problems with step-by-step reference solutions and an exact grader.
 
-A problem is an expression tree of 2-5 operations over + - * /, every intermediate result an integer in [0, CAP].
+A problem is an expression tree of 2-5 operations over + - * /, every intermediate result an integer in [0, CAP],
+every product with a single-digit factor and every divisor a single digit (sized so that a sub-million-parameter
+model can learn it in minutes on a CPU, while still making real arithmetic and ordering mistakes).
 Its reference solution evaluates the tree bottom-up, left to right, one operation per step, in the paper's format:
 
     Step 1: 25 * 3 = 75
@@ -40,15 +42,20 @@ class Node:
         return f"{left} {self.op} {right}"
 
 
+MAX_FACTOR = 9  # one factor of every product, and every divisor, is a single digit
+
+
 def _apply(op: str, a: int, b: int) -> int | None:
     if op == "+":
         v = a + b
     elif op == "-":
         v = a - b
     elif op == "*":
+        if min(a, b) > MAX_FACTOR:
+            return None
         v = a * b
     else:
-        if b < 2 or a % b:
+        if not 2 <= b <= MAX_FACTOR or a % b:
             return None
         v = a // b
     return v if 0 <= v <= CAP else None
@@ -58,14 +65,20 @@ def _leaf(rng: random.Random) -> Node:
     return Node(None, rng.randint(1, 30))
 
 
-def _tree(rng: random.Random, n_ops: int) -> Node:
+def _tree(rng: random.Random, n_ops: int, sub_prob: float = 0.25) -> Node:
+    """A left-deep chain; each right operand is a number or, with probability `sub_prob`, a one-operation group.
+
+    Chains keep the evaluation order learnable for a tiny model (left to right, groups first), so its errors are
+    mostly arithmetic ones that then propagate, as in the paper's pools.
+    """
     if n_ops == 0:
         return _leaf(rng)
-    n_left = rng.randint(0, n_ops - 1)
     for _ in range(100):
-        left, right = _tree(rng, n_left), _tree(rng, n_ops - 1 - n_left)
+        sub = n_ops >= 2 and rng.random() < sub_prob
+        left = _tree(rng, n_ops - (2 if sub else 1), sub_prob)
+        right = _tree(rng, 1, 0.0) if sub else _leaf(rng)
         if right.op is None and rng.random() < 0.3:
-            divisors = [d for d in range(2, min(left.value, 30) + 1) if left.value % d == 0]
+            divisors = [d for d in range(2, min(left.value, MAX_FACTOR) + 1) if left.value % d == 0]
             if divisors:  # draw a divisor so that division is as common as the other operations
                 d = rng.choice(divisors)
                 return Node("/", left.value // d, left, Node(None, d))

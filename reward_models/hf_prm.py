@@ -1,0 +1,253 @@
+"""`hf_prm`: any causal LM trained to say good/bad at a step tag (the released Math-Shepherd PRM's format).
+
+A step tag is inserted after every step of a response (harness.steps.step_spans: after the step's text, before the
+blank lines that separate it from the next one, with a space before it, as in Math-Shepherd's data:
+"Step 1: ... ки\\nStep 2: ... ки"). The step score is read at the tag's (last) token, where the model predicts the
+label token:
+
+    score_t = P(good) / (P(good) + P(bad)) = softmax(logit[good], logit[bad])[0]
+
+so it is a probability and `prod`/`min`/`last` aggregations are meaningful. Input layouts:
+    "shepherd": "{question} {tagged response}" with the tokenizer's special tokens (bos), as the released PRM's card
+                scores it (peiyi9979/math-shepherd-mistral-7b-prm: --set step_tag=ки, good '+', bad '-').
+    "prompt":   harness.prompting.build_prompt(problem) + tagged response, the context the response was written in;
+                the in-repo `math_shepherd` checkpoints use it.
+A checkpoint may carry prm_config.json ({step_tag, good, bad, input_format}); options left unset are read from it,
+else Math-Shepherd's defaults ("ки", "+", "-", "shepherd").
+
+Tag positions come from where the tags were inserted (character offsets mapped to tokens), never from searching the
+token ids, so a response that happens to contain the tag text is still scored at its steps only. For the
+character-level arith tokenizer "ки" is not in the vocabulary: the in-repo checkpoints use "@", a printable
+character that arith problems and solutions never contain and that is one token.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import InputError
+from harness.steps import step_spans
+from reward_models import register_rm
+from reward_models.base import RewardModel, fingerprint
+
+PRM_CONFIG_FILE = "prm_config.json"
+DEFAULT_FORMAT = {"step_tag": "ки", "good": "+", "bad": "-", "input_format": "shepherd"}
+INPUT_FORMATS = ("shepherd", "prompt")
+
+
+@dataclass(frozen=True)
+class TagFormat:
+    step_tag: str
+    good: str
+    bad: str
+    input_format: str
+
+    def as_dict(self) -> dict:
+        return {"step_tag": self.step_tag, "good": self.good, "bad": self.bad, "input_format": self.input_format}
+
+
+def resolve_format(model_path, step_tag=None, good=None, bad=None, input_format=None) -> TagFormat:
+    """Options given > the checkpoint's prm_config.json > Math-Shepherd's defaults."""
+    saved: dict = {}
+    cfg = Path(model_path) / PRM_CONFIG_FILE if model_path is not None else None
+    if cfg is not None and cfg.is_file():
+        try:
+            saved = json.loads(cfg.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise InputError(f"cannot read PRM config: {e}", file=cfg) from None
+    given = {"step_tag": step_tag, "good": good, "bad": bad, "input_format": input_format}
+    fmt = TagFormat(**{k: given[k] if given[k] is not None else saved.get(k, DEFAULT_FORMAT[k]) for k in given})
+    if fmt.input_format not in INPUT_FORMATS:
+        raise InputError(f"unknown input format '{fmt.input_format}'", field="input_format",
+                         expected=" or ".join(INPUT_FORMATS))
+    for name in ("step_tag", "good", "bad"):
+        if not getattr(fmt, name):
+            raise InputError("must not be empty", field=name)
+    if fmt.good == fmt.bad:
+        raise InputError("good and bad label tokens are the same", field="bad", expected="two different tokens")
+    return fmt
+
+
+def write_format(folder, fmt: TagFormat) -> None:
+    from harness import cache
+    cache.write_json_atomic(Path(folder) / PRM_CONFIG_FILE, fmt.as_dict(), indent=2)
+
+
+def label_token_ids(tokenizer, good: str, bad: str) -> tuple[int, int]:
+    """Token ids of the good and bad labels.
+
+    The released PRM's card takes them as tokenizer.encode(f"{good} {bad}") without bos (sentencepiece "▁+", "▁-");
+    that is used when it gives exactly two tokens, else each label must be one token on its own.
+    """
+    joint = tokenizer(f"{good} {bad}", add_special_tokens=False)["input_ids"]
+    if len(joint) == 2 and joint[0] != joint[1]:
+        return int(joint[0]), int(joint[1])
+    out = []
+    for name, label in (("good", good), ("bad", bad)):
+        ids = tokenizer(label, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1 or ids[0] == tokenizer.unk_token_id:
+            raise InputError(f"label '{label}' is not one known token of this tokenizer ({len(ids)} tokens)",
+                             field=name, expected="a single-token label")
+        out.append(int(ids[0]))
+    if out[0] == out[1]:
+        raise InputError("good and bad labels map to the same token", field="bad")
+    return out[0], out[1]
+
+
+def pick_step_tag(tokenizer, candidates=("ки", "@", "#")) -> str:
+    """The first candidate that is one known token (Math-Shepherd's "ки" for real LLM tokenizers, "@" for arith)."""
+    for tag in candidates:
+        ids = tokenizer(tag, add_special_tokens=False)["input_ids"]
+        if len(ids) == 1 and ids[0] != tokenizer.unk_token_id:
+            return tag
+    raise InputError("no single-token step tag among " + ", ".join(candidates), field="step_tag",
+                     expected="a step tag the tokenizer encodes as one token")
+
+
+def tag_text(text: str, tag: str) -> tuple[str, list[int]]:
+    """The response with " {tag}" after every step, and the character index of each tag's last character."""
+    out, ends, at = [], [], 0
+    for a, b in step_spans(text):
+        step = text[a:b]
+        body = step.rstrip()
+        out.append(body + " " + tag)
+        at += len(body) + 1 + len(tag)
+        ends.append(at - 1)
+        out.append(step[len(body):])  # the separator after the step (blank lines), unchanged
+        at += len(step) - len(body)
+    return "".join(out), ends
+
+
+@dataclass
+class TaggedEncoding:
+    ids: list[int]
+    tag_pos: list[int]  # token index of each step's tag, one per step
+
+
+def encode_tagged(tokenizer, problem: str, text: str, fmt: TagFormat) -> TaggedEncoding:
+    from harness.prompting import build_prompt
+    tagged, ends = tag_text(text, fmt.step_tag)
+    if fmt.input_format == "shepherd":
+        context, specials = problem + " ", True
+    else:
+        context, specials = build_prompt(tokenizer, problem), False
+    enc = tokenizer(context + tagged, add_special_tokens=specials, return_offsets_mapping=True)
+    starts = np.array([a if b > a else -1 for a, b in enc["offset_mapping"]])  # special tokens cover no text
+    # The token holding a tag's last character: the last token starting at or before it.
+    pos = [int(np.searchsorted(np.maximum.accumulate(starts), len(context) + e, side="right") - 1) for e in ends]
+    return TaggedEncoding(list(enc["input_ids"]), pos)
+
+
+def encode_pool_tagged(tokenizer, pool, fmt: TagFormat) -> list[TaggedEncoding]:
+    if not getattr(tokenizer, "is_fast", False):
+        raise InputError("a fast tokenizer is needed (character offsets locate the step tags)",
+                         expected="a tokenizer.json in the model folder")
+    return [encode_tagged(tokenizer, p.problem, r.text, fmt) for p in pool.problems for r in p.responses]
+
+
+def tag_logits(model, encs: list[TaggedEncoding], label_ids: tuple[int, int], pad: int):
+    """[number of tags in the batch, 2] logits of (good, bad) at every tag, row by row (differentiable)."""
+    import torch
+    device = next(model.parameters()).device
+    width = max(len(e.ids) for e in encs)
+    ids = torch.full((len(encs), width), pad, dtype=torch.long)
+    attn = torch.zeros((len(encs), width), dtype=torch.long)
+    rows, cols = [], []
+    for i, e in enumerate(encs):  # right padding: a tag's column is its token index
+        ids[i, :len(e.ids)] = torch.tensor(e.ids)
+        attn[i, :len(e.ids)] = 1
+        rows += [i] * len(e.tag_pos)
+        cols += e.tag_pos
+    position_ids = (attn.cumsum(-1) - 1).clamp(min=0)
+    hidden = model.base_model(input_ids=ids.to(device), attention_mask=attn.to(device),
+                              position_ids=position_ids.to(device), use_cache=False).last_hidden_state
+    h = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
+    logits = model.get_output_embeddings()(h)  # only the tag positions go through the output layer
+    return logits[:, list(label_ids)].float()
+
+
+def step_good_probs(model, tokenizer, encs: list[TaggedEncoding], fmt: TagFormat, *, batch_size: int = 8,
+                    max_tokens: int | None = None, progress: bool = True,
+                    desc: str = "PRM scores") -> list[list[float]]:
+    """P(good) / (P(good) + P(bad)) at every tag of every encoding, in order."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from reward_models.logprobs import make_batches
+    from reward_models.modeling import pad_id
+    label_ids = label_token_ids(tokenizer, fmt.good, fmt.bad)
+    out: list[list[float] | None] = [None] * len(encs)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), tqdm(total=len(encs), desc=desc, unit="seq", disable=not progress,
+                                          leave=False) as bar:
+            for idx in make_batches([len(e.ids) for e in encs], batch_size, max_tokens):
+                batch = [encs[i] for i in idx]
+                p = torch.softmax(tag_logits(model, batch, label_ids, pad_id(tokenizer)), -1)[:, 0]
+                p = p.double().cpu().numpy()
+                at = 0
+                for i, e in zip(idx, batch):
+                    out[i] = p[at:at + len(e.tag_pos)].tolist()
+                    at += len(e.tag_pos)
+                bar.update(len(idx))
+    finally:
+        model.train(was_training)
+    return out
+
+
+@dataclass
+class HFPRMConfig:
+    model: str | None = None         # a local causal-LM folder (e.g. math-shepherd-mistral-7b-prm, downloaded)
+    step_tag: str | None = None      # default: the checkpoint's prm_config.json, else "ки"
+    good: str | None = None          # default "+"
+    bad: str | None = None           # default "-"
+    input_format: str | None = None  # shepherd | prompt (default: prm_config.json, else shepherd)
+    dtype: str = "float32"
+    device: str = "cpu"
+    score_batch_size: int = 8
+    max_batch_tokens: int | None = None
+    progress: bool = True
+
+
+def score_pool(model_path, pool, fmt: TagFormat, *, dtype="float32", device="cpu", batch_size=8, max_tokens=None,
+               progress=True, desc="PRM scores") -> list[list[list[float]]]:
+    from reward_models.logprobs import regroup
+    from reward_models.modeling import load_causal_lm
+    model, tok = load_causal_lm(model_path, dtype=dtype, device=device)
+    encs = encode_pool_tagged(tok, pool, fmt)
+    probs = step_good_probs(model, tok, encs, fmt, batch_size=batch_size, max_tokens=max_tokens,
+                            progress=progress, desc=desc)
+    return regroup(probs, pool)
+
+
+@register_rm("hf_prm")
+class HFPRM(RewardModel):
+    """Scores with a step-tag PRM checkpoint; nothing to train."""
+    name = "hf_prm"
+    Config = HFPRMConfig
+
+    def _model(self) -> str:
+        if self.config.model is None:
+            raise InputError(f"{self.name} needs a PRM checkpoint: pass --model PATH", field="model")
+        return self.config.model
+
+    def tag_format(self) -> TagFormat:
+        c = self.config
+        return resolve_format(self._model(), c.step_tag, c.good, c.bad, c.input_format)
+
+    def scoring_identity(self):
+        c = self.config
+        return {"model_fingerprint": fingerprint(self._model()), **self.tag_format().as_dict(), "dtype": c.dtype,
+                "score": "P(good)/(P(good)+P(bad)) at each step tag"}
+
+    def compute_scores(self, pool):
+        c = self.config
+        fmt = self.tag_format()
+        steps = score_pool(self._model(), pool, fmt, dtype=c.dtype, device=c.device, batch_size=c.score_batch_size,
+                           max_tokens=c.max_batch_tokens, progress=c.progress, desc=f"{self.name} scores")
+        return steps, {"model": str(self._model())}

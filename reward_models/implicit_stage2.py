@@ -1,0 +1,171 @@
+"""`implicit_ce_stage2`: the paper's §5.3 second stage, an implicit PRM continued with step-level KTO on MC labels.
+
+Stage 1 is exactly `implicit_ce` (the same cached checkpoint). Stage 2 starts from that policy, keeps the base
+model as the reference, and trains the implicit Q-value of every step prefix
+
+    q_t = beta * sum over response tokens up to the end of step t of log pi_theta / pi_ref
+
+with the KTO objective against the Math-Shepherd hard label of step t (reward_models.mc_labels, the same cached
+labels `math_shepherd` trains on): desirable lambda_D (1 - s(q_t - z0)), undesirable lambda_U (1 - s(z0 - q_t)),
+averaged over the steps of a batch. The reference point z0 is 0: the KTO paper's mismatched-pair KL estimate is
+defined for whole responses, not prefixes. Scoring is the implicit PRM's, unchanged. compute.json adds the MC
+rollouts, the stage-2 training and its reference pass to stage 1's compute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import cache
+from harness.errors import InputError
+from reward_models import register_rm
+from reward_models.implicit import ImplicitConfig, ImplicitPRM
+from reward_models.math_shepherd import MCOptions, label_quality, mc_setup
+
+
+@dataclass
+class Stage2Config(ImplicitConfig, MCOptions):
+    stage2_lr: float | None = None        # default: lr
+    stage2_epochs: int = 1
+    stage2_batch_size: int | None = None  # responses (every step of each); default: batch_size
+
+
+def prefix_rewards(model, encs, ref_prefix, beta: float, pad: int):
+    """q_t of every step of every sequence, concatenated row by row (differentiable); ref_prefix: same layout."""
+    import torch
+
+    from reward_models.logprobs import collate, token_logps
+    batch = collate(encs, pad, "left")
+    logp, resp = token_logps(model, batch)
+    slots = batch["step_slot"].to(resp.device)[resp]
+    sums = torch.zeros(batch["n_slots"], dtype=torch.float64, device=resp.device).index_add(0, slots, logp.double())
+    parts, at = [], 0
+    for e in encs:
+        parts.append(torch.cumsum(sums[at:at + e.n_steps], 0))
+        at += e.n_steps
+    return beta * (torch.cat(parts) - ref_prefix.to(resp.device))
+
+
+@register_rm("implicit_ce_stage2")
+class ImplicitCEStage2(ImplicitPRM):
+    """Implicit PRM (CE), then step-level KTO on Math-Shepherd MC labels."""
+    name = "implicit_ce_stage2"
+    loss = "ce"
+    Config = Stage2Config
+
+    def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
+        from reward_models.trainer import train
+        c = self.config
+        stage1 = train("implicit", "implicit_ce", base_model, train_pool, self.train_config(), val_pool,
+                       device=c.device, score_batch_size=c.score_batch_size, progress=c.progress)
+        ckpt = train_stage2(self.name, c, stage1, train_pool, base_model, val_pool)
+        c.model, c.ref = str(ckpt), str(base_model)
+        return ckpt
+
+
+def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_model, val_pool=None) -> Path:
+    from reward_models.base import fingerprint
+    mc = mc_setup(c, train_pool, base_model)
+    pool, mc_key = mc.pool, mc.key
+    s2 = {"lr": c.stage2_lr if c.stage2_lr is not None else c.lr, "epochs": c.stage2_epochs,
+          "batch_size": c.stage2_batch_size or c.batch_size}
+    if s2["epochs"] < 1 or s2["batch_size"] < 1:
+        raise InputError("stage-2 epochs and batch size must be positive", field="stage2_epochs/stage2_batch_size")
+    key = cache.stable_hash({"kind": "implicit_stage2", "stage1": fingerprint(stage1), "mc": mc_key, "stage2": s2,
+                             "beta": c.beta, "kto": [c.kto_lambda_d, c.kto_lambda_u], "seed": c.seed,
+                             "grad_clip": c.grad_clip, "warmup_ratio": c.warmup_ratio, "max_len": c.max_len,
+                             "ref": fingerprint(base_model)})
+    out = cache.root() / "checkpoints" / f"{name}-{key}"
+    if out.is_dir():
+        return out
+
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from reward_models import compute
+    from reward_models import losses as L
+    from reward_models.logp_cache import cached_step_logps
+    from reward_models.logprobs import encode_pool, step_logps
+    from reward_models.modeling import load_causal_lm, pad_id, save_model
+    from reward_models.trainer import auc, flat_sums, lr_at
+
+    labels = mc.run(progress=c.progress)  # the base model is the policy that wrote the rollouts
+    model, tok = load_causal_lm(stage1, dtype=c.dtype, device=c.device)
+    params = compute.n_params(model)
+    pad = pad_id(tok)
+    encs = encode_pool(tok, pool, max_len=c.max_len)
+    ref_steps = cached_step_logps(base_model, pool, dtype=c.dtype, max_len=c.max_len, device=c.device,
+                                  batch_size=c.score_batch_size, progress=c.progress)
+    ref_prefix = [torch.from_numpy(np.cumsum(s)) for prob in ref_steps for s in prob]
+    desirable = [torch.tensor(steps, dtype=torch.bool) for prob in labels.hard for steps in prob]
+    for e, d in zip(encs, desirable):
+        assert e.n_steps == len(d), "one MC label per step"
+
+    torch.manual_seed(c.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=s2["lr"], weight_decay=c.weight_decay)
+    steps_per_epoch = math.ceil(len(encs) / s2["batch_size"])
+    total = s2["epochs"] * steps_per_epoch
+    sched = dataclasses.replace(c, lr=s2["lr"])
+    gen = torch.Generator().manual_seed(c.seed)
+    history: dict = {"loss": [], "lr": [], "grad_norm": []}
+    trained_tokens = 0
+    model.train()
+    with tqdm(total=total, desc=f"train {name}", unit="step", disable=not c.progress, leave=False) as bar:
+        for _epoch in range(s2["epochs"]):
+            order = torch.randperm(len(encs), generator=gen).tolist()
+            for b in range(steps_per_epoch):
+                batch = order[b * s2["batch_size"]:(b + 1) * s2["batch_size"]]
+                n_steps = sum(encs[i].n_steps for i in batch)
+                lr = lr_at(len(history["loss"]), total, sched)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                opt.zero_grad(set_to_none=True)
+                step_loss = 0.0
+                n_chunks = max(1, min(c.grad_accum, len(batch)))
+                for k in range(n_chunks):
+                    chunk = batch[k::n_chunks]
+                    q = prefix_rewards(model, [encs[i] for i in chunk], torch.cat([ref_prefix[i] for i in chunk]),
+                                       c.beta, pad).float()
+                    d = torch.cat([desirable[i] for i in chunk]).to(q.device)
+                    loss = L.kto_loss(q, d, 0.0, c.kto_lambda_d, c.kto_lambda_u).sum() / n_steps
+                    loss.backward()
+                    step_loss += loss.item()
+                    trained_tokens += sum(len(encs[i].ids) for i in chunk)
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+                opt.step()
+                history["loss"].append(step_loss)
+                history["lr"].append(lr)
+                history["grad_norm"].append(float(norm))
+                bar.update(1)
+                bar.set_postfix(loss=f"{step_loss:.4f}")
+    model.eval()
+
+    metrics = {**history, "steps": total, "train_responses": len(encs), "train_steps": int(sum(map(len, desirable))),
+               "instructions": len(pool.problems), "mc_labels": label_quality(pool, labels.hard), **s2}
+    if val_pool is not None:
+        val_encs = encode_pool(tok, val_pool, max_len=c.max_len)
+        pol = step_logps(model, val_encs, pad, batch_size=c.score_batch_size, desc="validation", progress=c.progress)
+        val_ref = flat_sums(cached_step_logps(base_model, val_pool, dtype=c.dtype, max_len=c.max_len,
+                                              device=c.device, batch_size=c.score_batch_size, progress=c.progress))
+        metrics["val_auc"] = auc(c.beta * (np.array([s.sum() for s in pol]) - val_ref),
+                                 [bool(r.correct) for p in val_pool.problems for r in p.responses])
+    stage2 = compute.record(params=params, generator_params=params, generated=labels.generated_tokens,
+                            trained=trained_tokens, reference=sum(len(e.ids) for e in encs), kind="implicit_stage2",
+                            instructions=len(pool.problems), mc_generated_tokens=labels.generated_tokens,
+                            mc_rollouts=labels.meta.get("rollouts", 0), k=c.k)
+    stage1_comp = compute.read_compute(stage1) or {}
+    comp = compute.combine(*(r for r in (stage1_comp, stage2) if r), kind="implicit_ce_stage2",
+                           instructions=stage1_comp.get("instructions", len(pool.problems)))
+    record = {"kind": "implicit_stage2", "name": name, "config": dataclasses.asdict(c), "stage1": str(stage1),
+              "base_model": str(base_model), "key": key, "mc_labels": mc_key, "stage2": s2,
+              "train_pool_hash": train_pool.content_hash(), "labelled_pool_hash": pool.content_hash()}
+    with cache.atomic_dir(out) as tmp:
+        save_model(model, tok, tmp)
+        cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
+        cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
+        compute.write_compute(tmp, comp)
+    return out

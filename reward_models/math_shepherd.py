@@ -1,0 +1,238 @@
+"""`math_shepherd`: a PRM trained in-repo from Monte-Carlo step labels (Wang et al. 2024), scored as `hf_prm`.
+
+fit(train_pool, base_model, val_pool):
+  1. MC-label the RM-training responses with the base model as the policy (it wrote them): K completions per step
+     prefix at the pool's own temperature (reward_models.mc_labels; cached, resumable). `max_instructions` labels
+     only the first problems, because K rollouts per step are expensive on a CPU.
+  2. Fine-tune the base model to predict good/bad at a step tag placed after every step: cross-entropy over the two
+     label tokens' logits at the tag positions, against the hard labels (default) or the soft ones (target=soft),
+     averaged over the tags of a batch, as Math-Shepherd trains its released PRM.
+  3. Save an ordinary causal-LM checkpoint (safetensors, tokenizer, prm_config.json with the tag format) in one
+     atomic rename, with train_config.json, metrics.json and compute.json (MC rollouts included).
+Scoring is `hf_prm` on that checkpoint: P(good)/(P(good)+P(bad)) at each tag; aggregate with min, prod or last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import cache
+from harness.errors import InputError
+from reward_models import register_rm
+from reward_models.hf_prm import HFPRM, TagFormat
+
+
+@dataclass
+class MCOptions:
+    """How step labels are collected (shared with the step-level KTO second stage)."""
+    k: int = 8                          # completions per step prefix (Math-Shepherd's N)
+    temperature: float | None = None    # default: the pool's sampling temperature, else 0.5
+    max_new_tokens: int = 200
+    mc_seed: int = 0
+    max_instructions: int | None = None  # label only the first problems of the training pool
+    chunk_problems: int = 8              # problems per resumable chunk (each with its own seeded generator)
+    rollout_batch_rows: int = 512         # sampled rows per batch (KV-cache memory grows with it)
+
+
+@dataclass
+class MCSetup:
+    pool: object        # the labelled subset of the training pool
+    key: str            # the MC label cache key
+    identity: dict      # what keys the samples besides pool, K, seed and chunking
+    grader: object
+    options: MCOptions
+    policy: str
+    temperature: float
+
+    def run(self, progress: bool = True, load=None):
+        """Compute (or read) the labels; the policy is loaded only if something is left to sample."""
+        from reward_models import mc_labels as mc
+        c = self.options
+        sampler = mc.policy_sampler(self.policy, temperature=self.temperature, max_new_tokens=c.max_new_tokens,
+                                    dtype=self.identity["dtype"], device=getattr(c, "device", "cpu"),
+                                    batch_rows=c.rollout_batch_rows, load=load)
+        return mc.mc_label_pool(self.pool, sampler, self.grader, identity=self.identity, k=c.k, seed=c.mc_seed,
+                                chunk_problems=c.chunk_problems, progress=progress)
+
+
+def mc_setup(c: MCOptions, train_pool, base_model) -> MCSetup:
+    """Everything that determines the MC labels of a training pool, without sampling anything yet."""
+    from reward_models import mc_labels as mc
+    pool = mc.subset_pool(train_pool, c.max_instructions)
+    temperature = c.temperature if c.temperature is not None else mc.pool_temperature(pool)
+    grader_name, grader = mc.default_grader(pool)
+    identity = mc.policy_identity(base_model, pool, temperature=temperature, max_new_tokens=c.max_new_tokens,
+                                  dtype=getattr(c, "dtype", "float32"), grader_name=grader_name)
+    return MCSetup(pool, mc.mc_key(pool, identity, c.k, c.mc_seed, c.chunk_problems), identity, grader, c,
+                   str(base_model), temperature)
+
+
+def label_quality(pool, hard) -> dict:
+    """How the hard MC labels of incorrect responses agree with the first wrong step, where the pool records it
+    (arith: extra.error_step): steps before it should be '+', the rest '-'."""
+    agree = total = 0
+    for p, labels in zip(pool.problems, hard):
+        for r, steps in zip(p.responses, labels):
+            err = r.extra.get("error_step") if not r.correct else None
+            if err is None:
+                continue
+            for t, h in enumerate(steps):
+                total += 1
+                agree += h == (t + 1 < err)
+    flat = [h for prob in hard for steps in prob for h in steps]
+    return {"steps": len(flat), "positive_fraction": sum(flat) / max(1, len(flat)),
+            "agreement_with_first_error": agree / total if total else None, "steps_with_first_error": total}
+
+
+@dataclass
+class MathShepherdConfig(MCOptions):
+    target: str = "hard"            # hard | soft MC labels as cross-entropy targets
+    lr: float = 1e-4
+    epochs: int = 1
+    batch_size: int = 16            # responses per optimizer step (every step tag of each)
+    grad_accum: int = 1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    dtype: str = "float32"
+    step_tag: str | None = None     # default: "ки" if one token of the tokenizer, else "@" (arith)
+    good: str = "+"
+    bad: str = "-"
+    model: str | None = None        # a trained checkpoint (set by fit); scoring is hf_prm on it
+    device: str = "cpu"
+    score_batch_size: int = 8
+    max_batch_tokens: int | None = None
+    progress: bool = True
+
+
+TRAIN_FIELDS = ("target", "lr", "epochs", "batch_size", "grad_accum", "warmup_ratio", "weight_decay", "grad_clip",
+                "seed", "dtype", "step_tag", "good", "bad")
+
+
+@register_rm("math_shepherd")
+class MathShepherd(HFPRM):
+    name = "math_shepherd"
+    trainable = True
+    Config = MathShepherdConfig
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        if self.config.target not in ("hard", "soft"):
+            raise InputError(f"unknown target '{self.config.target}'", field="target", expected="hard or soft")
+
+    def tag_format(self) -> TagFormat:
+        from reward_models.hf_prm import resolve_format
+        c = self.config
+        return resolve_format(self._model(), c.step_tag, c.good, c.bad, None)
+
+    def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
+        c = self.config
+        ckpt = train_prm(self.name, c, train_pool, base_model, val_pool)
+        c.model = str(ckpt)
+        return ckpt
+
+
+def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool=None) -> Path:
+    """MC-label, fine-tune, save (or find the cached checkpoint) and return the checkpoint folder."""
+    from reward_models.base import fingerprint
+    from reward_models.hf_prm import pick_step_tag
+    from reward_models.logprobs import prompt_format_id
+    from reward_models.modeling import load_tokenizer
+
+    mc = mc_setup(c, train_pool, base_model)
+    pool, mc_key = mc.pool, mc.key
+    tok = load_tokenizer(base_model)
+    fmt = TagFormat(c.step_tag or pick_step_tag(tok), c.good, c.bad, "prompt")
+    train_cfg = {f: getattr(c, f) for f in TRAIN_FIELDS} | {"step_tag": fmt.step_tag}
+    key = cache.stable_hash({"kind": "math_shepherd", "train": train_cfg, "mc": mc_key, "base": fingerprint(base_model),
+                             "prompt_format": prompt_format_id()})
+    out = cache.root() / "checkpoints" / f"{name}-{key}"
+    if out.is_dir():
+        return out
+    if val_pool is not None and not val_pool.is_graded():
+        raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from reward_models import compute
+    from reward_models.hf_prm import encode_pool_tagged, label_token_ids, step_good_probs, tag_logits, write_format
+    from reward_models.modeling import load_causal_lm, pad_id, save_model
+    from reward_models.trainer import auc, lr_at
+
+    model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)
+    labels = mc.run(progress=c.progress, load=lambda: (model, tok))  # before training the model *is* the policy
+    params = compute.n_params(model)
+    label_ids = label_token_ids(tok, fmt.good, fmt.bad)
+    encs = encode_pool_tagged(tok, pool, fmt)
+    chosen = labels.soft if c.target == "soft" else labels.hard
+    targets = [torch.tensor([float(v) for v in steps]) for prob in chosen for steps in prob]
+    for e, t in zip(encs, targets):
+        assert len(e.tag_pos) == len(t), "one label per step tag"
+
+    torch.manual_seed(c.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    steps_per_epoch = math.ceil(len(encs) / c.batch_size)
+    total = c.epochs * steps_per_epoch
+    gen = torch.Generator().manual_seed(c.seed)
+    history: dict = {"loss": [], "lr": [], "grad_norm": []}
+    trained_tokens = 0
+    pad = pad_id(tok)
+    model.train()
+    with tqdm(total=total, desc=f"train {name}", unit="step", disable=not c.progress, leave=False) as bar:
+        for _epoch in range(c.epochs):
+            order = torch.randperm(len(encs), generator=gen).tolist()
+            for b in range(steps_per_epoch):
+                batch = order[b * c.batch_size:(b + 1) * c.batch_size]
+                n_tags = sum(len(targets[i]) for i in batch)
+                lr = lr_at(len(history["loss"]), total, c)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                opt.zero_grad(set_to_none=True)
+                step_loss = 0.0
+                n_chunks = max(1, min(c.grad_accum, len(batch)))
+                for k in range(n_chunks):
+                    chunk = batch[k::n_chunks]
+                    logp = torch.log_softmax(tag_logits(model, [encs[i] for i in chunk], label_ids, pad), -1)
+                    t = torch.cat([targets[i] for i in chunk]).to(logp.device)
+                    loss = -(t * logp[:, 0] + (1 - t) * logp[:, 1]).sum() / n_tags
+                    loss.backward()
+                    step_loss += loss.item()
+                    trained_tokens += sum(len(encs[i].ids) for i in chunk)
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+                opt.step()
+                history["loss"].append(step_loss)
+                history["lr"].append(lr)
+                history["grad_norm"].append(float(norm))
+                bar.update(1)
+                bar.set_postfix(loss=f"{step_loss:.4f}")
+    model.eval()
+
+    metrics = {**history, "steps": total, "train_responses": len(encs), "train_tags": sum(map(len, targets)),
+               "instructions": len(pool.problems), "mc_labels": label_quality(pool, labels.hard)}
+    if val_pool is not None:
+        val_encs = encode_pool_tagged(tok, val_pool, fmt)
+        probs = step_good_probs(model, tok, val_encs, fmt, batch_size=c.score_batch_size, progress=c.progress,
+                                desc="validation")
+        metrics["val_auc"] = auc([min(p) for p in probs], [bool(r.correct) for p in val_pool.problems
+                                                          for r in p.responses])
+    rollout_tokens = compute.generated_tokens(tok, pool)
+    comp = compute.record(params=params, generator_params=params, generated=rollout_tokens + labels.generated_tokens,
+                          trained=trained_tokens, reference=0, kind="math_shepherd", instructions=len(pool.problems),
+                          rollout_tokens=rollout_tokens, mc_generated_tokens=labels.generated_tokens,
+                          mc_prompt_tokens=labels.meta.get("prompt_tokens", 0),
+                          mc_rollouts=labels.meta.get("rollouts", 0), k=c.k)
+    record = {"kind": "math_shepherd", "name": name, "config": dataclasses.asdict(c), "format": fmt.as_dict(),
+              "base_model": str(base_model), "key": key, "mc_labels": mc_key,
+              "train_pool_hash": train_pool.content_hash(), "labelled_pool_hash": pool.content_hash()}
+    with cache.atomic_dir(out) as tmp:
+        save_model(model, tok, tmp)
+        write_format(tmp, fmt)
+        cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
+        cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
+        compute.write_compute(tmp, comp)
+    return out

@@ -1,0 +1,66 @@
+"""The arith world's statistics as markdown (results/arith_world.md)."""
+
+from __future__ import annotations
+
+from tasks.arith.world import GENERATORS, PAPER_PASS1
+
+
+def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | None = None, command: str = "") -> str:
+    cfg = summary["config"]
+    gens = summary["generators"]
+    lines = [
+        "# The embedded arith world",
+        "",
+        f"World `{summary['key']}`: {cfg['n_test']} test problems ({cfg['min_ops']}-{cfg['max_ops']} operations over "
+        f"+ - * /, integer intermediate results in [0, 999]), {cfg['samples_per_test']} samples per problem at "
+        f"temperature {cfg['temperature']}; generators are checkpoints of one training run of a "
+        f"{gens['mid'].get('parameters', '?'):,}-parameter LlamaForCausalLM ({cfg['model_size']}, "
+        f"{cfg['train_steps']} steps of {cfg['batch_size']} reference solutions), chosen by validation pass@1 "
+        f"({cfg['n_val']} problems x {cfg['val_samples']} samples) closest to the paper's generators' MATH-500 pass@1.",
+        "",
+        f"Command: `{command or 'python -m harness generate --task arith'}`",
+        "",
+        "| generator | paper analog | paper pass@1 | checkpoint step | val pass@1 | test pass@1 | test pass@64 "
+        "| within ±8 pts | mean steps |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    analog = {"weak": "Mistral-7B", "mid": "Llama-3.1-8B", "strong": "Llama-3.1-70B"}
+    for g in GENERATORS:
+        s = gens[g]
+        ok = abs(s["pass@1"] - PAPER_PASS1[g]) <= 0.08
+        lines.append(f"| {g} | {analog[g]} | {100 * PAPER_PASS1[g]:.1f} | {s['step']} | {100 * s['val_pass@1']:.1f} "
+                     f"| {100 * s['pass@1']:.1f} | {100 * s['pass@N']:.1f} | {'yes' if ok else 'NO'} "
+                     f"| {s['mean_steps']:.2f} |")
+    lines += ["", "Validation pass@1 along training (step: pass@1):", "",
+              ", ".join(f"{st}: {100 * a:.1f}%" for st, a in gens["mid"].get("curve", [])), "",
+              "## Where the first error is",
+              "",
+              "Among incorrect responses, the 1-based index of the first step that departs from the reference solution "
+              "(a wrong intermediate result, a wrong operand, or a missing/extra step); `none` = every step matches the "
+              "reference but the final answer line is wrong or missing.",
+              "",
+              "| generator | " + " | ".join(["1", "2", "3", "4", "5", "6+", "none"]) + " |",
+              "|---|" + "---:|" * 7]
+    for g in list(GENERATORS) + list(summary.get("rm_pools", {})):
+        s = gens.get(g) or summary["rm_pools"][g]
+        hist = s["first_error_step"]
+        total = sum(hist.values()) or 1
+        cells = [hist.get(str(k), 0) for k in range(1, 6)]
+        cells.append(sum(v for k, v in hist.items() if k != "none" and int(k) >= 6))
+        cells.append(hist.get("none", 0))
+        lines.append(f"| {g} | " + " | ".join(f"{100 * c / total:.1f}%" for c in cells) + " |")
+    rm = summary.get("rm_pools", {})
+    if rm:
+        lines += ["", "## Reward-model training data (middle generator's rollouts)", "",
+                  "| pool | problems | responses | pass@1 | pass@N |", "|---|---:|---:|---:|---:|"]
+        for name, s in rm.items():
+            lines.append(f"| {name} | {s['problems']} | {s['responses']} | {100 * s['pass@1']:.1f} "
+                         f"| {100 * s['pass@N']:.1f} |")
+    t = summary.get("timings", {})
+    lines += ["", "## Build time on this machine (2 CPU cores, no GPU)", "",
+              "| stage | seconds |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in t.items()]
+    if cold_s is not None:
+        lines.append(f"| cold `generate` (benchmark) | {cold_s:.1f} |")
+    if warm_s is not None:
+        lines.append(f"| warm `generate` (cached) | {warm_s:.2f} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,118 @@
+"""hf_prm: step tags placed after every step, label tokens, P(good) at the tags, the released Math-Shepherd format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.errors import InputError
+from harness.pool import Pool, Problem, Response
+from harness.prompting import build_prompt
+from harness.steps import step_spans
+from reward_models import get_rm
+from reward_models.hf_prm import (TagFormat, encode_tagged, label_token_ids, pick_step_tag, resolve_format, tag_text,
+                                  write_format)
+from tasks.arith.tokenizer import build_tokenizer
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TEXT = "Step 1: 3 * 4 = 12\n\nStep 2: 12 + 2 = 14\n\nThe answer is 14"
+
+
+@pytest.fixture
+def shepherd_samples():
+    path = DATA / "openr_samples" / "samples_math-shepherd.jsonl"
+    if not path.is_file():
+        pytest.skip(f"real data not found at {path} (the shared data folder belongs beside the checkout)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_tag_goes_after_each_step_before_its_separator():
+    tagged, ends = tag_text(TEXT, "@")
+    assert tagged == "Step 1: 3 * 4 = 12 @\n\nStep 2: 12 + 2 = 14\n\nThe answer is 14 @"  # answer line: last step
+    assert [tagged[e] for e in ends] == ["@", "@"]
+    assert len(ends) == len(step_spans(TEXT))
+    assert tag_text("", "ки") == (" ки", [2])  # an empty response still has its one step scored
+
+
+def test_tag_positions_and_label_tokens_of_a_tokenized_example():
+    tok = build_tokenizer()
+    assert pick_step_tag(tok) == "@"  # "ки" is not in the char vocabulary
+    good, bad = label_token_ids(tok, "+", "-")
+    assert tok.convert_ids_to_tokens([good, bad]) == ["+", "-"]
+    enc = encode_tagged(tok, "Compute 3 * 4 + 2", TEXT, TagFormat("@", "+", "-", "prompt"))
+    prompt_len = len(tok(build_prompt(tok, "Compute 3 * 4 + 2"), add_special_tokens=False)["input_ids"])
+    # char-level: token index = prompt tokens + character index in the tagged response
+    assert enc.tag_pos == [prompt_len + 19, prompt_len + 60]
+    assert tok.convert_ids_to_tokens([enc.ids[p] for p in enc.tag_pos]) == ["@", "@"]
+    # a response that itself contains the tag character is still scored at its steps only
+    enc2 = encode_tagged(tok, "Compute 1 + 1", "Step 1: 1 + 1 = 2 @@\n\nThe answer is 2", TagFormat("@", "+", "-",
+                                                                                               "prompt"))
+    assert len(enc2.tag_pos) == 2  # two paragraphs, two steps, two tags; the response's own "@@" is not one
+    assert tok.decode(enc2.ids[enc2.tag_pos[0] - 3:enc2.tag_pos[0] + 1]) == "@@ @"
+
+
+def test_released_math_shepherd_sample_format_is_reproduced(shepherd_samples):
+    """Our tagging of the sample's steps gives its `input` byte for byte, and the tags sit where its +/- labels are."""
+    tok = build_tokenizer()
+    tok.add_tokens(["ки"])  # one token, as in the released Mistral tokenizer
+    tag_id = tok.convert_tokens_to_ids("ки")
+    for rec in shepherd_samples:
+        question, output = rec["input"].split(" Step 1:", 1)
+        response = ("Step 1:" + output).replace(" ки", "")
+        tagged, ends = tag_text(response, "ки")
+        assert f"{question} {tagged}" == rec["input"]
+        # the label string is the input with each tag replaced by its step's label
+        labels = [rec["label"][len(question) + 1 + e - 1 - i] for i, e in enumerate(ends)]
+        assert set(labels) <= {"+", "-"} and len(labels) == rec["input"].count("ки")
+        enc = encode_tagged(tok, question, response, TagFormat("ки", "+", "-", "shepherd"))
+        # same positions as the model card's `input_id == step_tag_id`
+        assert enc.tag_pos == [i for i, t in enumerate(enc.ids) if t == tag_id]
+
+
+@pytest.fixture
+def prm_dir(tiny_lm_dir, tmp_path):
+    from reward_models.modeling import load_causal_lm, save_model
+    model, tok = load_causal_lm(tiny_lm_dir("nano", 2))
+    out = tmp_path / "prm"
+    save_model(model, tok, out)
+    write_format(out, TagFormat("@", "+", "-", "prompt"))
+    return out
+
+
+def test_scores_are_p_good_at_each_tag_and_do_not_depend_on_batching(prm_dir, cache_root):
+    from reward_models.modeling import load_causal_lm
+    pool = Pool([Problem("p0", "Compute 3 * 4 + 2", "14", [Response(TEXT, "14", True),
+                                                            Response("The answer is 13", "13", False)]),
+                 Problem("p1", "Compute 7 * 8", "56",
+                         [Response("Step 1: 7 * 8 = 54\n\nThe answer is 54", "54", False)])])
+    ss = get_rm("hf_prm", model=str(prm_dir), progress=False, score_batch_size=1).score(pool)
+    assert ss.meta["step_tag"] == "@" and ss.meta["input_format"] == "prompt"  # read from prm_config.json
+    model, tok = load_causal_lm(prm_dir)
+    good, bad = label_token_ids(tok, "+", "-")
+    for prob, scores in zip(pool.problems, ss.step_scores):
+        for resp, steps in zip(prob.responses, scores):
+            enc = encode_tagged(tok, prob.problem, resp.text, TagFormat("@", "+", "-", "prompt"))
+            with torch.no_grad():
+                logits = model(torch.tensor([enc.ids])).logits[0]  # unbatched, unpadded
+            want = [torch.softmax(logits[p, [good, bad]], -1)[0].item() for p in enc.tag_pos]
+            assert steps == pytest.approx(want, abs=1e-5)
+            assert len(steps) == len(step_spans(resp.text)) and all(0 < s < 1 for s in steps)
+    batched = get_rm("hf_prm", model=str(prm_dir), progress=False, score_batch_size=8).compute_scores(pool)[0]
+    assert [s for p in batched for r in p for s in r] == pytest.approx(
+        [s for p in ss.step_scores for r in p for s in r], abs=1e-5)
+    assert [len(s) for s in ss.aggregate("prod")] == [2, 1]
+
+
+def test_options_override_the_checkpoint_format_and_bad_input_is_one_error(prm_dir, tmp_path):
+    assert resolve_format(prm_dir, step_tag="#").as_dict() == {"step_tag": "#", "good": "+", "bad": "-",
+                                                               "input_format": "prompt"}
+    assert resolve_format(tmp_path).step_tag == "ки"  # no prm_config.json: Math-Shepherd's defaults
+    with pytest.raises(InputError, match="input format"):
+        resolve_format(prm_dir, input_format="chat")
+    with pytest.raises(InputError, match="not one known token"):
+        label_token_ids(build_tokenizer(), "good", "bad")
+    with pytest.raises(InputError, match="--model"):
+        get_rm("hf_prm").scoring_identity()
