@@ -115,3 +115,175 @@ def using(path: str | os.PathLike) -> Iterator[Path]:
         yield _ROOT
     finally:
         _ROOT = before
+
+
+# --- verified entries --------------------------------------------------------------------------------------------
+# A product is written atomically, then its SHA-256 goes to a sidecar `<file>.sha256` (the `sha256sum` format, so
+# `sha256sum -c` checks it by hand too). On read, a sidecar that disagrees with the bytes means the file was damaged
+# after it was written: the entry is reported on stderr and treated as missing, so the caller recomputes it. A file
+# without a sidecar is accepted: it was still renamed into place whole (entries from before checksums, or a crash
+# between the two renames).
+
+CHECKSUM_SUFFIX = ".sha256"
+
+
+def checksum_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
+def write_bytes_checked(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    write_text_atomic(checksum_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    return path
+
+
+def write_json_checked(path: str | os.PathLike, obj: Any, indent: int | None = None) -> Path:
+    text = json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=indent is not None) + "\n"
+    return write_bytes_checked(path, text.encode("utf-8"))
+
+
+def warn_corrupt(path: str | os.PathLike, why: str, action: str = "recomputing it") -> None:
+    import sys
+    print(f"warning: corrupt cache entry {path} ({why}); {action}", file=sys.stderr)
+
+
+def read_bytes_checked(path: str | os.PathLike, action: str = "recomputing it") -> bytes | None:
+    """The bytes of `path`, or None when it is missing or fails its checksum (reported on stderr)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        recorded = checksum_path(path).read_text(encoding="utf-8").split()[0]
+    except (FileNotFoundError, IndexError, UnicodeDecodeError):
+        return data
+    if hashlib.sha256(data).hexdigest() != recorded:
+        warn_corrupt(path, "checksum mismatch", action)
+        return None
+    return data
+
+
+def read_json_checked(path: str | os.PathLike, action: str = "recomputing it") -> Any:
+    """The JSON value stored at `path`, or None when it is missing, fails its checksum or does not parse."""
+    data = read_bytes_checked(path, action)
+    if data is None:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        warn_corrupt(path, f"unreadable: {e}", action)
+        return None
+
+
+def stamp(path: str | os.PathLike) -> tuple | None:
+    """Identity of the file now at `path` (None if missing): a re-check after waiting for a lock reads the entry
+    again only if another run replaced it, so a damaged entry is reported once."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def remove_entry(path: str | os.PathLike) -> None:
+    for p in (Path(path), checksum_path(path)):
+        p.unlink(missing_ok=True)
+
+
+# --- locks -------------------------------------------------------------------------------------------------------
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """<root>/locks/<entry name>-<hash of its absolute path>.lock: lock files stay (removing one safely is not
+    possible while another run may be waiting on it), so they live apart from the products."""
+    path = Path(path).absolute()
+    return root() / "locks" / f"{path.name}-{hashlib.sha256(str(path).encode()).hexdigest()[:12]}.lock"
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike, log=None) -> Iterator[None]:
+    """Hold an exclusive lock on entry `path` so concurrent runs do not compute and write the same entry twice;
+    a run that has to wait says so once."""
+    import sys
+
+    from filelock import FileLock, Timeout
+    lp = lock_path(path)
+    lp.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lp))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        (log or (lambda m: print(m, file=sys.stderr)))(
+            f"waiting for another run that is writing {path} (lock file {lp})")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# --- chunked progress --------------------------------------------------------------------------------------------
+# A long stage over a pool works through chunks of consecutive problems. Each finished chunk is a verified entry in
+# a folder beside the product; a restarted run loads the finished ones and computes only the rest. The chunk plan
+# depends only on the pool size and the chunk size, never on how many processes share the work, so a chunk's
+# numbers (and so the merged product) are the same however the run was interrupted or split.
+
+DEFAULT_CHUNK_PROBLEMS = 32
+
+
+def chunk_problems() -> int:
+    """Problems per chunk: $HARNESS_CHUNK_PROBLEMS, else 32."""
+    from harness.errors import InputError
+    raw = os.environ.get("HARNESS_CHUNK_PROBLEMS", "")
+    if not raw:
+        return DEFAULT_CHUNK_PROBLEMS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InputError(f"cannot read '{raw}'", field="HARNESS_CHUNK_PROBLEMS", expected="an integer >= 1")
+    return value
+
+
+def plan_chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """[start, stop) ranges of `size` items covering range(n)."""
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+class ChunkStore:
+    """Finished chunks of one product, each `<folder>/<start>-<stop>.json` (+ checksum), tagged with a key that
+    identifies the chunk's inputs so a chunk of some other plan or input is never mistaken for this one."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+
+    def path(self, span: tuple[int, int]) -> Path:
+        return self.folder / f"{span[0]:07d}-{span[1]:07d}.json"
+
+    def load(self, span: tuple[int, int], key: str) -> Any:
+        """The stored value of a finished chunk, or None."""
+        if not self.folder.is_dir():
+            return None
+        rec = read_json_checked(self.path(span))
+        if not isinstance(rec, dict) or rec.get("key") != key or "value" not in rec:
+            return None
+        return rec["value"]
+
+    def save(self, span: tuple[int, int], key: str, value: Any) -> None:
+        write_json_checked(self.path(span), {"key": key, "span": list(span), "value": value})
+
+    def clear(self) -> None:
+        import shutil
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def chunk_delay() -> float:
+    """Seconds to pause after each computed chunk ($HARNESS_CHUNK_DELAY): lets tests interrupt a run mid-way."""
+    try:
+        return max(0.0, float(os.environ.get("HARNESS_CHUNK_DELAY", "0") or 0))
+    except ValueError:
+        return 0.0

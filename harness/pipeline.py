@@ -64,6 +64,25 @@ class RunInputs:
     base_model: str | None
 
 
+def check_config(cfg: RunConfig) -> None:
+    """Refuse a bad reward-model name or option, or bad selection settings, before anything is built or trained."""
+    from harness import leaderboard as lb
+    from reward_models import REWARD_MODELS, get_rm
+    if cfg.rm not in REWARD_MODELS:
+        raise InputError(f"unknown reward model '{cfg.rm}'", field="--rm",
+                         expected="one of " + ", ".join(REWARD_MODELS.names()))
+    get_rm(cfg.rm, **cfg.rm_options)  # unknown option or bad value: names the option
+    from tasks import TASKS
+    if cfg.task not in TASKS:
+        raise InputError(f"unknown task '{cfg.task}'", field="--task", expected="one of " + ", ".join(TASKS.names()))
+    lb.Options(methods=("best_of_n",), aggregations=(cfg.aggregation,), ns=cfg.n, subsets=cfg.subsets,
+               weights=cfg.weights, mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed).validate()
+    for p in [*cfg.pools, cfg.train_pool, cfg.val_pool]:
+        if p is not None and not Path(p).is_file():
+            raise InputError("pool file not found" if not Path(p).exists() else "is a folder", file=p,
+                             expected="a pool file (JSON Lines)")
+
+
 def resolve_inputs(cfg: RunConfig, log) -> RunInputs:
     if cfg.pools:
         pools = [load_pool(p) for p in cfg.pools]
@@ -89,16 +108,22 @@ def resolve_inputs(cfg: RunConfig, log) -> RunInputs:
 
 
 def run(cfg: RunConfig, log=None) -> dict:
+    """The report of one run. Under torchrun every rank scores its share; only rank 0 reports and writes results
+    (the other ranks return {})."""
+    from harness import distributed
     log = log or (lambda m: print(m, file=sys.stderr))
     import torch
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    world = distributed.current()
     t0 = time.time()
     log("run config: " + json.dumps(asdict(cfg), sort_keys=True))
-    inputs = resolve_inputs(cfg, log)
+    with distributed.main_first():  # rank 0 builds the world first; the others then find it cached
+        inputs = resolve_inputs(cfg, log)
     timings = {"world_s": round(time.time() - t0, 1)}
     t = time.time()
-    rm = prepare_rm(cfg, inputs, log)
+    with distributed.main_first():  # ... and trains the reward model once
+        rm = prepare_rm(cfg, inputs, log)
     timings["train_s"] = round(time.time() - t, 1)
     t = time.time()
     score_sets = []
@@ -106,6 +131,8 @@ def run(cfg: RunConfig, log=None) -> dict:
         log(f"[score] {cfg.rm} on {pool.path} ({pool.n_responses} responses)")
         score_sets.append(rm.score(pool))
     timings["score_s"] = round(time.time() - t, 1)
+    if not world.is_main:
+        return {}
     t = time.time()
     report = report_run(cfg, inputs.test_pools, score_sets)
     timings["select_s"] = round(time.time() - t, 1)

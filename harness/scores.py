@@ -7,6 +7,7 @@ of problem i, in pool order; an ORM has one "step".
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,15 +56,17 @@ def score_dir(pool_hash: str) -> Path:
 def save_scores(ss: ScoreSet, key: str | None = None) -> Path:
     key = key or cache.stable_hash(ss.meta)
     path = score_dir(ss.pool_hash) / f"{ss.rm}-{key}.json"
-    cache.write_json_atomic(path, ss.to_dict())
+    cache.write_json_checked(path, ss.to_dict())  # atomic, with a checksum verified on read
     return path
 
 
-def load_scores(path: str | Path) -> ScoreSet:
+def load_scores(path: str | Path, data: bytes | None = None) -> ScoreSet:
     try:
-        d = cache.read_json(path)
+        d = json.loads(data) if data is not None else cache.read_json(path)
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read score set: {e}", file=path) from None
+    if not isinstance(d, dict):
+        raise InputError("not a score set", file=path, expected="a JSON object")
     for k in ("rm", "pool_hash", "step_scores"):
         if k not in d:
             raise InputError("missing field", file=path, field=k)
@@ -74,7 +77,12 @@ def list_scores(pool_hash: str) -> list[ScoreSet]:
     d = score_dir(pool_hash)
     if not d.exists():
         return []
-    return [load_scores(p) for p in sorted(d.glob("*.json"))]
+    out = []
+    for p in sorted(d.glob("*.json")):
+        data = cache.read_bytes_checked(p, action="ignoring it (`score` recomputes it)")
+        if data is not None:
+            out.append(load_scores(p, data))
+    return out
 
 
 def check_matches(ss: ScoreSet, pool) -> None:

@@ -23,6 +23,7 @@ class RandomConfig:
 class RandomRM(RewardModel):
     name = "random"
     Config = RandomConfig
+    chunkable = False  # one random stream over the whole pool
 
     def scoring_identity(self):
         return {"seed": self.config.seed}
@@ -39,7 +40,7 @@ class LoglikConfig:
     dtype: str = "float32"
     device: str = "cpu"
     max_len: int | None = None
-    score_batch_size: int = 8
+    score_batch_size: int = 32
     max_batch_tokens: int | None = None
     padding_side: str = "left"
     progress: bool = True

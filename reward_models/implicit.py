@@ -34,7 +34,7 @@ class ImplicitConfig(TrainConfig):
     model: str | None = None         # policy: set by fit, or any local causal LM folder / .gguf file
     ref: str | None = None           # reference: the base model the policy was trained from
     device: str = "cpu"
-    score_batch_size: int = 8
+    score_batch_size: int = 32
     max_batch_tokens: int | None = None
     padding_side: str = "left"
     progress: bool = True

@@ -98,6 +98,7 @@ def check_same_tokenizer(tok_a, tok_b, names=("policy", "reference")) -> None:
     detail = (f"vocab sizes {len(va)} vs {len(vb)}" + (f"; token {diff!r} has id {va.get(diff)} vs {vb.get(diff)}"
                                                        if diff is not None else "; eos ids differ"))
     raise InputError(f"{names[0]} and {names[1]} tokenizers differ ({detail})",
+                     file=getattr(tok_b, "name_or_path", None) or None, field=names[1],
                      expected="a policy fine-tuned from the reference model")
 
 

@@ -80,7 +80,7 @@ def orm_scores(model, head, tokenizer, pool, *, max_len=None, batch_size=8, max_
 class ORMConfig(TrainConfig):
     model: str | None = None         # an ORM checkpoint folder (set by fit, or given to score without training)
     device: str = "cpu"
-    score_batch_size: int = 8
+    score_batch_size: int = 32
     max_batch_tokens: int | None = None
     progress: bool = True
 

@@ -26,6 +26,42 @@ def int_list(text: str, flag: str) -> list[int]:
     return vals
 
 
+def load_options_file(path, rm: str) -> dict:
+    """Reward-model options from a JSON object file (the keys --set takes); errors name the file, line and key."""
+    import json
+    from pathlib import Path
+
+    from reward_models import REWARD_MODELS
+    from reward_models.base import make_config
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("config file not found" if not path.exists() else "is a folder", file=path,
+                         field="--config", expected="a JSON file of reward-model options")
+    try:
+        text = path.read_text(encoding="utf-8")
+        opts = json.loads(text)
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason})", file=path) from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"invalid JSON: {e.msg} at column {e.colno}", file=path, line=e.lineno) from None
+    if not isinstance(opts, dict):
+        raise InputError("not a JSON object", file=path, expected='{"option": value, ...}')
+    if rm not in REWARD_MODELS:
+        raise InputError(f"unknown reward model '{rm}'", field="--rm", expected="one of " + ", ".join(
+            REWARD_MODELS.names()))
+    cls = REWARD_MODELS.get(rm)
+    for key, value in opts.items():
+        line = next((i for i, ln in enumerate(text.splitlines(), 1) if f'"{key}"' in ln), None)
+        if isinstance(value, (dict, list)):
+            raise InputError("wrong type", file=path, line=line, field=key, expected="a number, string or boolean")
+        try:
+            make_config(cls.Config, {key: value if value is None or isinstance(value, str) else json.dumps(value)},
+                        rm)
+        except InputError as e:
+            raise InputError(str(e).split(": ", 1)[-1], file=path, line=line, field=key) from None
+    return {k: v if v is None or isinstance(v, str) else json.dumps(v) for k, v in opts.items()}
+
+
 def add_rm_arguments(p) -> None:
     p.add_argument("--rm", required=True, help="reward model name (see `harness list`)")
     p.add_argument("--task", default="arith")
@@ -44,10 +80,13 @@ def add_rm_arguments(p) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="any reward-model option, e.g. --set lr=3e-4 --set epochs=2 --set use_ref=false")
     p.add_argument("--threads", type=int, default=None, help="torch threads (processes x threads <= cores)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="JSON object of reward-model options (the keys of --set; --set and the flags win)")
 
 
 def rm_options(args) -> dict:
-    opts = parse_sets(args.set)
+    opts = load_options_file(args.config, args.rm) if getattr(args, "config", None) else {}
+    opts.update(parse_sets(args.set))
     for flag, key in (("model", "model"), ("ref", "ref"), ("batch_size", "score_batch_size"), ("dtype", "dtype"),
                       ("device", "device")):
         v = getattr(args, flag)
@@ -58,7 +97,8 @@ def rm_options(args) -> dict:
 
 def _add(p):
     add_rm_arguments(p)
-    p.add_argument("--n", default="1,2,4,8,16,32,64", help="subset sizes")
+    p.add_argument("--n", "--ns", dest="n", default="1,2,4,8,16,32,64",
+                   help="subset sizes (spell it --ns after torchrun, whose own options make --n ambiguous)")
     p.add_argument("--aggregation", default="min", help="step aggregation: min | sum | mean | last | prod")
     p.add_argument("--weights", default="sigmoid", help="weighted-vote weights: sigmoid | raw | softmax")
     p.add_argument("--subsets", default="random", help="random (expectation over n-subsets) | prefix (paper's code)")
@@ -72,17 +112,28 @@ def config_from_args(args):
     from harness.pipeline import RunConfig
     results = None if args.no_results else (args.results or ("results" if args.scale == "default"
                                                               and not args.pool else None))
-    return RunConfig(rm=args.rm, task=args.task, scale=args.scale, seed=args.seed,
-                     generators=[g for g in args.generators.split(",") if g], pools=args.pool,
-                     train_pool=args.train_pool, val_pool=args.val_pool, base=args.base,
-                     n=int_list(args.n, "--n"), aggregation=args.aggregation, weights=args.weights,
-                     subsets=args.subsets, rm_options=rm_options(args), threads=args.threads, results=results)
+    from harness.pipeline import check_config
+    for flag in ("batch_size", "threads"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise InputError(f"{getattr(args, flag)} is not positive", field="--" + flag.replace("_", "-"),
+                             expected="an integer >= 1")
+    cfg = RunConfig(rm=args.rm, task=args.task, scale=args.scale, seed=args.seed,
+                    generators=[g for g in args.generators.split(",") if g], pools=args.pool,
+                    train_pool=args.train_pool, val_pool=args.val_pool, base=args.base,
+                    n=int_list(args.n, "--n"), aggregation=args.aggregation, weights=args.weights,
+                    subsets=args.subsets, rm_options=rm_options(args), threads=args.threads, results=results)
+    check_config(cfg)  # every mistake in the arguments is reported before anything is built or trained
+    return cfg
 
 
 @command("run", "train (if needed), score and rank one reward model; prints its leaderboard")
 @arguments(_add)
 def run(args) -> int:
+    from harness import distributed
     from harness.pipeline import render_report, run as run_pipeline
-    report = run_pipeline(config_from_args(args))
-    print(render_report(report, args.format), end="")
+    cfg = config_from_args(args)
+    world = distributed.init()  # under torchrun: each rank scores its share, rank 0 reports
+    report = run_pipeline(cfg)
+    if world.is_main:
+        print(render_report(report, args.format), end="")
     return 0

@@ -1,4 +1,7 @@
-"""`harness score --rm NAME`: score pools with one reward model (training it first if needed); scores are cached."""
+"""`harness score --rm NAME`: score pools with one reward model (training it first if needed); scores are cached.
+
+Also runs under `torchrun --nproc_per_node K -m harness score ...` (or `accelerate launch -m harness score ...`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ def _add(p):
 @command("score", "score pools with a reward model; the score sets are cached for `leaderboard`")
 @arguments(_add)
 def run(args) -> int:
+    from harness import distributed
     from harness.commands.run import config_from_args
     from harness.pipeline import prepare_rm, resolve_inputs
     from harness.scores import score_dir
@@ -20,8 +24,11 @@ def run(args) -> int:
     args.n, args.aggregation, args.weights, args.subsets, args.results, args.no_results = "1", "min", "sigmoid", \
         "random", None, True
     cfg = config_from_args(args)
-    inputs = resolve_inputs(cfg, print)
-    rm = prepare_rm(cfg, inputs, print)
+    distributed.init()  # under torchrun each rank scores its share of every pool; rank 0 merges and prints
+    with distributed.main_first():
+        inputs = resolve_inputs(cfg, print)
+    with distributed.main_first():
+        rm = prepare_rm(cfg, inputs, print)
     for pool in inputs.test_pools:
         ss = rm.score(pool)
         print(f"{pool.path}: {sum(len(s) for s in ss.step_scores)} responses scored -> "

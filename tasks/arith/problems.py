@@ -1,6 +1,6 @@
 """Seeded multi-step integer arithmetic problems with step-by-step reference solutions and an exact grader.
 
-A problem is an expression tree of 2-5 operations over + - * /, every intermediate result an integer in [0, CAP],
+A problem is an expression tree of 2-5 operations over + - * /, every intermediate result an integer in [0, 99],
 every product with a single-digit factor and every divisor a single digit (sized so that a sub-million-parameter
 model can learn it in minutes on a CPU, while still making real arithmetic and ordering mistakes).
 Its reference solution evaluates the tree bottom-up, left to right, one operation per step, in the paper's format:
@@ -18,7 +18,7 @@ import random
 import re
 from dataclasses import dataclass
 
-CAP = 999
+CAP = 99
 OPS = "+-*/"
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
 
@@ -62,7 +62,7 @@ def _apply(op: str, a: int, b: int) -> int | None:
 
 
 def _leaf(rng: random.Random) -> Node:
-    return Node(None, rng.randint(1, 30))
+    return Node(None, rng.randint(1, 20))
 
 
 def _tree(rng: random.Random, n_ops: int, sub_prob: float = 0.25) -> Node:

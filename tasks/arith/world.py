@@ -25,7 +25,7 @@ from pathlib import Path
 from harness import cache
 from harness.pool import Pool, Problem, Response, load_pool, save_pool
 
-WORLD_VERSION = 3
+WORLD_VERSION = 4
 GENERATORS = ("weak", "mid", "strong")
 PAPER_PASS1 = {"weak": 0.096, "mid": 0.446, "strong": 0.632}  # Mistral-7B, Llama-3.1-8B, Llama-3.1-70B on MATH-500
 

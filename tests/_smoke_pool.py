@@ -1,0 +1,30 @@
+"""A hand-made smoke-sized arith pool (12 problems x 8 responses) for the reliability and distributed tests."""
+
+from __future__ import annotations
+
+import random
+
+from harness.pool import Pool, Problem, Response, save_pool
+
+
+def smoke_pool(problems: int = 12, responses: int = 8, seed: int = 0) -> Pool:
+    rng = random.Random(seed)
+    out = []
+    for i in range(problems):
+        a, b, c = rng.randint(1, 20), rng.randint(1, 9), rng.randint(1, 9)
+        truth = a + b * c
+        resps = []
+        for j in range(responses):
+            slip = rng.choice([0, 0, 1, -1, 10])
+            prod = b * c + slip
+            steps = [f"{b} * {c} = {prod}", f"{a} + {prod} = {a + prod}"][: 1 + j % 2]
+            answer = a + prod if len(steps) == 2 else prod
+            text = "".join(f"Step {k}: {s}\n\n" for k, s in enumerate(steps, 1)) + f"The answer is {answer}"
+            resps.append(Response(text, str(answer), answer == truth))
+        out.append(Problem(f"smoke/{i}", f"Compute {a} + {b} * {c}", str(truth), resps, {"generator": "hand"}))
+    return Pool(out)
+
+
+def smoke_pool_file(path, **kw):
+    save_pool(smoke_pool(**kw), path)
+    return path
