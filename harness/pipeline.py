@@ -184,10 +184,17 @@ def render_report(report: dict, fmt: str = "table") -> str:
         return json.dumps({"rows": report["rows"], "auc": report["auc"], "config": report["config"],
                            "timings": report.get("timings", {})}, indent=1) + "\n"
     text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
-    auc_rows = [[a["generator"], a["rm"], a["aggregation"], f"{a['auc']:.3f}" if a["auc"] is not None else "-",
-                 f"[{a['ci_low']:.3f}, {a['ci_high']:.3f}]" if a["auc"] is not None else "-", a["responses"]]
-                for a in report["auc"]]
-    head = ["generator", "rm", "agg", "ROC AUC (correct vs incorrect)", "95% CI", "responses"]
+
+    def ci(a, k):
+        lo, hi = a.get(f"{k}ci_low"), a.get(f"{k}ci_high")
+        return "-" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
+
+    def val(x):
+        return "-" if x is None else f"{x:.3f}"
+
+    auc_rows = [[a["generator"], a["rm"], a["aggregation"], val(a["auc"]), ci(a, ""), val(a.get("within_auc")),
+                 ci(a, "within_"), a["responses"]] for a in report["auc"]]
+    head = ["generator", "rm", "agg", "ROC AUC pooled", "95% CI", "within-problem AUC", "95% CI", "responses"]
     text += "\n" + tabulate(auc_rows, head, tablefmt="github" if fmt == "markdown" else "simple") + "\n"
     return text
 

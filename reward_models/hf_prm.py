@@ -209,7 +209,7 @@ class HFPRMConfig:
     input_format: str | None = None  # shepherd | prompt (default: prm_config.json, else shepherd)
     dtype: str = "float32"
     device: str = "cpu"
-    score_batch_size: int = 8
+    score_batch_size: int = 32
     max_batch_tokens: int | None = None
     progress: bool = True
 

@@ -104,7 +104,7 @@ class MathShepherdConfig(MCOptions):
     bad: str = "-"
     model: str | None = None        # a trained checkpoint (set by fit); scoring is hf_prm on it
     device: str = "cpu"
-    score_batch_size: int = 8
+    score_batch_size: int = 32
     max_batch_tokens: int | None = None
     progress: bool = True
 

@@ -38,7 +38,7 @@ class TrainConfig:
     seed: int = 0
     max_len: int | None = None      # tokens of prompt + response; longer responses lose their tail
     dtype: str = "float32"
-    pairing: str = "all"            # dpo/nca pairs: "all" correct x incorrect, or "one_to_one"
+    pairing: str = "one_to_one"     # dpo/nca pairs: each correct rollout with one incorrect (same data per loss), or "all"
     kto_lambda_d: float = 1.0
     kto_lambda_u: float = 1.0
 

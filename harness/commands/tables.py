@@ -75,16 +75,17 @@ def reference_rows(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def auc_table(runs: list[dict]) -> str:
+def auc_table(runs: list[dict], prefix: str = "") -> str:
+    """Pooled ROC AUC (prefix "") or the within-problem one (prefix "within_"), with 95% CIs."""
     lines = ["| reward model | " + " | ".join(f"{g} AUC [95% CI]" for g in GEN_ORDER) + " |",
              "|---|" + "---|" * len(GEN_ORDER)]
     for run in runs:
         by = {a["generator"]: a for a in run.get("auc", [])}
         cells = []
         for g in GEN_ORDER:
-            a = by.get(g)
-            cells.append("-" if not a or a["auc"] is None else
-                         f"{a['auc']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]")
+            a = by.get(g) or {}
+            v, lo, hi = a.get(f"{prefix}auc"), a.get(f"{prefix}ci_low"), a.get(f"{prefix}ci_high")
+            cells.append("-" if v is None or lo is None else f"{v:.3f} [{lo:.3f}, {hi:.3f}]")
         lines.append(f"| {run['config']['rm']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -129,6 +130,11 @@ def run(args) -> int:
         "## Best-of-64 with 95% CIs",
         ci_table(runs),
         "## Does the reward model separate correct from incorrect responses? (ROC AUC, min aggregation)",
+        "Within-problem AUC: the mean over problems with both correct and incorrect responses of the AUC among that "
+        "problem's responses; best-of-N only ever compares responses to one problem, so this is the figure that "
+        "predicts selection. 0.5 is chance.",
+        auc_table(runs, "within_"),
+        "Pooled AUC over all responses of a pool (also credits knowing which problems are easy):",
         auc_table(runs),
         "## Runs",
         cmds,

@@ -85,4 +85,6 @@ def run(args) -> int:
               + table + f"\n\nChosen: {chosen}\n")
         cache.write_text_atomic(stem.with_suffix(".md"), md)
         cache.write_json_atomic(stem.with_suffix(".json"), {"rows": rows, "chosen": chosen, "command": cmd}, indent=2)
+        # The chosen options as a --config file: `run --rm NAME --config <stem>.options.json` reproduces the run.
+        cache.write_json_atomic(stem.with_name(stem.name + ".options.json"), {**cfg.rm_options, **chosen}, indent=2)
     return 0

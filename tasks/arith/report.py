@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tasks.arith.problems import CAP, MAX_FACTOR
 from tasks.arith.world import GENERATORS, PAPER_PASS1
 
 
@@ -12,7 +13,8 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
         "# The embedded arith world",
         "",
         f"World `{summary['key']}`: {cfg['n_test']} test problems ({cfg['min_ops']}-{cfg['max_ops']} operations over "
-        f"+ - * /, integer intermediate results in [0, 999]), {cfg['samples_per_test']} samples per problem at "
+        f"+ - * / as left-to-right chains with parenthesised groups, integer intermediate results in [0, {CAP}], "
+        f"single-digit factors and divisors up to {MAX_FACTOR}), {cfg['samples_per_test']} samples per problem at "
         f"temperature {cfg['temperature']}; generators are checkpoints of one training run of a "
         f"{gens['mid'].get('parameters', '?'):,}-parameter LlamaForCausalLM ({cfg['model_size']}, "
         f"{cfg['train_steps']} steps of {cfg['batch_size']} reference solutions), chosen by validation pass@1 "
@@ -63,4 +65,13 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
         lines.append(f"| cold `generate` (benchmark) | {cold_s:.1f} |")
     if warm_s is not None:
         lines.append(f"| warm `generate` (cached) | {warm_s:.2f} |")
+    if cold_s is not None:
+        lines += ["", f"Targets of the issue: cold build <= 600 s: {'met' if cold_s <= 600 else 'NOT met'} "
+                  f"({cold_s:.0f} s); warm <= 5 s: {'met' if warm_s is not None and warm_s <= 5 else 'not measured'}."]
+    off = [g for g in GENERATORS if abs(gens[g]["pass@1"] - PAPER_PASS1[g]) > 0.08]
+    if off:
+        lines += ["", "Generators outside ±8 points of the paper's pass@1: " + ", ".join(
+            f"{g} ({100 * gens[g]['pass@1']:.1f} vs {100 * PAPER_PASS1[g]:.1f})" for g in off)
+            + ". Validation pass@1 was measured every "
+            f"{cfg['eval_every']} steps and jumped between neighbouring checkpoints, so no checkpoint landed closer."]
     return "\n".join(lines) + "\n"
