@@ -181,8 +181,8 @@ def render_report(report: dict, fmt: str = "table") -> str:
 
     from harness import leaderboard as lb
     if fmt == "json":
-        return json.dumps({"rows": report["rows"], "auc": report["auc"], "config": report["config"],
-                           "timings": report.get("timings", {})}, indent=1) + "\n"
+        return json.dumps({"command": report["command"], "rows": report["rows"], "auc": report["auc"],
+                           "config": report["config"], "timings": report.get("timings", {})}, indent=1) + "\n"
     text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
 
     def ci(a, k):

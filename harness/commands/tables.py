@@ -113,7 +113,7 @@ def run(args) -> int:
     if not runs:
         raise InputError("no runs to tabulate", file=folder / "runs",
                          expected="files written by `python -m harness run --rm NAME`")
-    cmds = "\n".join(f"- `{r['command']}` ({r['file']}, {r.get('timings', {}).get('total_s', '?')} s)" for r in runs)
+    cmds = "\n".join(f"- `{r.get('command', 'python -m harness run --rm ' + r['config']['rm'])}` ({r['file']}, {r.get('timings', {}).get('total_s', '?')} s)" for r in runs)
     text = "\n\n".join([
         f"# Leaderboard: {args.task}, {args.scale} scale",
         "Written by `python -m harness tables` from the runs below. Accuracy in %, expectation over random "
