@@ -38,7 +38,8 @@ class TrainConfig:
     seed: int = 0
     max_len: int | None = None      # tokens of prompt + response; longer responses lose their tail
     dtype: str = "float32"
-    pairing: str = "one_to_one"     # dpo/nca pairs: each correct rollout with one incorrect (same data per loss), or "all"
+    pairing: str = "all"            # dpo/nca pairs: every correct x incorrect of an instruction, or "one_to_one"
+                                    # ("all" won on the arith validation split for both losses: results/tuning/)
     kto_lambda_d: float = 1.0
     kto_lambda_u: float = 1.0
 
