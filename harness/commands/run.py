@@ -35,7 +35,7 @@ def load_options_file(path, rm: str) -> dict:
     from reward_models.base import make_config
     path = Path(path)
     if not path.is_file():
-        raise InputError("config file not found" if not path.exists() else "is a folder", file=path,
+        raise InputError("config file not found" if not path.exists() else "not a regular file", file=path,
                          field="--config", expected="a JSON file of reward-model options")
     try:
         text = path.read_text(encoding="utf-8")
