@@ -38,8 +38,8 @@ class TrainConfig:
     seed: int = 0
     max_len: int | None = None      # tokens of prompt + response; longer responses lose their tail
     dtype: str = "float32"
-    pairing: str = "all"            # dpo/nca pairs: every correct x incorrect of an instruction, or "one_to_one"
-                                    # ("all" won on the arith validation split for both losses: results/tuning/)
+    pairing: str = "one_to_one"     # dpo/nca pairs: k-th correct with k-th incorrect, or "all" correct x incorrect
+                                    # ("all" won on the arith validation split for both: results/tuning/*.options.json)
     kto_lambda_d: float = 1.0
     kto_lambda_u: float = 1.0
 

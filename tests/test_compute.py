@@ -89,7 +89,7 @@ def test_every_trained_reward_model_writes_compute_json_and_list_shows_it(tiny_l
     assert ce["generated_tokens"] == generated and ce["params"] == params
     assert ce["total_flops"] == pytest.approx(2 * params * generated + 6 * params * 2 * sum(lens)
                                               + 2 * params * sum(lens))
-    dpo = compute.read_compute(get_rm("implicit_dpo", batch_size=2, progress=False).fit(pool, base))
+    dpo = compute.read_compute(get_rm("implicit_dpo", batch_size=2, pairing="all", progress=False).fit(pool, base))
     pairs = [(0, 1), (2, 1), (3, 4)]                      # every correct x incorrect pair per problem
     assert dpo["trained_tokens"] == sum(lens[w] + lens[lo] for w, lo in pairs)
     orm = compute.read_compute(get_rm("orm", batch_size=2, progress=False).fit(pool, base))

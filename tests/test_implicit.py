@@ -185,7 +185,8 @@ def test_ce_training_lowers_loss_and_separates_correct_from_incorrect(tiny_lm_di
 def test_every_objective_trains(tiny_lm_dir, cache_root, name):
     pool = arith_pool()
     pool.problems.append(Problem("p3", "Compute 1 + 1", "2", [Response("The answer is 2", "2", True)]))
-    rm = get_rm(name, lr=3e-3, epochs=2, batch_size=4, progress=False)
+    pairs = {"pairing": "all"} if name in ("implicit_dpo", "implicit_nca") else {}
+    rm = get_rm(name, lr=3e-3, epochs=2, batch_size=4, progress=False, **pairs)
     ckpt = rm.fit(pool, str(tiny_lm_dir("nano", 0)))
     metrics = json.loads((ckpt / "metrics.json").read_text())
     assert all(math.isfinite(x) for x in metrics["loss"])

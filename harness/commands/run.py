@@ -108,6 +108,13 @@ def _add(p):
     p.add_argument("--no-results", action="store_true", help="do not write results/")
 
 
+def stage_config(args):
+    """The RunConfig of a single-stage command (train, score, tune): no selection, nothing written to results/."""
+    args.n, args.aggregation, args.weights, args.subsets = "1", "min", "sigmoid", "random"
+    args.results, args.no_results = None, True
+    return config_from_args(args)
+
+
 def config_from_args(args):
     from harness.pipeline import RunConfig
     results = None if args.no_results else (args.results or ("results" if args.scale == "default"

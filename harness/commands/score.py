@@ -17,13 +17,11 @@ def _add(p):
 @arguments(_add)
 def run(args) -> int:
     from harness import distributed
-    from harness.commands.run import config_from_args
+    from harness.commands.run import stage_config
     from harness.pipeline import prepare_rm, resolve_inputs
     from harness.scores import score_dir
 
-    args.n, args.aggregation, args.weights, args.subsets, args.results, args.no_results = "1", "min", "sigmoid", \
-        "random", None, True
-    cfg = config_from_args(args)
+    cfg = stage_config(args)
     distributed.init()  # under torchrun each rank scores its share of every pool; rank 0 merges and prints
     with distributed.main_first():
         inputs = resolve_inputs(cfg, print)

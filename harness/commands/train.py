@@ -13,14 +13,12 @@ def _add(p):
 @command("train", "train a reward model (cached) and print the checkpoint folder")
 @arguments(_add)
 def run(args) -> int:
-    from harness.commands.run import config_from_args
+    from harness.commands.run import stage_config
     from harness.errors import InputError
     from harness.pipeline import resolve_inputs
     from reward_models import get_rm
 
-    args.n, args.aggregation, args.weights, args.subsets, args.results, args.no_results = "1", "min", "sigmoid", \
-        "random", None, True
-    cfg = config_from_args(args)
+    cfg = stage_config(args)
     inputs = resolve_inputs(cfg, print)
     rm = get_rm(cfg.rm, **cfg.rm_options)
     if not rm.trainable:

@@ -38,16 +38,15 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
 @arguments(_add)
 def run(args) -> int:
     from harness import cache
-    from harness.commands.run import config_from_args
+    from harness.commands.run import stage_config
     from harness.pipeline import resolve_inputs
     from harness.pool import Pool
     from reward_models import get_rm
 
     if not 0 < args.fraction <= 1:
         raise InputError(f"{args.fraction} is not in (0, 1]", field="--fraction")
-    args.n, args.aggregation, args.weights, args.subsets, args.no_results = "1", "min", "sigmoid", "random", True
-    results_dir, args.results = args.results, None
-    cfg = config_from_args(args)
+    results_dir = args.results
+    cfg = stage_config(args)
     inputs = resolve_inputs(cfg, print)
     if inputs.train_pool is None or inputs.val_pool is None or inputs.base_model is None:
         raise InputError("tuning needs RM-training and validation rollouts and a base model",
