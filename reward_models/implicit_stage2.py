@@ -91,7 +91,7 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
     from reward_models.logp_cache import cached_step_logps
     from reward_models.logprobs import encode_pool, step_logps
     from reward_models.modeling import load_causal_lm, pad_id, save_model
-    from reward_models.trainer import auc, flat_sums, lr_at
+    from reward_models.trainer import auc, flat_sums, lr_at, optimizer_step
 
     labels = mc.run(progress=c.progress)  # the base model is the policy that wrote the rollouts
     model, tok = load_causal_lm(stage1, dtype=c.dtype, device=c.device)
@@ -120,28 +120,17 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
             for b in range(steps_per_epoch):
                 batch = order[b * s2["batch_size"]:(b + 1) * s2["batch_size"]]
                 n_steps = sum(encs[i].n_steps for i in batch)
-                lr = lr_at(len(history["loss"]), total, sched)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                opt.zero_grad(set_to_none=True)
-                step_loss = 0.0
-                n_chunks = max(1, min(c.grad_accum, len(batch)))
-                for k in range(n_chunks):
-                    chunk = batch[k::n_chunks]
+
+                def chunk_loss(chunk, n_steps=n_steps):
+                    nonlocal trained_tokens
                     q = prefix_rewards(model, [encs[i] for i in chunk], torch.cat([ref_prefix[i] for i in chunk]),
                                        c.beta, pad).float()
                     d = torch.cat([desirable[i] for i in chunk]).to(q.device)
-                    loss = L.kto_loss(q, d, 0.0, c.kto_lambda_d, c.kto_lambda_u).sum() / n_steps
-                    loss.backward()
-                    step_loss += loss.item()
                     trained_tokens += sum(len(encs[i].ids) for i in chunk)
-                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-                opt.step()
-                history["loss"].append(step_loss)
-                history["lr"].append(lr)
-                history["grad_norm"].append(float(norm))
-                bar.update(1)
-                bar.set_postfix(loss=f"{step_loss:.4f}")
+                    return L.kto_loss(q, d, 0.0, c.kto_lambda_d, c.kto_lambda_u).sum() / n_steps
+
+                optimizer_step(opt, list(model.parameters()), batch, lr_at(len(history["loss"]), total, sched),
+                               c.grad_accum, c.grad_clip, chunk_loss, history, bar)
     model.eval()
 
     metrics = {**history, "steps": total, "train_responses": len(encs), "train_steps": int(sum(map(len, desirable))),

@@ -162,7 +162,7 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
     from reward_models import compute
     from reward_models.hf_prm import encode_pool_tagged, label_token_ids, step_good_probs, tag_logits, write_format
     from reward_models.modeling import load_causal_lm, pad_id, save_model
-    from reward_models.trainer import auc, lr_at
+    from reward_models.trainer import auc, lr_at, optimizer_step
 
     model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)
     labels = mc.run(progress=c.progress, load=lambda: (model, tok))  # before training the model *is* the policy
@@ -189,27 +189,16 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
             for b in range(steps_per_epoch):
                 batch = order[b * c.batch_size:(b + 1) * c.batch_size]
                 n_tags = sum(len(targets[i]) for i in batch)
-                lr = lr_at(len(history["loss"]), total, c)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                opt.zero_grad(set_to_none=True)
-                step_loss = 0.0
-                n_chunks = max(1, min(c.grad_accum, len(batch)))
-                for k in range(n_chunks):
-                    chunk = batch[k::n_chunks]
+
+                def chunk_loss(chunk, n_tags=n_tags):
+                    nonlocal trained_tokens
                     logp = torch.log_softmax(tag_logits(model, [encs[i] for i in chunk], label_ids, pad), -1)
                     t = torch.cat([targets[i] for i in chunk]).to(logp.device)
-                    loss = -(t * logp[:, 0] + (1 - t) * logp[:, 1]).sum() / n_tags
-                    loss.backward()
-                    step_loss += loss.item()
                     trained_tokens += sum(len(encs[i].ids) for i in chunk)
-                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-                opt.step()
-                history["loss"].append(step_loss)
-                history["lr"].append(lr)
-                history["grad_norm"].append(float(norm))
-                bar.update(1)
-                bar.set_postfix(loss=f"{step_loss:.4f}")
+                    return -(t * logp[:, 0] + (1 - t) * logp[:, 1]).sum() / n_tags
+
+                optimizer_step(opt, list(model.parameters()), batch, lr_at(len(history["loss"]), total, c),
+                               c.grad_accum, c.grad_clip, chunk_loss, history, bar)
     model.eval()
 
     metrics = {**history, "steps": total, "train_responses": len(encs), "train_tags": sum(map(len, targets)),

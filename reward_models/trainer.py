@@ -52,6 +52,30 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def optimizer_step(opt, params, batch: list, lr: float, grad_accum: int, grad_clip: float, chunk_loss,
+                   history: dict, bar) -> float:
+    """One AdamW step over `batch`, in `grad_accum` chunks; `chunk_loss(chunk)` is that chunk's share of the
+    batch loss. Shared by every training loop of the package; records loss, learning rate and gradient norm."""
+    import torch
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    total = 0.0
+    n_chunks = max(1, min(grad_accum, len(batch)))
+    for c in range(n_chunks):
+        loss = chunk_loss(batch[c::n_chunks])
+        loss.backward()
+        total += loss.item()
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
+    history["loss"].append(total)
+    history["lr"].append(lr)
+    history["grad_norm"].append(float(norm))
+    bar.update(1)
+    bar.set_postfix(loss=f"{total:.4f}")
+    return total
+
+
 def auc(scores, labels) -> float | None:
     """Probability that a random correct response outscores a random incorrect one (ties count half)."""
     s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
@@ -177,25 +201,9 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         order = torch.randperm(len(units), generator=gen).tolist()
         for b in range(steps_per_epoch):
             batch = [units[i] for i in order[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
-            lr = lr_at(step, total, cfg)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            opt.zero_grad(set_to_none=True)
-            total_loss = 0.0
-            n_chunks = max(1, min(cfg.grad_accum, len(batch)))
-            for c in range(n_chunks):
-                chunk = batch[c::n_chunks]
-                loss = loss_of(chunk) / len(batch)
-                loss.backward()
-                total_loss += loss.item()
-            norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            history["loss"].append(total_loss)
-            history["lr"].append(lr)
-            history["grad_norm"].append(float(norm))
+            optimizer_step(opt, params, batch, lr_at(step, total, cfg), cfg.grad_accum, cfg.grad_clip,
+                           lambda chunk, n=len(batch): loss_of(chunk) / n, history, bar)
             step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{total_loss:.4f}")
     bar.close()
     model.eval()
 
