@@ -10,6 +10,7 @@ One RunConfig per run, printed and saved with its results.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,12 @@ class RunConfig:
     rm_options: dict = field(default_factory=dict)
     threads: int | None = None
     results: str | None = None
+    label: str | None = None                               # names the run's files and table row (default: rm)
+    task_options: dict = field(default_factory=dict)       # --data, --max-problems, --splits, ... of data tasks
+
+    @property
+    def name(self) -> str:
+        return self.label or self.rm
 
     def command(self) -> str:
         parts = ["python -m harness run", f"--rm {self.rm}"]
@@ -53,6 +60,12 @@ class RunConfig:
             parts.append(f"--seed {self.seed}")
         for k, v in sorted(self.rm_options.items()):
             parts.append(f"--set {k}={v}")
+        if self.label:
+            parts.append(f"--label {self.label}")
+        if self.base and not self.pools:
+            parts.append(f"--base {self.base}")
+        for k, v in sorted(self.task_options.items()):
+            parts.append(f"--{k.replace('_', '-')} " + (",".join(v) if isinstance(v, list) else str(v)))
         return " ".join(parts)
 
 
@@ -72,6 +85,9 @@ def check_config(cfg: RunConfig) -> None:
         raise InputError(f"unknown reward model '{cfg.rm}'", field="--rm",
                          expected="one of " + ", ".join(REWARD_MODELS.names()))
     get_rm(cfg.rm, **cfg.rm_options)  # unknown option or bad value: names the option
+    if cfg.label is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", cfg.label):
+        raise InputError(f"label '{cfg.label}' cannot name a file", field="--label",
+                         expected="letters, digits, '_', '.', '-' (e.g. implicit_ce-r1)")
     from tasks import TASKS
     if cfg.task not in TASKS:
         raise InputError(f"unknown task '{cfg.task}'", field="--task", expected="one of " + ", ".join(TASKS.names()))
@@ -88,7 +104,8 @@ def resolve_inputs(cfg: RunConfig, log) -> RunInputs:
         pools = [load_pool(p) for p in cfg.pools]
         train = load_pool(cfg.train_pool) if cfg.train_pool else None
         val = load_pool(cfg.val_pool) if cfg.val_pool else None
-        return RunInputs(pools, train, val, cfg.base)
+        from reward_models.bases import resolve_base
+        return RunInputs(pools, train, val, resolve_base(cfg.base, log))  # a named base (smollm2) -> its folder
     from tasks import TASKS
     if not getattr(TASKS.get(cfg.task), "builds_world", False):
         raise InputError(f"task '{cfg.task}' has no built-in pools", field="--pool",
@@ -118,6 +135,10 @@ def run(cfg: RunConfig, log=None) -> dict:
     world = distributed.current()
     t0 = time.time()
     log("run config: " + json.dumps(asdict(cfg), sort_keys=True))
+    from tasks import TASKS
+    experiment = getattr(TASKS.get(cfg.task), "run_experiment", None)
+    if experiment is not None and not cfg.pools:  # tasks with their own flow (gsm8k-gpt3 folds, processbench)
+        return experiment(cfg, log)
     with distributed.main_first():  # rank 0 builds the world first; the others then find it cached
         inputs = resolve_inputs(cfg, log)
     timings = {"world_s": round(time.time() - t0, 1)}
@@ -138,6 +159,7 @@ def run(cfg: RunConfig, log=None) -> dict:
     timings["select_s"] = round(time.time() - t, 1)
     timings["total_s"] = round(time.time() - t0, 1)
     report["timings"] = timings
+    report["compute"] = development_compute(rm)
     if cfg.results:
         write_results(cfg, report)
     return report
@@ -147,6 +169,10 @@ def prepare_rm(cfg: RunConfig, inputs: RunInputs, log):
     """The reward model, trained (or loaded from the cache) when it learns and no checkpoint was given."""
     from reward_models import get_rm
     rm = get_rm(cfg.rm, **cfg.rm_options)
+    from reward_models.bases import is_named, resolve_base
+    for attr in ("model", "ref"):  # --model smollm2 / --ref smollm2: a named base -> its converted folder
+        if is_named(getattr(rm.config, attr, None)):
+            setattr(rm.config, attr, resolve_base(getattr(rm.config, attr), log))
     if rm.trainable and getattr(rm.config, "model", None) is None:
         if inputs.train_pool is None or inputs.base_model is None:
             raise InputError(f"{cfg.rm} must be trained first", field="--train-pool/--base",
@@ -156,6 +182,15 @@ def prepare_rm(cfg: RunConfig, inputs: RunInputs, log):
     elif not rm.trainable and inputs.base_model is not None:
         rm.fit(inputs.train_pool, inputs.base_model, inputs.val_pool)  # loglik: the policy is the base model
     return rm
+
+
+def development_compute(rm) -> dict | None:
+    """FLOPs it took to develop the reward model (its checkpoint's compute.json), for the FLOPs tables."""
+    from reward_models.compute import read_compute
+    model = getattr(rm.config, "model", None)
+    if not getattr(rm, "trainable", False) or model is None or not Path(model).is_dir():
+        return None
+    return read_compute(model)
 
 
 def report_run(cfg: RunConfig, pools: list[Pool], score_sets) -> dict:
@@ -180,9 +215,13 @@ def render_report(report: dict, fmt: str = "table") -> str:
     from tabulate import tabulate
 
     from harness import leaderboard as lb
+    if report.get("kind") == "processbench":  # step-level report (harness.step_eval)
+        from harness.step_eval import render
+        return render(report, fmt)
     if fmt == "json":
         return json.dumps({"command": report["command"], "rows": report["rows"], "auc": report["auc"],
-                           "config": report["config"], "timings": report.get("timings", {})}, indent=1) + "\n"
+                           "config": report["config"], "timings": report.get("timings", {}),
+                           "compute": report.get("compute")}, indent=1) + "\n"
     text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
 
     def ci(a, k):
@@ -201,8 +240,8 @@ def render_report(report: dict, fmt: str = "table") -> str:
 
 def write_results(cfg: RunConfig, report: dict) -> list[Path]:
     out = Path(cfg.results) / "runs"
-    stem = f"{cfg.task}-{cfg.scale}-{cfg.rm}" + (f"-s{cfg.seed}" if cfg.seed else "")
-    md = (f"# {cfg.rm} on {cfg.task} ({cfg.scale} scale, seed {cfg.seed})\n\n"
+    stem = f"{cfg.task}-{cfg.scale}-{cfg.name}" + (f"-s{cfg.seed}" if cfg.seed else "")
+    md = (f"# {cfg.name} on {cfg.task} ({cfg.scale} scale, seed {cfg.seed})\n\n"
           f"Command: `{report['command']}`\n\n"
           f"Accuracy in % (95% bootstrap CIs over problems are in the JSON beside this file); best-of-N and weighted "
           f"vote use `{cfg.aggregation}` step aggregation, weighted vote uses {cfg.weights} weights; n-subsets: "

@@ -42,6 +42,43 @@ class TrainConfig:
                                     # ("all" won on the arith validation split for both: results/tuning/*.options.json)
     kto_lambda_d: float = 1.0
     kto_lambda_u: float = 1.0
+    # Ablations of the paper (added later: see _LATE_DEFAULTS). train_ref=False drops log pi_ref from the training
+    # reward (Table 5); the two data options train on a subset of the rollouts (Figures 4 and 5).
+    train_ref: bool = True
+    responses_per_instruction: int | None = None  # the first k of each instruction's rollouts (generation order)
+    instruction_fraction: float = 1.0             # a seeded, nested subset: 25% is inside 50% is inside 75%
+
+
+# Fields added after checkpoints were recorded enter the checkpoint key only when they differ from these defaults,
+# so every checkpoint trained before they existed keeps its key (and its cached scores stay valid).
+_LATE_DEFAULTS = {"train_ref": True, "responses_per_instruction": None, "instruction_fraction": 1.0}
+
+
+def check_train_config(kind: str, cfg: TrainConfig) -> None:
+    if cfg.responses_per_instruction is not None and cfg.responses_per_instruction < 1:
+        raise InputError(f"{cfg.responses_per_instruction} responses per instruction", field="responses_per_instruction",
+                         expected="an integer >= 1 (or none for all)")
+    if not 0 < cfg.instruction_fraction <= 1:
+        raise InputError(f"instruction fraction {cfg.instruction_fraction}", field="instruction_fraction",
+                         expected="a number in (0, 1]")
+    if kind != "implicit" and not cfg.train_ref:
+        raise InputError("train_ref applies only to implicit PRMs", field="train_ref",
+                         expected="true for an ORM (its reward is a value head, with no reference model)")
+
+
+def training_subset(pool: Pool, cfg: TrainConfig) -> Pool:
+    """The rollouts a run trains on: all of them unless the data-scaling options ask for fewer."""
+    if cfg.responses_per_instruction is None and cfg.instruction_fraction == 1.0:
+        return pool
+    problems = pool.problems
+    if cfg.instruction_fraction < 1.0:
+        order = np.random.default_rng(cfg.seed).permutation(len(problems))
+        keep = sorted(order[:max(1, round(cfg.instruction_fraction * len(problems)))].tolist())
+        problems = [problems[i] for i in keep]
+    k = cfg.responses_per_instruction
+    if k is not None:
+        problems = [dataclasses.replace(p, responses=p.responses[:k]) for p in problems]
+    return Pool(problems, path=pool.path)
 
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
@@ -89,7 +126,8 @@ def auc(scores, labels) -> float | None:
 def checkpoint_key(kind: str, cfg: TrainConfig, base_model, train_pool) -> str:
     from reward_models.base import fingerprint
     from reward_models.logprobs import prompt_format_id
-    return cache.stable_hash({"kind": kind, "config": dataclasses.asdict(cfg), "base": fingerprint(base_model),
+    config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _LATE_DEFAULTS or v != _LATE_DEFAULTS[k]}
+    return cache.stable_hash({"kind": kind, "config": config, "base": fingerprint(base_model),
                               "pool": [train_pool.content_hash(), train_pool.grades_hash()],
                               "prompt_format": prompt_format_id()})
 
@@ -122,9 +160,11 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     if cfg.loss not in L.LOSSES or (kind == "orm" and cfg.loss not in ("ce", "ce_inst", "ce_data")):
         raise InputError(f"unknown loss '{cfg.loss}' for {name}", field="loss", expected="one of " + ", ".join(
             L.LOSSES if kind == "implicit" else ("ce", "ce_inst", "ce_data")))
+    check_train_config(kind, cfg)
+    train_pool = training_subset(train_pool, cfg)
     key = checkpoint_key(kind, cfg, base_model, train_pool)
     out = cache.root() / "checkpoints" / f"{name}-{key}"
-    if out.is_dir():
+    if cache.check_dir(out, "removing it and training again"):  # a damaged checkpoint is never used
         return out
 
     L.ce_weights(train_pool)  # every response graded, before any model is loaded
@@ -154,13 +194,16 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         weights = torch.tensor(L.ce_weights(train_pool, balance))
 
     if kind == "implicit":
-        ref = torch.from_numpy(flat_sums(cached_step_logps(base_model, train_pool, **runtime)))
+        def ref_sums(pool):  # without a reference in training (Table 5) no reference pass is made or counted
+            return torch.from_numpy(flat_sums(cached_step_logps(base_model, pool, **runtime))) if cfg.train_ref \
+                else torch.zeros(sum(len(p.responses) for p in pool.problems), dtype=torch.float64)
+        ref = ref_sums(train_pool)
         if cfg.loss == "kto" and len(train_pool.problems) > 1:
             kl_pool = mismatched_pool(train_pool)
             kl_encs = encode_pool(tok, kl_pool, max_len=cfg.max_len)
-            kl_ref = torch.from_numpy(flat_sums(cached_step_logps(base_model, kl_pool, **runtime)))
+            kl_ref = ref_sums(kl_pool)
         if val_pool is not None:
-            val_ref = flat_sums(cached_step_logps(base_model, val_pool, **runtime))
+            val_ref = ref_sums(val_pool).numpy()
         head = None
     else:
         head = new_head(model, cfg.seed).to(device)
@@ -170,7 +213,8 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         counted["trained"] += sum(len(e.ids) for e in batch)
         if head is not None:
             return head_values(model, head, batch, pad)
-        return cfg.beta * (sequence_logps(model, batch, pad) - ref[idx].to(device)).float()
+        logp = sequence_logps(model, batch, pad)
+        return cfg.beta * (logp - ref[idx].to(device)).float()
 
     def loss_of(chunk) -> "torch.Tensor":
         if cfg.loss in L.PAIRWISE:
@@ -220,7 +264,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
                                     progress=progress)
         metrics["val_auc"] = auc(val_scores, val_labels)
 
-    if kind == "implicit":  # the reference pass over the training pool (and KTO's mismatched pairs), cached or not
+    if kind == "implicit" and cfg.train_ref:  # the reference pass over the training pool (and KTO's pairs)
         counted["reference"] += sum(len(e.ids) for e in encs)
         if cfg.loss == "kto" and len(train_pool.problems) > 1:
             counted["reference"] += sum(len(e.ids) for e in kl_encs)
@@ -239,6 +283,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
         cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
         compute.write_compute(tmp, comp)
+        cache.write_manifest(tmp)  # last: the hashes of everything above, checked when the checkpoint is reused
         try:
             os.rename(tmp, out)
         except OSError:

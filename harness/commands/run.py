@@ -106,6 +106,15 @@ def _add(p):
     p.add_argument("--results", default=None,
                    help="also write the leaderboard under DIR/runs/ (default: results/ at the default scale)")
     p.add_argument("--no-results", action="store_true", help="do not write results/")
+    p.add_argument("--data", default=None, help="gsm8k-gpt3 / processbench: local data file or folder")
+    p.add_argument("--max-problems", default=None,
+                   help="gsm8k-gpt3: problems used (seeded subset, split in halves A/B; default 100; 'all')")
+    p.add_argument("--splits", default=None, help="processbench: comma-separated splits (default: all four)")
+    p.add_argument("--max-per-split", type=int, default=None, help="processbench: seeded subset of each split")
+    p.add_argument("--tune-on", default=None, help="processbench: split the threshold is chosen on (gsm8k)")
+    p.add_argument("--label", default=None,
+                   help="name of this run's files and leaderboard row, for variants of one reward model "
+                        "(default: the reward model's name)")
 
 
 def stage_config(args):
@@ -128,9 +137,31 @@ def config_from_args(args):
                     generators=[g for g in args.generators.split(",") if g], pools=args.pool,
                     train_pool=args.train_pool, val_pool=args.val_pool, base=args.base,
                     n=int_list(args.n, "--n"), aggregation=args.aggregation, weights=args.weights,
-                    subsets=args.subsets, rm_options=rm_options(args), threads=args.threads, results=results)
+                    subsets=args.subsets, rm_options=rm_options(args), threads=args.threads, results=results,
+                    label=getattr(args, "label", None), task_options=task_options(args))
     check_config(cfg)  # every mistake in the arguments is reported before anything is built or trained
     return cfg
+
+
+def task_options(args) -> dict:
+    """Options of the data tasks with their own flow (gsm8k-gpt3, processbench); only those given are kept."""
+    opts = {}
+    if getattr(args, "data", None):
+        opts["data"] = args.data
+    mp = getattr(args, "max_problems", None)
+    if mp is not None:
+        if mp != "all" and (not mp.isdigit() or int(mp) < 2):
+            raise InputError(f"cannot read '{mp}'", field="--max-problems", expected="an integer >= 2 or 'all'")
+        opts["max_problems"] = mp if mp == "all" else int(mp)
+    if getattr(args, "splits", None):
+        opts["splits"] = [s for s in args.splits.split(",") if s]
+    if getattr(args, "max_per_split", None) is not None:
+        if args.max_per_split < 1:
+            raise InputError(f"{args.max_per_split} is not positive", field="--max-per-split", expected=">= 1")
+        opts["max_per_split"] = args.max_per_split
+    if getattr(args, "tune_on", None):
+        opts["tune_on"] = args.tune_on
+    return opts
 
 
 @command("run", "train (if needed), score and rank one reward model; prints its leaderboard")

@@ -1,145 +1,189 @@
-"""`harness tables`: collect the runs written under results/runs/ into the paper-layout leaderboard.
+"""`harness tables`: the paper's tables and figures under results/, from the runs under results/runs/.
 
-Reads only the small JSON files that `run` wrote (no model is loaded), so it is cheap and rewrites identical files
-from identical runs. Table 1 analog: rows = reward models, columns = generator x N in {4, 16, 64} and the average,
-best-of-N with min aggregation; then weighted vote, majority vote / pass@N, and ROC AUC per generator.
+First runs whichever experiment of harness.experiments has no run file yet (each an ordinary cached, resumable
+`run`; `--no-run` skips this), then reads only the small run JSONs (no model is loaded), so a second call with
+nothing missing takes seconds and rewrites identical files.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from harness.cli import arguments, command
-
-# Yuan et al. (2024), Table 1, MATH-500 best-of-N averaged over three generators and N = 4, 16, 64. Only the numbers
-# quoted in this project's issues are listed; the others are left out rather than reproduced from memory.
-PAPER_TABLE1_AVG = {"implicit_dpo": 50.4, "implicit_ce": 48.4, "math_shepherd": 47.8}
-GEN_ORDER = ["weak", "mid", "strong"]
-NS = [4, 16, 64]
 
 
 def _add(p):
     p.add_argument("--results", default="results", help="results folder holding runs/ (default: results)")
     p.add_argument("--task", default="arith")
     p.add_argument("--scale", default="default")
+    p.add_argument("--no-run", action="store_true", help="only tabulate: do not run missing experiments")
+    p.add_argument("--threads", type=int, default=None, help="torch threads for missing experiments")
 
 
-def load_runs(folder: Path, task: str, scale: str) -> list[dict]:
-    runs = []
-    for f in sorted((folder / "runs").glob(f"{task}-{scale}-*.json")):
-        d = json.loads(f.read_text())
+def load_runs(folder: Path, task: str, scale: str) -> dict[str, dict]:
+    from harness.errors import InputError
+    runs = {}
+    prefix = f"{task}-{scale}-"
+    for f in sorted((folder / "runs").glob(f"{prefix}*.json")):
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+            d["config"]["rm"], d["rows"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(f"not a run file ({type(e).__name__}: {e})", file=f,
+                             expected="JSON written by `python -m harness run`") from None
         d["file"] = f.name
-        runs.append(d)
+        runs[f.name[len(prefix):-len(".json")]] = d
     return runs
 
 
-def _cell(rows, gen, rm, method, n, agg="min"):
-    for r in rows:
-        if r["generator"] == gen and r["rm"] == rm and r["method"] == method and r["n"] == n and \
-                (r["aggregation"] == agg or method in ("majority_vote", "pass_at_n")):
-            return r
-    return None
+def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -> list[str]:
+    from harness.experiments import EXPERIMENTS, options_of, run_file
+    from harness.pipeline import RunConfig, check_config, run
+    done = []
+    for exp in EXPERIMENTS:
+        if run_file(folder, exp, task, scale).exists():
+            continue
+        cfg = RunConfig(rm=exp.rm, task=task, scale=scale, rm_options=options_of(exp, folder, task, scale),
+                        threads=threads, results=str(folder), label=None if exp.label == exp.rm else exp.label)
+        check_config(cfg)
+        log(f"[tables] missing {exp.label}: {cfg.command()}")
+        run(cfg, log)
+        done.append(exp.label)
+    return done
 
 
-def _fmt(r) -> str:
-    return "-" if r is None else f"{100 * r['accuracy']:.1f}"
+def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str, scale: str) -> list[Path]:
+    from harness import plots
+    from harness.paper_tables import GEN_ORDER, average, per_instruction
+    out = folder / "plots"
+    paths = []
+    for gen in GEN_ORDER:
+        series = {}
+        for label in main:
+            series[label] = [r for r in runs[label]["rows"] if r["generator"] == gen and r["method"] == "best_of_n"
+                             and r["rm"] == runs[label]["config"]["rm"]]
+        any_run = runs[main[0]]
+        for method in ("majority_vote", "pass_at_n"):
+            series[f"({method})"] = [r for r in any_run["rows"] if r["generator"] == gen and r["method"] == method]
+        series = {k: v for k, v in series.items() if v}
+        paths.append(plots.plot_curves(series, f"{task} ({scale}) / {gen}: best-of-N (min), 95% bootstrap bands",
+                                       out / f"accuracy_vs_n-{gen}.png"))
+    trained = [(label, runs[label]["compute"]) for label in main if runs[label].get("compute")]
+    if trained:
+        per = [(label, {k: v / max(1, c.get("instructions") or 1) for k, v in c.items() if k.endswith("_flops")})
+               for label, c in trained]
+        paths.append(plots.plot_flops(per, f"{task} ({scale}): development FLOPs per instruction (Figure 2 analog)",
+                                      out / "flops.png"))
+    points = [(label, per_instruction(run["compute"]) * run["compute"].get("instructions", 1), average(run))
+              for label, run in sorted(runs.items()) if run.get("compute") and average(run) is not None]
+    if points:
+        paths.append(plots.plot_accuracy_vs_flops(
+            points, f"{task} ({scale}): best-of-N Avg vs development FLOPs (Figure 1 analog)",
+            out / "accuracy_vs_flops.png"))
+    return paths
 
 
-def table(runs: list[dict], method: str) -> str:
-    head = ["reward model"] + [f"{g} N={n}" for g in GEN_ORDER for n in NS] + ["Avg", "paper Avg"]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-    for run in runs:
-        rm = run["config"]["rm"]
-        cells = [_cell(run["rows"], g, rm, method, n) for g in GEN_ORDER for n in NS]
-        vals = [100 * c["accuracy"] for c in cells if c is not None]
-        avg = f"{sum(vals) / len(vals):.1f}" if len(vals) == len(cells) else "-"
-        paper = f"{PAPER_TABLE1_AVG[rm]:.1f}" if method == "best_of_n" and rm in PAPER_TABLE1_AVG else "n/a"
-        lines.append("| " + " | ".join([rm] + [_fmt(c) for c in cells] + [avg, paper]) + " |")
-    return "\n".join(lines)
+def render(runs: dict[str, dict], task: str, scale: str) -> str:
+    from harness import paper_tables as T
+    from harness.claims import MARGIN, verdict_lines
+    from harness.experiments import EXPERIMENTS
+    known = {e.label: e for e in EXPERIMENTS}
+    main = [e.label for e in EXPERIMENTS if e.group == "main" and e.label in runs]
+    main += sorted(label for label in runs if label not in known)  # the user's own runs join Table 1
+    trained_main = [label for label in main if runs[label].get("compute")]
+    any_run = runs[main[0]] if main else next(iter(runs.values()))
+
+    def group(name, loss, pairs):
+        return [(desc, label) for desc, label in pairs if label.startswith(f"implicit_{loss}")]
+
+    ref_rows = [(f"{loss.upper()}: {desc}", f"implicit_{loss}{suffix}") for loss in ("dpo", "ce") for desc, suffix in (
+        ("reference at training and inference", ""), ("reference at training only", "-noref_infer"),
+        ("reference at inference only", "-noref_train"), ("no reference", "-noref_both"))]
+    resp_rows = [(f"CE, {k} per instruction", f"implicit_ce-r{k}" if k < 8 else "implicit_ce") for k in (1, 2, 4, 8)]
+    resp_rows += [(f"DPO, {k} per instruction", f"implicit_dpo-r{k}" if k < 8 else "implicit_dpo") for k in (2, 4, 8)]
+    inst_rows = [(f"{loss.upper()}, {p}% of instructions", f"implicit_{loss}-i{p}" if p < 100 else f"implicit_{loss}")
+                 for loss in ("ce", "dpo") for p in (25, 50, 75, 100)]
+    ce_rows = [("CE (response-level labels)", "implicit_ce"), ("CE, instruction-balanced", "implicit_ce_inst"),
+               ("CE, dataset-balanced", "implicit_ce_data"),
+               ("CE, then step-level KTO on Math-Shepherd MC labels (200 instructions)", "implicit_ce_stage2")]
+    seeds = sorted({r["config"].get("seed", 0) for r in runs.values()})
+    commands = "\n".join(f"- `{run.get('command')}` ({run['file']}, {run.get('timings', {}).get('total_s', '?')} s"
+                         " of its last invocation)" for label, run in sorted(runs.items()))
+    parts = [
+        f"# Paper tables: {task}, {scale} scale",
+        f"Written by `python -m harness tables` from the {len(runs)} run files in results/runs/ (seed(s) "
+        f"{', '.join(map(str, seeds))}; the exact command of each run is listed at the end). " + T.__doc__.split(
+            "\n\n", 1)[1].strip().replace("\n", " "),
+        "The paper's numbers are its MATH-500 results with 7B-70B generators, shown for orientation only: this world "
+        "is a small arithmetic task with tiny generators, so only the direction of each comparison can carry over. "
+        "`n/a`: the paper's number is not quoted here.",
+        "## Paper claims, checked here",
+        f"Generated from the tables below (differences count beyond {MARGIN:g} point of average accuracy).",
+        "\n".join(verdict_lines(runs)),
+        "## Table 1 analog: best-of-N (min step aggregation)",
+        T.table1(runs, main),
+        "Without a reward model (the same pools):",
+        T.no_rm_rows(any_run),
+        "Best-of-64 with 95% bootstrap CIs over problems:",
+        T.markdown(["reward model"] + [f"{g} N=64" for g in T.GEN_ORDER],
+                   [[label] + [T.fmt_ci(T.cell(runs[label], g, "best_of_n", 64)) for g in T.GEN_ORDER]
+                    for label in main]),
+        "## Weighted majority vote (Figure 3 analog; sigmoid weights of the min step reward)",
+        T.table1(runs, main, "weighted_vote"),
+        T.vote_table(runs, main),
+        "## Table 5 analog: the reference model at training and at inference",
+        "Without the reference at training the reward is beta * log pi_theta(y); without it at inference the step "
+        "reward is beta * log pi_theta of the step's tokens. The paper's Table 5 numbers are not quoted here (n/a).",
+        T.ablation_table(runs, ref_rows),
+        "## Response scaling (Figure 4 analog): responses per instruction",
+        "The first k of each instruction's 8 rollouts (generation order); DPO needs a correct and an incorrect one, "
+        "so it starts at 2.",
+        T.ablation_table(runs, resp_rows),
+        "## Instruction scaling (Figure 5 analog): share of the 2,000 RM-training instructions",
+        "Nested seeded subsets (25% inside 50% inside 75%), all 8 rollouts each.",
+        T.ablation_table(runs, inst_rows),
+        "## CE variants and the step-label second stage",
+        T.ablation_table(runs, ce_rows),
+        "## Development FLOPs (Figure 2 analog)",
+        "Data collection (generated tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo completions), "
+        "reference passes (x 2N) and training (x 6N), from each checkpoint's compute.json. Math-Shepherd was "
+        "labelled on 200 instructions, so compare per instruction. The paper's ratio: "
+        f"{T.PAPER_FLOP_RATIO}x.",
+        T.flops_table(runs, trained_main) if trained_main else "(no compute records)",
+        T.flops_table(runs, [label for label in sorted(runs) if label not in trained_main and
+                             runs[label].get("compute")]) if any(runs[lb].get("compute") for lb in runs
+                                                                   if lb not in trained_main) else "",
+        "## Figures",
+        "- plots/accuracy_vs_n-{weak,mid,strong}.png: best-of-N vs N per generator, with majority vote and pass@N.\n"
+        "- plots/flops.png: development FLOPs per instruction (Figure 2 analog).\n"
+        "- plots/accuracy_vs_flops.png: best-of-N Avg vs development FLOPs of every trained run (Figure 1 analog).",
+        "## Runs",
+        commands,
+    ]
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
-def reference_rows(runs: list[dict]) -> str:
-    if not runs:
-        return ""
-    rows = runs[0]["rows"]
-    lines = ["| method | " + " | ".join(f"{g} N={n}" for g in GEN_ORDER for n in NS) + " | Avg |",
-             "|---|" + "---:|" * (len(GEN_ORDER) * len(NS) + 1)]
-    for method in ("majority_vote", "pass_at_n"):
-        cells = [_cell(rows, g, "-", method, n) for g in GEN_ORDER for n in NS]
-        vals = [100 * c["accuracy"] for c in cells if c is not None]
-        avg = f"{sum(vals) / len(vals):.1f}" if len(vals) == len(cells) else "-"
-        lines.append(f"| {method} | " + " | ".join(_fmt(c) for c in cells) + f" | {avg} |")
-    p1 = [_cell(rows, g, "-", "pass_at_n", 1) for g in GEN_ORDER]
-    lines.append("| pass@1 | " + " | ".join(_fmt(c) for c in p1 for _ in NS) + " | |")
-    return "\n".join(lines)
-
-
-def auc_table(runs: list[dict], prefix: str = "") -> str:
-    """Pooled ROC AUC (prefix "") or the within-problem one (prefix "within_"), with 95% CIs."""
-    lines = ["| reward model | " + " | ".join(f"{g} AUC [95% CI]" for g in GEN_ORDER) + " |",
-             "|---|" + "---|" * len(GEN_ORDER)]
-    for run in runs:
-        by = {a["generator"]: a for a in run.get("auc", [])}
-        cells = []
-        for g in GEN_ORDER:
-            a = by.get(g) or {}
-            v, lo, hi = a.get(f"{prefix}auc"), a.get(f"{prefix}ci_low"), a.get(f"{prefix}ci_high")
-            cells.append("-" if v is None or lo is None else f"{v:.3f} [{lo:.3f}, {hi:.3f}]")
-        lines.append(f"| {run['config']['rm']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def ci_table(runs: list[dict]) -> str:
-    lines = ["| reward model | " + " | ".join(f"{g} N=64" for g in GEN_ORDER) + " |", "|---|" + "---|" * 3]
-    for run in runs:
-        rm = run["config"]["rm"]
-        cells = []
-        for g in GEN_ORDER:
-            c = _cell(run["rows"], g, rm, "best_of_n", 64)
-            cells.append("-" if c is None else
-                         f"{100 * c['accuracy']:.1f} [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}]")
-        lines.append(f"| {rm} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-@command("tables", "collect results/runs/ into the paper-layout leaderboard (results/leaderboard.md)")
+@command("tables", "run missing paper experiments, then write results/leaderboard.md and the figures")
 @arguments(_add)
 def run(args) -> int:
+    import sys
+
     from harness import cache
     from harness.errors import InputError
     folder = Path(args.results)
+    t0 = time.time()
+    if not args.no_run:
+        run_missing(folder, args.task, args.scale, args.threads, lambda m: print(m, file=sys.stderr))
     runs = load_runs(folder, args.task, args.scale)
     if not runs:
         raise InputError("no runs to tabulate", file=folder / "runs",
                          expected="files written by `python -m harness run --rm NAME`")
-    cmds = "\n".join(f"- `{r.get('command', 'python -m harness run --rm ' + r['config']['rm'])}` ({r['file']}, {r.get('timings', {}).get('total_s', '?')} s)" for r in runs)
-    text = "\n\n".join([
-        f"# Leaderboard: {args.task}, {args.scale} scale",
-        "Written by `python -m harness tables` from the runs below. Accuracy in %, expectation over random "
-        "N-subsets of each problem's 64 responses; 95% bootstrap CIs over problems are in each run's JSON.",
-        "## Best-of-N (min step aggregation): the paper's Table 1 layout",
-        "The paper's column is its MATH-500 average over its three generators (real LLMs), shown for orientation "
-        "only: this world is a small arithmetic task with tiny generators, so only the ordering of methods is "
-        "comparable, not the values. `n/a`: the paper gives no number here.",
-        table(runs, "best_of_n"),
-        "## Weighted majority vote (sigmoid weights of the min step reward)",
-        table(runs, "weighted_vote"),
-        "## Without a reward model",
-        reference_rows(runs),
-        "## Best-of-64 with 95% CIs",
-        ci_table(runs),
-        "## Does the reward model separate correct from incorrect responses? (ROC AUC, min aggregation)",
-        "Within-problem AUC: the mean over problems with both correct and incorrect responses of the AUC among that "
-        "problem's responses; best-of-N only ever compares responses to one problem, so this is the figure that "
-        "predicts selection. 0.5 is chance.",
-        auc_table(runs, "within_"),
-        "Pooled AUC over all responses of a pool (also credits knowing which problems are easy):",
-        auc_table(runs),
-        "## Runs",
-        cmds,
-    ]) + "\n"
     out = folder / "leaderboard.md"
-    cache.write_text_atomic(out, text)
-    print(f"wrote {out}")
+    cache.write_text_atomic(out, render(runs, args.task, args.scale))
+    from harness.experiments import EXPERIMENTS
+    main = [e.label for e in EXPERIMENTS if e.group == "main" and e.label in runs] or sorted(runs)
+    paths = write_plots(folder, runs, main, args.task, args.scale)
+    print(f"wrote {out} and {len(paths)} figures in {time.time() - t0:.1f} s")
     return 0

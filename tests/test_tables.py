@@ -1,0 +1,120 @@
+"""`harness tables`: paper tables, claim verdicts and figures from run files, rewritten identically."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from _smoke_pool import smoke_pool
+from harness.cli import main
+from harness.pipeline import RunConfig, report_run, write_results
+from harness.pool import Pool
+from harness.scores import ScoreSet
+
+GENS = ["weak", "mid", "strong"]
+
+
+def pools() -> list[Pool]:
+    out = []
+    for k, g in enumerate(GENS):
+        pool = smoke_pool(problems=12, responses=64, seed=k)
+        for p in pool.problems:
+            p.meta["generator"] = g
+        out.append(pool)
+    return out
+
+
+def scores(pool: Pool, rm: str, how: str, seed: int = 0) -> ScoreSet:
+    rng = random.Random(seed)
+    steps = []
+    for p in pool.problems:
+        row = []
+        for r in p.responses:
+            if how == "perfect":
+                v = 1.0 if r.correct else -1.0
+            elif how == "inverse":
+                v = -1.0 if r.correct else 1.0
+            else:
+                v = rng.random()
+            row.append([v, v + 0.5])
+        steps.append(row)
+    return ScoreSet(rm, pool.content_hash(), steps, {})
+
+
+def write_run(results, label: str, rm: str, how: str, compute: dict | None = None):
+    cfg = RunConfig(rm=rm, n=[1, 4, 16, 64], bootstrap=20, mc_samples=8, results=str(results),
+                    label=None if label == rm else label)
+    ps = pools()
+    report = report_run(cfg, ps, [scores(p, rm, how) for p in ps])
+    report["compute"] = compute
+    write_results(cfg, report)
+    return report
+
+
+def compute(total: float, instructions: int) -> dict:
+    return {"instructions": instructions, "generated_tokens": 1000, "data_collection_flops": total / 2,
+            "training_flops": total / 2, "reference_flops": 0.0, "total_flops": total}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    r = tmp_path_factory.mktemp("tables") / "results"
+    for loss in ("dpo", "kto", "nca", "ce"):
+        write_run(r, f"implicit_{loss}", f"implicit_{loss}", "perfect", compute(1e12, 100))
+    write_run(r, "orm", "orm", "inverse", compute(1e12, 100))
+    write_run(r, "math_shepherd", "math_shepherd", "random", compute(4e12, 10))
+    write_run(r, "implicit_ce-r1", "implicit_ce", "random", compute(2e11, 100))
+    return r
+
+
+@pytest.fixture
+def results(template, tmp_path):
+    import shutil
+    return shutil.copytree(template, tmp_path / "results")
+
+
+def test_tables_writes_claims_tables_and_figures_identically(results, capsys):
+    assert main(["tables", "--results", str(results), "--no-run"]) == 0
+    md = (results / "leaderboard.md").read_text()
+    first = {p.name: p.read_bytes() for p in [results / "leaderboard.md", *(results / "plots").glob("*.png")]}
+    assert {"accuracy_vs_n-mid.png", "flops.png", "accuracy_vs_flops.png"} <= set(first)
+
+    # A perfect scorer's best-of-N is pass@N, cell for cell: the Table 1 row equals the pass@N row.
+    row = next(ln for ln in md.splitlines() if ln.startswith("| implicit_ce |"))
+    pass_row = next(ln for ln in md.splitlines() if ln.startswith("| pass_at_n |"))
+    assert row.split("|")[2:11] == pass_row.split("|")[2:11]
+
+    verdicts = [ln for ln in md.splitlines() if ln.startswith("- ") and "**" in ln]
+    by_claim = {ln.split(":")[0][2:]: ln for ln in verdicts}
+    assert "**holds here**" in by_claim["Implicit PRMs trained with every loss beat the ORM trained on the same data "
+                                        "(Table 1)"]
+    # the random r1 run does not beat random choice by a point; a missing run is "not measured", never a verdict
+    assert "**does not hold here**" in next(v for k, v in by_claim.items() if k.startswith("CE works with one"))
+    assert "**not measured**" in next(v for k, v in by_claim.items() if "Table 5" in k)
+    # Math-Shepherd: 4e12 / 10 instructions vs 1e12 / 100 -> 40x per instruction
+    assert "40.00x here vs 38.8x in the paper" in md
+    assert "| implicit_ce-r1 |" not in md.split("## Table 1")[1].split("##")[0]  # ablations stay out of Table 1
+    assert "not run" in md  # missing ablations are shown as such
+
+    assert main(["tables", "--results", str(results), "--no-run"]) == 0
+    again = {p.name: p.read_bytes() for p in [results / "leaderboard.md", *(results / "plots").glob("*.png")]}
+    assert again == first  # byte-identical rewrite
+    assert not list(results.rglob(".*tmp*"))
+
+
+def test_tables_refuses_a_broken_run_file(results, capsys):
+    (results / "runs" / "arith-default-orm.json").write_text('{"config": {}}')
+    assert main(["tables", "--results", str(results), "--no-run"]) == 2
+    err = capsys.readouterr().err
+    assert "arith-default-orm.json" in err and "not a run file" in err
+
+
+def test_run_label_names_files_and_is_checked(tmp_path, capsys):
+    report = write_run(tmp_path, "implicit_ce-r1", "implicit_ce", "perfect")
+    assert "--label implicit_ce-r1" in report["command"]
+    saved = json.loads((tmp_path / "runs" / "arith-default-implicit_ce-r1.json").read_text())
+    assert saved["config"]["label"] == "implicit_ce-r1" and saved["config"]["rm"] == "implicit_ce"
+    assert main(["run", "--rm", "random", "--label", "../evil", "--scale", "smoke"]) == 2
+    assert "--label" in capsys.readouterr().err
