@@ -10,11 +10,14 @@ training), it times, over the same length-bucketed batches in the same run:
 and reports tokens/s and the overhead ratio against the bare forward (target <= 1.3x per pass). Then it scores the
 pool with four implicit PRMs (dpo, kto, nca, ce) built on the same reference and counts model passes: the shared
 reference cache makes that 5, not 8.
+
+The last line is `RESULT {json}` for benchmarks/run_all.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import tempfile
@@ -24,13 +27,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def synthetic_pool(n_problems: int, n_responses: int, seed: int = 0):
+def synthetic_pool(n_problems: int, n_responses: int, seed: int = 0, min_ops: int = 2, max_ops: int = 5):
     """Arith problems with their reference solution and variants that get one step's result wrong."""
     from harness.pool import Pool, Problem, Response
     from tasks.arith.problems import format_solution, generate_problems
     rng = random.Random(seed)
     problems = []
-    for p in generate_problems(seed, n_problems):
+    for p in generate_problems(seed, n_problems, min_ops, max_ops):
         responses = [Response(p.solution, str(p.answer), True)]
         while len(responses) < n_responses:
             steps = list(p.steps)
@@ -44,14 +47,22 @@ def synthetic_pool(n_problems: int, n_responses: int, seed: int = 0):
     return Pool(problems)
 
 
-def best_of(repeats: int, *fns) -> list[float]:
-    """Fastest of `repeats` runs of each function, interleaved so that load from other processes hits all alike."""
+def best_of(repeats: int, *fns, cpu: list | None = None) -> list[float]:
+    """Fastest of `repeats` runs of each function, interleaved so that load from other processes hits all alike.
+
+    `cpu`, if given, receives each function's least process CPU time: on a busy machine wall time includes waiting
+    for a core, CPU time does not, so ratios of CPU times are the steadier figure there.
+    """
     times = [[] for _ in fns]
+    cpus = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, ts in zip(fns, times):
-            t = time.perf_counter()
+        for fn, ts, cs in zip(fns, times, cpus):
+            t, c = time.perf_counter(), time.process_time()
             fn()
             ts.append(time.perf_counter() - t)
+            cs.append(time.process_time() - c)
+    if cpu is not None:
+        cpu[:] = [min(cs) for cs in cpus]
     return [min(ts) for ts in times]
 
 
@@ -136,6 +147,12 @@ def main(argv=None) -> int:
     ok = abs(counts[-1][1] - 5) < 1e-6
     print(f"\nshared reference cache: {counts[-1][1]} passes {'(ok)' if ok else '(EXPECTED 5)'}; "
           f"overhead per pass {t_pass / t_bare:.2f}x {'(ok)' if t_pass / t_bare <= 1.3 else '(ABOVE 1.3x TARGET)'}")
+    print("RESULT " + json.dumps({"benchmark": "scoring_speed", "args": vars(args), "tokens": n_tokens,
+                                  "t_bare": t_bare, "t_pass": t_pass, "t_encode": t_encode, "t_full": t_full,
+                                  "overhead": t_pass / t_bare,
+                                  "overhead_with_tokenization": (t_pass + t_encode) / t_bare,
+                                  "full_vs_two_bare": t_full / (2 * t_bare), "passes_four_prms": counts[-1][1],
+                                  "ok": ok and t_pass / t_bare <= 1.3}))
     return 0 if ok else 1
 
 

@@ -7,11 +7,14 @@ best-of-n with math.comb, votes over the same number of random subsets with dict
 extrapolated linearly to the full workload: running it in full would take minutes.
 
     python benchmarks/selection_speed.py [--loop-problems 4]
+
+The last line is `RESULT {json}` for benchmarks/run_all.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import time
@@ -118,6 +121,9 @@ def main() -> None:
     print(f"python loop: {t_loop_part:.2f} s on {m} problems, extrapolated to {POOLS * PROBLEMS} problems: "
           f"{t_loop:.0f} s (not run in full; CIs not included)")
     print(f"speed-up: {t_loop / t_engine:.0f}x")
+    print("RESULT " + json.dumps({"benchmark": "selection_speed", "args": vars(args), "t_engine": t_engine,
+                                  "walls": walls, "cpu": min(cpus), "t_loop_extrapolated": t_loop,
+                                  "speedup": t_loop / t_engine, "ok": t_engine < 2}))
 
 
 if __name__ == "__main__":

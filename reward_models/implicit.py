@@ -37,6 +37,7 @@ class ImplicitConfig(TrainConfig):
     score_batch_size: int = 32
     max_batch_tokens: int | None = None
     padding_side: str = "left"
+    share_prompt: bool = False       # one prompt pass per problem, its KV cache reused (runtime: not in the score key)
     progress: bool = True
 
 
@@ -97,7 +98,7 @@ class ImplicitPRM(RewardModel):
             check_same_tokenizer(tok, load_tokenizer(ref_path))
         encs = encode_pool(tok, pool, max_len=c.max_len)
         runtime = dict(batch_size=c.score_batch_size, max_tokens=c.max_batch_tokens, padding_side=c.padding_side,
-                       progress=c.progress)
+                       share_prompt=c.share_prompt, progress=c.progress)
         policy = regroup(step_logps(model, encs, pad_id(tok), desc=f"{self.name} policy", **runtime), pool)
         del model
         ref = (cached_step_logps(ref_path, pool, dtype=c.dtype, max_len=c.max_len, device=c.device, **runtime)

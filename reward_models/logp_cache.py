@@ -42,7 +42,7 @@ def _stored(path, pool) -> list | None:
 def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int | None = None,
                       load: Callable[[], tuple] | None = None, device: str = "cpu", batch_size: int = 8,
                       max_tokens: int | None = None, padding_side: str = "left", progress: bool = True,
-                      desc: str = "reference log-probs") -> list[list[list[float]]]:
+                      desc: str = "reference log-probs", share_prompt: bool = False) -> list[list[list[float]]]:
     """[problem][response][step] sums of log pi_model; the model is loaded (via `load`) only on a cache miss."""
     from harness.pool import Pool
     from reward_models.logprobs import encode_pool, regroup, step_logps
@@ -73,7 +73,8 @@ def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int 
             model, tok = loaded
             part = Pool(pool.problems[a:b], pool.path)
             sums = step_logps(model, encode_pool(tok, part, max_len=max_len), pad_id(tok), batch_size=batch_size,
-                              max_tokens=max_tokens, padding_side=padding_side, desc=desc, progress=progress)
+                              max_tokens=max_tokens, padding_side=padding_side, desc=desc, progress=progress,
+                              share_prompt=share_prompt)
             parts[i] = json.loads(json.dumps(regroup([s.tolist() for s in sums], part)))  # as a reload reads it
             if keep:
                 store.save((a, b), key, parts[i])

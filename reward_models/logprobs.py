@@ -7,6 +7,11 @@ its first character; eos belongs to the last step. So per-step sums add up to th
 Padding is masked and position ids are derived from the mask, so a sequence's numbers do not depend on which other
 sequences share its batch or on the padding side. Only the logits of response positions are computed
 (`logits_to_keep`), and log-softmax is evaluated only at response tokens.
+
+With share_prompt, the N responses of a problem do not each carry their prompt: the prompts of a window of problems
+are run once (left-padded, batched), their key/value caches are kept, and each response batch (length-bucketed across
+the window, right-padded) runs only its response tokens on top of its rows' prompt caches. The numbers equal the plain
+path's to float rounding (tests/test_performance_paths.py); benchmarks/prompt_sharing.py measures when it pays.
 """
 
 from __future__ import annotations
@@ -133,10 +138,7 @@ def token_logps(model, batch):
     first = int(has_resp[0]) - 1
     kwargs = dict(input_ids=ids, attention_mask=batch["attention_mask"].to(device),
                   position_ids=batch["position_ids"].to(device), use_cache=False)
-    cls = type(model)
-    if cls not in _KEEP_SUPPORT:
-        _KEEP_SUPPORT[cls] = "logits_to_keep" in inspect.signature(model.forward).parameters
-    if _KEEP_SUPPORT[cls]:
+    if _keeps_logits(model):
         logits = model(**kwargs, logits_to_keep=width - first).logits
     else:
         logits = model(**kwargs).logits[:, first:]
@@ -151,10 +153,12 @@ def token_logps(model, batch):
 
 def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max_tokens: int | None = None,
                padding_side: str = "left", desc: str = "log-probs", progress: bool = True,
-               return_tokens: bool = False):
+               return_tokens: bool = False, share_prompt: bool = False):
     """Per-step sums of log pi(token) for every sequence (float64), in the order of `encs`.
 
     With return_tokens, also each sequence's token log-probs (float32, aligned with `Encoded.step_of`).
+    share_prompt: compute each distinct prompt once and reuse its key/value cache (see the module docstring);
+    padding_side does not apply then (prompts are left-padded, responses right-padded).
     """
     import torch
     from tqdm.auto import tqdm
@@ -166,26 +170,134 @@ def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max
     bar = tqdm(total=len(encs), desc=desc, unit="seq", disable=not progress, leave=False)
     try:
         with torch.inference_mode():
-            for idx in make_batches([len(e.ids) for e in encs], batch_size, max_tokens):
-                batch = collate([encs[i] for i in idx], pad, padding_side)
-                logp, resp = token_logps(model, batch)
-                slots = batch["step_slot"].to(resp.device)[resp]
-                total = torch.zeros(batch["n_slots"], dtype=torch.float64, device=resp.device)
-                total.index_add_(0, slots, logp.double())
-                total = total.cpu().numpy()
-                counts = resp.sum(1).tolist()
-                per_row = logp.cpu().numpy()
-                at, tat = 0, 0
-                for i, c in zip(idx, counts):
-                    sums[i] = total[at:at + encs[i].n_steps].copy()
-                    toks[i] = per_row[tat:tat + c].copy()
-                    at += encs[i].n_steps
-                    tat += c
+            if share_prompt:
+                batches = _shared_prompt_batches(model, encs, pad, batch_size, max_tokens)
+            else:
+                batches = ((idx, *token_logps(model, collate([encs[i] for i in idx], pad, padding_side)))
+                           for idx in make_batches([len(e.ids) for e in encs], batch_size, max_tokens))
+            for idx, logp, resp in batches:
+                _scatter_steps(idx, encs, logp, resp, sums, toks)
                 bar.update(len(idx))
     finally:
         bar.close()
         model.train(was_training)
     return (sums, toks) if return_tokens else sums
+
+
+def _scatter_steps(idx, encs, logp, resp, sums, toks) -> None:
+    """Sum a batch's token log-probs (row-major over `resp`) into per-step float64 totals, one index_add."""
+    import torch
+    counts = resp.sum(1).tolist()
+    slots = np.concatenate([encs[i].step_of[:c] + off for i, c, off in
+                            zip(idx, counts, np.cumsum([0] + [encs[i].n_steps for i in idx[:-1]]))])
+    total = torch.zeros(sum(encs[i].n_steps for i in idx), dtype=torch.float64, device=logp.device)
+    total.index_add_(0, torch.from_numpy(slots).to(logp.device), logp.double())
+    total = total.cpu().numpy()
+    per_row = logp.cpu().numpy()
+    at, tat = 0, 0
+    for i, c in zip(idx, counts):
+        sums[i] = total[at:at + encs[i].n_steps].copy()
+        toks[i] = per_row[tat:tat + c].copy()
+        at += encs[i].n_steps
+        tat += c
+
+
+# Responses per window of problems whose prompt caches are held at once: enough to fill several length-bucketed
+# batches, few enough that the caches of a window stay small next to the model.
+_WINDOW_BATCHES = 8
+
+
+def _shared_prompt_batches(model, encs: list[Encoded], pad: int, batch_size: int, max_tokens: int | None):
+    """Yield (indices, token log-probs row-major, response mask) per batch, each prompt forwarded once.
+
+    Sequences with the same prompt ids share one cache (the responses of a problem, and repeated problems).
+    """
+    import torch
+    from transformers import DynamicCache
+    device = next(model.parameters()).device
+    groups: dict[tuple, list[int]] = {}
+    for i, e in enumerate(encs):
+        groups.setdefault(tuple(e.ids[:e.prompt_len]), []).append(i)
+    windows, cur, n = [], [], 0
+    for key, members in groups.items():
+        cur.append((key, members))
+        n += len(members)
+        if n >= _WINDOW_BATCHES * batch_size:
+            windows.append(cur)
+            cur, n = [], 0
+    if cur:
+        windows.append(cur)
+
+    for window in windows:
+        prompts = [list(k) for k, _ in window]
+        plen = [len(p) for p in prompts]
+        width = max(plen)
+        # Prompt pass: left-padded so every row's last position is its prompt's last token.
+        pbatch = collate([Encoded(p, len(p), np.zeros(0, np.int64), 0) for p in prompts], pad, "left")
+        kv, last = None, []
+        for idx in make_batches(plen, batch_size, max_tokens):
+            wb = max(plen[i] for i in idx)  # this batch's own width; its caches are left-padded to the window's
+            cols = slice(width - wb, width)
+            out = model(input_ids=pbatch["input_ids"][idx, cols].to(device),
+                        attention_mask=pbatch["attention_mask"][idx, cols].to(device),
+                        position_ids=pbatch["position_ids"][idx, cols].to(device), use_cache=True,
+                        **({"logits_to_keep": 1} if _keeps_logits(model) else {}))
+            last.append((idx, out.logits[:, -1].float()))
+            layers = [tuple(torch.nn.functional.pad(t, (0, 0, width - wb, 0)) for t in (layer.keys, layer.values))
+                      for layer in out.past_key_values.layers]
+            kv = [[(k, v)] for k, v in layers] if kv is None else [acc + [kvl] for acc, kvl in zip(kv, layers)]
+            STATS["batches"] += 1
+            STATS["tokens"] += int(pbatch["attention_mask"][idx, cols].sum())
+        order = torch.tensor([i for idx, _ in last for i in idx])
+        inv = torch.empty_like(order)
+        inv[order] = torch.arange(len(order))
+        inv = inv.to(device)
+        kv = [(torch.cat([k for k, _ in parts])[inv], torch.cat([v for _, v in parts])[inv]) for parts in kv]
+        last_lse = torch.cat([lg for _, lg in last])[inv]
+        last_lse = last_lse - torch.logsumexp(last_lse, dim=-1, keepdim=True)   # log-softmax at the last prompt token
+        pmask = pbatch["attention_mask"].to(device)
+
+        members = [(g, i) for g, (_, ms) in enumerate(window) for i in ms]
+        STATS["prompt_tokens_saved"] += sum((len(ms) - 1) * plen[g] for g, (_, ms) in enumerate(window))
+        rlen = [len(encs[i].ids) - encs[i].prompt_len for _, i in members]
+        for bidx in make_batches([r + width for r in rlen], batch_size, max_tokens):
+            g_idx = torch.tensor([members[b][0] for b in bidx], device=device)
+            idx = [members[b][1] for b in bidx]
+            rows = [encs[i].ids[encs[i].prompt_len:] for i in idx]
+            pw = max(plen[members[b][0]] for b in bidx)   # drop columns that are padding in every row
+            rw = max(len(r) for r in rows)
+            ids = torch.full((len(rows), rw), pad, dtype=torch.long)
+            resp = torch.zeros((len(rows), rw), dtype=torch.bool)
+            for r, row in enumerate(rows):
+                ids[r, :len(row)] = torch.tensor(row)
+                resp[r, :len(row)] = True
+            ids, resp = ids.to(device), resp.to(device)
+            if rw == 0:  # only empty responses (no eos): nothing to score
+                yield idx, torch.zeros(0, device=device), resp
+                continue
+            cache = DynamicCache([(k[g_idx, :, width - pw:], v[g_idx, :, width - pw:]) for k, v in kv],
+                                 config=model.config)
+            attn = torch.cat([pmask[g_idx, width - pw:], resp.long()], dim=1)
+            position_ids = attn[:, :pw].sum(1, keepdim=True) + torch.arange(rw, device=device)
+            logits = model(input_ids=ids, attention_mask=attn, position_ids=position_ids, past_key_values=cache,
+                           use_cache=True).logits
+            # Token 0 of a response is predicted by its prompt's last position, token j > 0 by response position j-1.
+            logp = torch.zeros(resp.shape, dtype=torch.float32, device=device)
+            logp[:, 0] = last_lse[g_idx].gather(-1, ids[:, :1]).squeeze(-1)
+            sel_mask = resp[:, 1:]
+            sel = logits[:, :-1][sel_mask]
+            logp[:, 1:][sel_mask] = (sel.gather(-1, ids[:, 1:][sel_mask][:, None]).squeeze(-1).float()
+                                     - torch.logsumexp(sel.float(), dim=-1))
+            STATS["batches"] += 1
+            STATS["tokens"] += int(resp.sum())
+            yield idx, logp[resp], resp
+
+
+def _keeps_logits(model) -> bool:
+    cls = type(model)
+    if cls not in _KEEP_SUPPORT:
+        _KEEP_SUPPORT[cls] = "logits_to_keep" in inspect.signature(model.forward).parameters
+    return _KEEP_SUPPORT[cls]
 
 
 def sequence_logps(model, encs: list[Encoded], pad: int, padding_side: str = "left"):

@@ -1,0 +1,203 @@
+"""Run every performance benchmark and write results/performance.md from what they print.
+
+    python benchmarks/run_all.py        # full sizes, 2 threads: about 3-5 minutes on a quiet 2-core box (estimate)
+    python benchmarks/run_all.py --quick --note "measured with a concurrent job; final numbers pending"
+    python benchmarks/run_all.py --only vs_authors,prompt_sharing --out /tmp/perf.md
+
+Each benchmark runs in its own process (OMP_NUM_THREADS and --threads set to --threads) and ends its output with a
+`RESULT {json}` line; this script puts the machine, the exact command, the printed table and the ratio to each
+target of issue 8 into the report. The report is written atomically (nothing half-written on failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+# name: (script, full-size arguments, quick arguments, what it measures)
+BENCHMARKS = {
+    "scoring_speed": ("scoring_speed.py", ["--problems", "50", "--responses", "4", "--repeats", "5"],
+                      ["--problems", "12", "--responses", "4", "--repeats", "2"],
+                      "scorer vs a bare forward of the same model on the same batches; passes of 4 implicit PRMs"),
+    "vs_authors": ("vs_authors.py", ["--problems", "8", "--responses", "8", "--repeats", "2"],
+                   ["--problems", "2", "--responses", "4", "--repeats", "1"],
+                   "harness scorer vs the authors' straightforward per-prefix scorer, same pool and models"),
+    "prompt_sharing": ("prompt_sharing.py", ["--problems", "32", "--responses", "16", "--repeats", "3"],
+                       ["--problems", "4", "--responses", "8", "--repeats", "1"],
+                       "one prompt pass per problem (KV cache reused) vs every sequence carrying its prompt"),
+    "grading_speed": ("grading_speed.py", ["--problems", "100"], ["--problems", "20"],
+                      "grading a real pool cold and warm; verifier calls made and saved"),
+    "selection_speed": ("selection_speed.py", [], ["--repeats", "1", "--loop-problems", "1"],
+                        "selection engine on 3 x 500 x 64, all methods, n = 1..64"),
+}
+TORCH_BENCHMARKS = {"scoring_speed", "vs_authors", "prompt_sharing"}
+
+
+def machine(threads: int) -> list[tuple[str, str]]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+    import transformers
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return [("CPU", f"{cpu}, {os.cpu_count()} cores"), ("threads", str(threads)),
+            ("python", platform.python_version()), ("torch", torch.__version__),
+            ("transformers", transformers.__version__),
+            ("load average at start (1/5/15 min)", " / ".join(f"{x:.2f}" for x in load) if load else "n/a")]
+
+
+def run(name: str, args: list[str], threads: int, timeout: float) -> dict:
+    script = BENCHMARKS[name][0]
+    argv = [sys.executable, str(REPO / "benchmarks" / script), *args]
+    if name in TORCH_BENCHMARKS:
+        argv += ["--threads", str(threads)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
+    t = time.perf_counter()
+    try:
+        proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        out, rc = proc.stdout, proc.returncode
+        err = proc.stderr
+    except subprocess.TimeoutExpired as e:
+        out, rc, err = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or ""), -1, \
+            f"timed out after {timeout:.0f} s"
+    wall = time.perf_counter() - t
+    lines = out.rstrip("\n").splitlines()
+    result = None
+    if lines and lines[-1].startswith("RESULT "):
+        result = json.loads(lines.pop()[len("RESULT "):])
+    command = "python " + " ".join(["benchmarks/" + script, *argv[2:]])
+    return {"name": name, "command": f"OMP_NUM_THREADS={threads} {command}", "output": "\n".join(lines),
+            "result": result, "rc": rc, "wall": wall, "stderr_tail": "\n".join(err.strip().splitlines()[-5:])}
+
+
+def _fmt(x, spec=".2f"):
+    return "n/a" if x is None else format(x, spec)
+
+
+def summary(runs: dict) -> list[list[str]]:
+    """Rows: figure, measured, target, ratio to the target, ok."""
+    def res(name):
+        r = runs.get(name)
+        return r["result"] if r and r["result"] else None
+    rows = []
+    if (r := res("scoring_speed")) is not None:
+        rows.append(["harness log-prob pass / bare forward (same batches)", f"{r['overhead']:.2f}x", "<= 1.30x",
+                     f"{r['overhead'] / 1.3:.2f}", "yes" if r["overhead"] <= 1.3 else "NO"])
+        rows.append(["  the same including tokenization", f"{r['overhead_with_tokenization']:.2f}x", "(<= 1.30x)",
+                     f"{r['overhead_with_tokenization'] / 1.3:.2f}",
+                     "yes" if r["overhead_with_tokenization"] <= 1.3 else "no"])
+        rows.append(["model passes, four implicit PRMs on one pool", f"{r['passes_four_prms']:g}", "5 (not 8)",
+                     f"{r['passes_four_prms'] / 5:.2f}", "yes" if abs(r["passes_four_prms"] - 5) < 1e-6 else "NO"])
+    if (r := res("vs_authors")) is not None:
+        rows.append(["speed-up over the authors' straightforward scorer (wall)", f"{r['speedup']:.2f}x", ">= 3x",
+                     f"{r['speedup'] / 3:.2f}", "yes" if r["speedup"] >= 3 else "NO"])
+        rows.append(["  the same in CPU time", f"{r['cpu_speedup']:.2f}x", ">= 3x", f"{r['cpu_speedup'] / 3:.2f}",
+                     "yes" if r["cpu_speedup"] >= 3 else "NO"])
+        rows.append(["  same step rewards (max |difference|)", f"{r['max_abs_diff']:.1e}", "<= 1e-4",
+                     f"{r['max_abs_diff'] / 1e-4:.2f}", "yes" if r["ok"] else "NO"])
+    if (r := res("selection_speed")) is not None:
+        rows.append(["selection, 3 x 500 x 64, all methods and n (wall)", f"{r['t_engine']:.2f} s", "< 2 s",
+                     f"{r['t_engine'] / 2:.2f}", "yes" if r["t_engine"] < 2 else "NO"])
+        rows.append(["  the same in CPU time", f"{r['cpu']:.2f} s", "< 2 s", f"{r['cpu'] / 2:.2f}",
+                     "yes" if r["cpu"] < 2 else "NO"])
+    if (r := res("prompt_sharing")) is not None:
+        for f in r["figures"]:
+            rows.append([f"prompt sharing speed-up, preamble {f['preamble_chars']} chars "
+                         f"(prompt {f['prompt_share']:.0%} of tokens, {f['tokens_saved'] / f['tokens']:.0%} saved)",
+                         f"{f['speedup']:.2f}x wall, {f['cpu_speedup']:.2f}x CPU",
+                         "(none: default only if > 1 and equal)", "",
+                         "equal" if f["max_abs_diff"] <= 1e-5 else "NOT EQUAL"])
+    if (r := res("grading_speed")) is not None:
+        c, w = r["figures"]["cold"], r["figures"]["warm"]
+        rows.append(["grading calls made cold / without caching", f"{c['computed']} / {2 * r['responses']}",
+                     "(fewer)", f"{c['computed'] / (2 * r['responses']):.2f}", ""])
+        rows.append(["grading calls made warm (verdict cache)", str(w["computed"]), "0", "",
+                     "yes" if w["computed"] == 0 else "NO"])
+        rows.append(["grading throughput cold / warm", f"{c['answers_per_s']:.0f} / {w['answers_per_s']:.0f} "
+                     "answers/s", "", "", ""])
+    return rows
+
+
+def render(runs: dict, info: list, args, total: float, invocation: str) -> str:
+    from tabulate import tabulate
+    out = ["# Performance (issue 8)", "",
+           f"Written by `{invocation}` (benchmarks/run_all.py) in {total:.0f} s. Every figure below comes from that "
+           "run; ratios are between measurements made in the same process, so they hold better than absolute "
+           "timings on a shared machine.", ""]
+    if args.note:
+        out += [f"**{args.note}**", ""]
+    out += ["## Machine", "", tabulate(info, headers=["", ""], tablefmt="github"), "",
+            "## Against the targets", "",
+            tabulate(summary(runs), headers=["figure", "measured", "target", "measured / target", "met"],
+                     tablefmt="github"), ""]
+    out += ["Reading the figures:", "",
+            "- Wall and CPU: on a shared machine wall time includes waiting for a core; process CPU time does not. "
+            "At 1 thread, CPU-time ratios are the steadier figure; on a quiet machine the two agree.",
+            "- The straightforward scorer forwards every step prefix (about steps/2 times the tokens) and takes a "
+            "full-vocabulary log-softmax, so its cost grows with the number of steps; the harness forwards each "
+            "response once per model. Both give the same step rewards (checked in the run).",
+            "- Prompt sharing (`share_prompt=true` on implicit PRMs, `step_logps(..., share_prompt=True)`) saves "
+            "(N - 1) x prompt tokens a problem. It stays off by default: on arith prompts (a quarter of the tokens) "
+            "it does not pay on this CPU, while with prompts as long as chat-templated MATH prompts it does (see "
+            "its table). The score cache key does not include it; scores equal the plain path's within 1e-5.",
+            "- Grading: a grader without caching makes 2 calls a response (verdict, vote key); the runner makes one "
+            "per distinct (reference, answer) pair and per distinct answer, and a re-run none (sqlite verdict "
+            "cache).", ""]
+    for name, r in runs.items():
+        out += [f"## {name}: {BENCHMARKS[name][3]}", "", f"`{r['command']}` ({r['wall']:.0f} s, exit {r['rc']})", ""]
+        if r["output"]:
+            out += ["```", r["output"], "```", ""]
+        if r["result"] is None:
+            out += [f"No RESULT line: the benchmark failed. stderr (end): `{r['stderr_tail']}`", ""]
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="small sizes (a few minutes even on a busy machine)")
+    ap.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated benchmark names")
+    ap.add_argument("--out", type=Path, default=REPO / "results" / "performance.md")
+    ap.add_argument("--note", default="", help="a line to put at the top of the report (e.g. machine was busy)")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per benchmark")
+    args = ap.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        ap.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+
+    from harness.cache import write_text_atomic
+    info = machine(args.threads)
+    t0 = time.perf_counter()
+    runs = {}
+    for name in names:
+        print(f"[run_all] {name} ...", file=sys.stderr, flush=True)
+        runs[name] = run(name, BENCHMARKS[name][2 if args.quick else 1], args.threads, args.timeout)
+        print(runs[name]["output"] + "\n", flush=True)
+    total = time.perf_counter() - t0
+    invocation = shlex.join(["python", "benchmarks/run_all.py", *(sys.argv[1:] if argv is None else argv)])
+    write_text_atomic(args.out, render(runs, info, args, total, invocation) + "\n")
+    print(f"[run_all] wrote {args.out} ({total:.0f} s)", file=sys.stderr)
+    failed = [n for n, r in runs.items() if r["result"] is None or not r["result"].get("ok")]
+    if failed:
+        print(f"[run_all] below target or failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Fast paths give the plain path's numbers: prompt-shared log-probs (one prompt pass per problem, its key/value cache
+reused by every response) equal the plain per-sequence log-probs on pools with varied prompt and response lengths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from harness.pool import Pool, Problem, Response
+from reward_models.logprobs import STATS, encode_pool, step_logps
+from tasks.arith.model import make_model
+from tasks.arith.tokenizer import build_tokenizer
+
+
+def varied_pool() -> Pool:
+    """Prompts of different lengths, responses from one character to several steps, a repeated problem."""
+    def sol(steps, answer):
+        return "".join(f"Step {i}: {s}\n\n" for i, s in enumerate(steps, 1)) + f"The answer is {answer}"
+    return Pool([
+        Problem("a", "Compute 2 + 3 * 4", "14", [
+            Response(sol(["3 * 4 = 12", "2 + 12 = 14"], 14)), Response("7"),
+            Response(sol(["2 + 3 = 5", "5 * 4 = 20", "check: 20"], 20)), Response("The answer is 14")]),
+        Problem("b", "Compute (100 - 37) * 12 + 5 * (6 - 4) - 81 / 9", "747", [
+            Response(sol(["100 - 37 = 63", "63 * 12 = 756", "6 - 4 = 2", "5 * 2 = 10", "81 / 9 = 9",
+                          "756 + 10 - 9 = 757"], 757)),
+            Response("756")]),
+        Problem("c", "Compute 7 * 8", "56", [Response(sol(["7 * 8 = 56"], 56))]),
+        Problem("a2", "Compute 2 + 3 * 4", "14", [Response(sol(["3 * 4 = 12", "2 + 12 = 14"], 14)),
+                                                   Response("14")]),
+    ])
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    tok = build_tokenizer()
+    return make_model(tok, "nano", seed=3).eval(), tok
+
+
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+def test_shared_prompt_equals_plain(setup, padding_side, batch_size):
+    model, tok = setup
+    pool = varied_pool()
+    encs = encode_pool(tok, pool)
+    plain, plain_tok = step_logps(model, encs, tok.pad_token_id, batch_size=batch_size, padding_side=padding_side,
+                                  progress=False, return_tokens=True)
+    shared, shared_tok = step_logps(model, encs, tok.pad_token_id, batch_size=batch_size, progress=False,
+                                    return_tokens=True, share_prompt=True)
+    assert len(shared) == len(plain) == pool.n_responses
+    for p, s, pt, st, e in zip(plain, shared, plain_tok, shared_tok, encs):
+        assert s.shape == p.shape == (e.n_steps,)
+        assert len(st) == len(pt) == len(e.ids) - e.prompt_len
+        np.testing.assert_allclose(s, p, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(st, pt, atol=1e-5, rtol=0)
+    # the numbers are log-probs of real tokens, not zeros from a mask mistake
+    assert all(np.all(s < 0) for s in shared)
+
+
+def test_shared_prompt_with_truncation_and_token_budget(setup):
+    model, tok = setup
+    pool = varied_pool()
+    encs = encode_pool(tok, pool, max_len=60)
+    assert any(e.truncated for e in encs)
+    plain = step_logps(model, encs, tok.pad_token_id, batch_size=4, max_tokens=200, progress=False)
+    shared = step_logps(model, encs, tok.pad_token_id, batch_size=4, max_tokens=200, progress=False,
+                        share_prompt=True)
+    for p, s in zip(plain, shared):
+        np.testing.assert_allclose(s, p, atol=1e-5, rtol=0)
+
+
+def test_shared_prompt_forwards_each_prompt_once(setup):
+    model, tok = setup
+    pool = varied_pool()
+    encs = encode_pool(tok, pool)
+    prompt_len = {p.id: e.prompt_len for p, e in zip([p for p in pool.problems for _ in p.responses], encs)}
+    total = sum(len(e.ids) for e in encs)
+    STATS.clear()
+    step_logps(model, encs, tok.pad_token_id, batch_size=8, progress=False, share_prompt=True)
+    # "a" and "a2" have the same prompt: 6 sequences under it, one pass; "b" 2 sequences; "c" 1
+    saved = 5 * prompt_len["a"] + 1 * prompt_len["b"]
+    assert STATS["prompt_tokens_saved"] == saved
+    assert STATS["tokens"] == total - saved
+
+
+def test_share_prompt_is_a_runtime_option_of_implicit_prms(tiny_lm_dir, cache_root):
+    """Same score key (a cached score set is reused either way) and the same step rewards."""
+    from reward_models import get_rm
+    pool = varied_pool()
+    paths = dict(model=str(tiny_lm_dir("nano", 1)), ref=str(tiny_lm_dir("nano", 0)), progress=False)
+    plain = get_rm("implicit_ce", score_batch_size=3, **paths)
+    shared = get_rm("implicit_ce", score_batch_size=5, share_prompt="true", **paths)
+    assert shared.config.share_prompt is True
+    assert shared.score_key(pool) == plain.score_key(pool)
+    a, b = plain.compute_scores(pool)[0], shared.compute_scores(pool)[0]
+    for pa, pb in zip(a, b):
+        for ra, rb in zip(pa, pb):
+            np.testing.assert_allclose(rb, ra, atol=1e-5, rtol=0)
+
+
+def test_shared_prompt_with_empty_responses_and_no_eos(setup):
+    model, tok = setup
+    pool = Pool([Problem("e", "Compute 1 + 1", "2", [Response(""), Response("2"), Response("")]),
+                 Problem("f", "Compute 3 * 3", "9", [Response("")])])
+    encs = encode_pool(tok, pool, add_eos=False)
+    assert [len(e.ids) - e.prompt_len for e in encs] == [0, 1, 0, 0]
+    for bs in (1, 4):
+        plain = step_logps(model, encs, tok.pad_token_id, batch_size=bs, progress=False)
+        shared = step_logps(model, encs, tok.pad_token_id, batch_size=bs, progress=False, share_prompt=True)
+        for p, s in zip(plain, shared):
+            np.testing.assert_allclose(s, p, atol=1e-5, rtol=0)
+        assert [s[0] == 0 for s in shared] == [True, False, True, True]
