@@ -39,11 +39,25 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 
 def file_hash(path: str | os.PathLike, length: int = 16) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:length]
+    return sha256_file(path)[:length]
+
+
+_DIGESTS: dict[tuple, str] = {}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file, remembered for this process per (path, size, mtime): verifying a checkpoint's
+    manifest and fingerprinting its weights (reward_models.base, through file_hash) read the bytes once."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
 
 
 def entry(kind: str, key: str) -> Path:
@@ -192,6 +206,112 @@ def stamp(path: str | os.PathLike) -> tuple | None:
 def remove_entry(path: str | os.PathLike) -> None:
     for p in (Path(path), checksum_path(path)):
         p.unlink(missing_ok=True)
+
+
+def adopt_file(path: str | os.PathLike, data: bytes) -> None:
+    """Give a legacy entry (written before checksums) its sidecar, from the bytes just read, so later damage shows;
+    a read-only cache stays as it is."""
+    path = Path(path)
+    try:
+        write_text_atomic(checksum_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    except OSError:
+        pass
+
+
+def check_file(path: str | os.PathLike, action: str = "recomputing it") -> bool:
+    """True when the entry at `path` exists and agrees with its sidecar (a legacy entry without one is accepted and
+    adopted); False when missing, or damaged: then it is reported on stderr and removed, so the caller recomputes it.
+    Hashes through sha256_file, so checking the same unchanged file again in one process is free."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        recorded = checksum_path(path).read_text(encoding="utf-8").split()[0]
+    except FileNotFoundError:
+        adopt_file(path, path.read_bytes())
+        return True
+    except (IndexError, UnicodeDecodeError):
+        recorded = ""
+    if sha256_file(path) == recorded:
+        return True
+    warn_corrupt(path, "checksum mismatch", action)
+    remove_entry(path)
+    return False
+
+
+# --- verified folders (checkpoints) ------------------------------------------------------------------------------
+# A checkpoint is a folder renamed into place whole. Its last file written before the rename is MANIFEST: the
+# SHA-256 of every other file (the `sha256sum` format, so `cd <folder> && sha256sum -c manifest.sha256` checks it by
+# hand). On reuse every listed file must match. A folder without a manifest comes from before manifests: it is
+# accepted and gets one ("legacy, unverified until now"); a manifest that does not match means damage.
+
+MANIFEST = "manifest.sha256"
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST
+                  and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+
+
+def write_manifest(folder: str | os.PathLike) -> Path:
+    """Record the hash of every file of `folder` (call it last, inside the atomic folder)."""
+    folder = Path(folder)
+    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n" for p in _folder_files(folder)]
+    write_text_atomic(folder / MANIFEST, "".join(lines))
+    return folder / MANIFEST
+
+
+def damaged_file(folder: str | os.PathLike) -> tuple[Path, str] | None:
+    """(file, what is wrong) for the first file of `folder` that disagrees with its manifest, else None (also for a
+    folder without a manifest, which is adopted: see above)."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        try:
+            write_manifest(folder)
+        except OSError:
+            pass  # a read-only cache: use it unverified
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        return manifest, f"unreadable manifest: {e}"
+    for line in text.splitlines():
+        digest, _, name = line.partition("  ")
+        if len(digest) != 64 or not name or name.startswith("/") or ".." in Path(name).parts:
+            return manifest, "unreadable manifest"
+        f = folder / name
+        if not f.is_file():
+            return f, "missing"
+        if sha256_file(f) != digest:
+            return f, "checksum mismatch"
+    return None
+
+
+def discard_dir(folder: str | os.PathLike) -> None:
+    """Remove a damaged folder: renamed aside first (one step, so no run finds half of it), then deleted."""
+    import shutil
+    folder = Path(folder)
+    aside = folder.with_name(f".{folder.name}.damaged-{os.getpid()}")
+    try:
+        os.replace(folder, aside)
+    except FileNotFoundError:
+        return  # another run removed it first
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def check_dir(folder: str | os.PathLike, action: str = "recomputing it") -> bool:
+    """True when the folder entry exists and is intact (or legacy); False when missing, or damaged: then one line on
+    stderr names the bad file, the folder is removed and the caller recomputes it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    bad = damaged_file(folder)
+    if bad is None:
+        return True
+    warn_corrupt(bad[0], bad[1], action)
+    discard_dir(folder)
+    return False
 
 
 # --- locks -------------------------------------------------------------------------------------------------------

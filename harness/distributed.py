@@ -1,6 +1,8 @@
-"""Several processes sharing one scoring run: `torchrun --nproc_per_node K -m harness score ...` or `accelerate launch`.
+"""Several processes sharing one scoring or generation run: `torchrun --nproc_per_node K -m harness score ...` (or
+`generate`), or `accelerate launch --multi_gpu --num_processes K -m harness ...`.
 
-Both launchers set RANK, WORLD_SIZE and LOCAL_RANK (and MASTER_ADDR/PORT). `init()` joins the process group (gloo on
+Both launchers set RANK, WORLD_SIZE and LOCAL_RANK (and MASTER_ADDR/PORT); accelerate goes through torchrun's own
+launcher for that, also on a machine without GPUs, while its `--cpu` flag starts a single process (no variables). `init()` joins the process group (gloo on
 CPU, NCCL when CUDA is available, each rank on GPU LOCAL_RANK) and keeps non-zero ranks quiet: their stdout is
 dropped and their stderr passes only errors and tracebacks (prefixed `[rank R]`). Without those variables (or with
 WORLD_SIZE=1) everything here is a no-op and torch is not even imported.

@@ -9,11 +9,12 @@ Validation reports the first problem as file:line, field, and what was expected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from harness.cache import stable_hash, write_text_atomic
 from harness.errors import InputError
@@ -129,37 +130,78 @@ def parse_record(rec: Any, file="<pool>", line: int = 1) -> Problem:
     return Problem(str(pid), rec["problem"], str(ref), out, meta, extra)
 
 
+def iter_json_lines(path: str | os.PathLike, lines: Iterable[str] | None = None, *, hint: str = "truncated line?",
+                    expected: str | None = None) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) of every non-blank line of a JSON Lines file (or of `lines` read from it).
+
+    The one reader behind pools and importers: blank lines are skipped, a line that does not parse is an InputError
+    naming file and line (with `hint` when the line has no newline: a file cut short), non-UTF-8 bytes are an
+    InputError naming the file. Callers differ only in the hint and what they say is expected.
+    """
+    path = Path(path)
+    try:
+        with contextlib.nullcontext(lines) if lines is not None else open(path, encoding="utf-8") as f:
+            for i, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    value = json.loads(raw)
+                except json.JSONDecodeError as e:
+                    extra = f" ({hint})" if not raw.endswith("\n") else ""
+                    raise InputError(f"invalid JSON: {e.msg} at column {e.colno}{extra}", file=path, line=i,
+                                     expected=expected) from None
+                yield i, value
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason})", file=path) from None
+
+
 def load_pool(path: str | os.PathLike) -> Pool:
     path = Path(path)
     if not path.exists():
         raise InputError("pool file not found", file=path)
     if path.is_dir():
         raise InputError("is a folder", file=path, expected="a pool file")
+    return _read_pool(path)
+
+
+def load_pool_checked(path: str | os.PathLike, action: str = "regenerating it") -> Pool | None:
+    """A pool that is a cache entry (written by save_pool_checked): None when missing or when its bytes fail the
+    checksum sidecar (reported on stderr, see harness.cache.read_bytes_checked). A legacy entry without a sidecar is
+    accepted and gets one. A user's own pool file is not a cache entry: read it with load_pool."""
+    from harness import cache
+    path = Path(path)
+    data = cache.read_bytes_checked(path, action)
+    if data is None:
+        return None
     try:
-        return _read_pool(path)
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text ({e.reason})", file=path) from None
+        pool = _read_pool(path, data.decode("utf-8").splitlines(keepends=True))
+    except (UnicodeDecodeError, InputError) as e:  # only possible for a legacy entry: a checked one parsed when new
+        cache.warn_corrupt(path, f"unreadable: {e}", action)
+        return None
+    if not cache.checksum_path(path).exists():
+        cache.adopt_file(path, data)
+    return pool
 
 
-def _read_pool(path: Path) -> Pool:
+def save_pool_checked(pool: Pool | Iterable[Problem], path: str | os.PathLike) -> Path:
+    """save_pool for a cache entry: atomic, plus a checksum sidecar that load_pool_checked verifies."""
+    from harness import cache
+    problems = pool.problems if isinstance(pool, Pool) else list(pool)
+    if not problems:
+        raise InputError("refusing to write an empty pool", file=path)
+    return cache.write_bytes_checked(path, dumps_pool(problems).encode("utf-8"))
+
+
+def _read_pool(path: Path, lines: Iterable[str] | None = None) -> Pool:
     problems: list[Problem] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for i, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError as e:
-                hint = " (truncated line?)" if not raw.endswith("\n") else ""
-                raise InputError(f"invalid JSON: {e.msg} at column {e.colno}{hint}", file=path, line=i,
-                                 expected="one JSON object per line") from None
-            p = parse_record(rec, path, i)
-            if p.id in seen:
-                raise InputError(f"duplicate id '{p.id}' (first on line {seen[p.id]})", file=path, line=i,
-                                 field="id", expected="unique ids")
-            seen[p.id] = i
-            problems.append(p)
+    for i, rec in iter_json_lines(path, lines, hint="truncated line?", expected="one JSON object per line"):
+        p = parse_record(rec, path, i)
+        if p.id in seen:
+            raise InputError(f"duplicate id '{p.id}' (first on line {seen[p.id]})", file=path, line=i,
+                             field="id", expected="unique ids")
+        seen[p.id] = i
+        problems.append(p)
     if not problems:
         raise InputError("pool is empty", file=path, expected="at least one problem")
     return Pool(problems, path)

@@ -79,7 +79,7 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
                              "grad_clip": c.grad_clip, "warmup_ratio": c.warmup_ratio, "max_len": c.max_len,
                              "ref": fingerprint(base_model)})
     out = cache.root() / "checkpoints" / f"{name}-{key}"
-    if out.is_dir():
+    if cache.check_dir(out, "removing it and training again"):  # a damaged checkpoint is never used
         return out
 
     import numpy as np
@@ -157,4 +157,5 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
         cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
         cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
         compute.write_compute(tmp, comp)
+        cache.write_manifest(tmp)  # last: the hashes of everything above, checked when the checkpoint is reused
     return out

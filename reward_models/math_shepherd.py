@@ -151,7 +151,7 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
     key = cache.stable_hash({"kind": "math_shepherd", "train": train_cfg, "mc": mc_key, "base": fingerprint(base_model),
                              "prompt_format": prompt_format_id()})
     out = cache.root() / "checkpoints" / f"{name}-{key}"
-    if out.is_dir():
+    if cache.check_dir(out, "removing it and training again"):  # a damaged checkpoint is never used
         return out
     if val_pool is not None and not val_pool.is_graded():
         raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
@@ -224,4 +224,5 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
         cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
         cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
         compute.write_compute(tmp, comp)
+        cache.write_manifest(tmp)  # last: the hashes of everything above, checked when the checkpoint is reused
     return out

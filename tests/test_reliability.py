@@ -263,3 +263,132 @@ def test_lock_makes_a_concurrent_run_wait_then_reuse_the_entry(cache_root, capsy
     assert "waiting for another run that is writing" in capsys.readouterr().err
     assert cache.lock_path(path).parent == cache_root / "locks"  # lock files stay apart from the products
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".sha256"]
+
+
+# --- verified folders, checkpoints, pools, the grading cache -------------------------------------------------------
+
+def flip_byte_near_end(path: Path) -> None:
+    """Flip one bit in the last quarter of a binary file (inside the tensor data of a safetensors file)."""
+    data = bytearray(path.read_bytes())
+    data[len(data) * 3 // 4] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_folder_manifest_verifies_adopts_and_rejects(tmp_path, capsys):
+    import hashlib
+    folder = tmp_path / "ckpt"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "w.bin").write_bytes(b"\x00\x01" * 100)
+    (folder / "sub" / "c.json").write_text('{"a": 1}')
+    cache.write_manifest(folder)
+    lines = (folder / cache.MANIFEST).read_text().splitlines()
+    digests = [hashlib.sha256(b'{"a": 1}').hexdigest(), hashlib.sha256(b"\x00\x01" * 100).hexdigest()]
+    assert lines == [f"{digests[0]}  sub/c.json", f"{digests[1]}  w.bin"]  # `sha256sum -c` format
+    assert cache.check_dir(folder) and capsys.readouterr().err == ""
+
+    (folder / cache.MANIFEST).unlink()  # legacy: accepted, and adopted
+    assert cache.check_dir(folder) and (folder / cache.MANIFEST).read_text().splitlines() == lines
+
+    flip_byte_near_end(folder / "w.bin")
+    assert not cache.check_dir(folder, "retraining it")
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: corrupt cache entry {folder / 'w.bin'} (checksum mismatch); retraining it"]
+    assert not folder.exists() and list(tmp_path.iterdir()) == []  # removed, nothing left aside
+
+    folder.mkdir()
+    (folder / "w.bin").write_bytes(b"x")
+    cache.write_manifest(folder)
+    (folder / "w.bin").unlink()
+    assert not cache.check_dir(folder) and "w.bin (missing)" in capsys.readouterr().err
+    assert not cache.check_dir(tmp_path / "absent") and capsys.readouterr().err == ""
+
+
+def test_damaged_checkpoint_is_reported_and_retrained_legacy_one_is_used(tiny_lm_dir, cache_root, capsys,
+                                                                         monkeypatch):
+    from reward_models import modeling
+    from reward_models.trainer import TrainConfig, train
+    base, pool = str(tiny_lm_dir("nano", 0)), smoke_pool()
+    loads: list[int] = []
+    original = modeling.load_causal_lm
+    monkeypatch.setattr(modeling, "load_causal_lm", lambda *a, **k: (loads.append(1), original(*a, **k))[1])
+    cfg = TrainConfig(batch_size=32, seed=3)
+
+    out = train("implicit", "implicit_ce", base, pool, cfg, progress=False)
+    assert len(loads) == 1 and (out / cache.MANIFEST).is_file()
+    weights = out / "model.safetensors"
+    pristine = weights.read_bytes()
+    assert train("implicit", "implicit_ce", base, pool, cfg, progress=False) == out and len(loads) == 1
+
+    flip_byte_near_end(weights)
+    capsys.readouterr()
+    assert train("implicit", "implicit_ce", base, pool, cfg, progress=False) == out
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    assert err == [f"warning: corrupt cache entry {weights} (checksum mismatch); removing it and training again"]
+    assert len(loads) == 2  # retrained, not used
+    assert weights.read_bytes() == pristine  # the same seeded training gives the same weights
+    assert cache.check_dir(out)
+
+    (out / cache.MANIFEST).unlink()  # a checkpoint from before manifests: used as it is, and given a manifest
+    assert train("implicit", "implicit_ce", base, pool, cfg, progress=False) == out and len(loads) == 2
+    assert (out / cache.MANIFEST).is_file() and "warning" not in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def smoke_world(tmp_path_factory):
+    from tasks.arith.world import build_world, world_config
+    root = tmp_path_factory.mktemp("world-cache")
+    cfg = world_config("smoke", 0, threads=1)
+    with cache.using(root):
+        build_world(cfg, log=lambda m: None)
+    return cfg, root
+
+
+def test_damaged_world_pool_is_reported_and_regenerated(smoke_world, capsys):
+    from tasks.arith.world import build_world, generator_path, pool_path, world_pool_paths
+    cfg, root = smoke_world
+    with cache.using(root):
+        path = pool_path(cfg, "test", "mid")
+        assert all(cache.checksum_path(p).is_file() for p in world_pool_paths(cfg))
+        assert (generator_path(cfg, "mid") / cache.MANIFEST).is_file()
+        pristine = path.read_bytes()
+        chunk = root / "arith" / cfg.key() / "chunks" / "test-mid" / "000000.jsonl"
+        assert cache.checksum_path(chunk).is_file()
+
+        flip_digit(path, b'"reference"')
+        capsys.readouterr()
+        build_world(cfg, log=lambda m: None)  # rebuilt from its (intact) chunks
+        assert capsys.readouterr().err.splitlines() == [
+            f"warning: corrupt cache entry {path} (checksum mismatch); regenerating it"]
+        assert path.read_bytes() == pristine
+
+        flip_digit(path, b'"reference"')  # pool and its chunk damaged: the chunk is sampled again
+        flip_digit(chunk, b'"reference"')
+        build_world(cfg, log=lambda m: None)
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning")]
+        assert err == [f"warning: corrupt cache entry {path} (checksum mismatch); regenerating it",
+                       f"warning: corrupt cache entry {chunk} (checksum mismatch); sampling it again"]
+        assert path.read_bytes() == pristine
+
+        cache.checksum_path(path).unlink()  # a pool from before checksums: used, and given a sidecar
+        build_world(cfg, log=lambda m: None)
+        assert cache.checksum_path(path).is_file() and "warning" not in capsys.readouterr().err
+        assert path.read_bytes() == pristine
+
+
+def test_damaged_grading_cache_is_moved_aside_and_started_afresh(tmp_path, capsys):
+    from harness.grading.verdict_cache import MISS, VerdictCache
+    path = tmp_path / "verdicts.sqlite"
+    store = VerdictCache(path)
+    store.put_many("v1", [("eq", "1/2", "0.5", True, None)])
+    assert store.get("v1", "eq", "1/2", "0.5", None) is True
+    store.close()
+    path.write_bytes(b"not a database at all" * 300)
+    store = VerdictCache(path)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"warning: corrupt cache entry {path} (sqlite: file is not a database)")
+    assert (tmp_path / "verdicts.sqlite.damaged").read_bytes().startswith(b"not a database")
+    assert store.get("v1", "eq", "1/2", "0.5", None) is MISS  # empty, and usable
+    store.put_many("v1", [("eq", "1/2", "0.5", True, None)])
+    assert store.get("v1", "eq", "1/2", "0.5", None) is True
+    store._db.execute("UPDATE calls SET value = 'tru' WHERE kind = 'eq'")  # a value that does not parse
+    assert store.get("v1", "eq", "1/2", "0.5", None) is MISS

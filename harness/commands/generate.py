@@ -2,6 +2,8 @@
 
 For the embedded `arith` task this builds the whole world (generators trained in-repo, pools, RM rollouts). For a
 task read from data (math500, gsm8k) it samples N responses per problem from a Hugging Face causal LM (`--model`).
+Under `torchrun --nproc_per_node K` (or `accelerate launch`) every rank samples its share of the chunks of problems and
+rank 0 writes the pool, the same bytes as one process (the arith world: rank 0 trains the generators first).
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ def _add(p):
     p.add_argument("--data", default=None, help="local data file or folder for data-backed tasks")
     p.add_argument("--split", default="test")
     p.add_argument("--model", default=None, help="generator checkpoint (folder) for data-backed tasks")
-    p.add_argument("--n", type=int, default=64, help="responses per problem")
+    # --samples: under torchrun, whose own parser takes "--n" for an abbreviation of its --nnodes/--nproc_per_node
+    p.add_argument("--n", "--samples", dest="n", type=int, default=64, help="responses per problem")
     p.add_argument("--temperature", type=float, default=0.5)
     p.add_argument("--max-new-tokens", type=int, default=1024)
     p.add_argument("--limit", type=int, default=None, help="first K problems only")
     p.add_argument("-o", "--output", default=None, help="pool file to write (data-backed tasks)")
+    p.add_argument("--chunk-problems", type=int, default=None, metavar="K",
+                   help="problems per sampling chunk of a data-backed task, each with its own seed (default 32; "
+                        "part of what the samples are, however many processes share the work)")
 
 
-def ensure_world(args, log=print) -> dict:
-    """Build (or load) the arith world for these arguments; returns its summary."""
+def ensure_world(args, log=print, sharded: bool = False) -> dict:
+    """Build (or load) the arith world for these arguments; returns its summary. sharded: every rank of a torchrun
+    world calls this and shares the sampling."""
     from tasks.arith.world import build_world, is_built, world_config
 
     overrides = {"threads": args.threads} if args.threads else {}
@@ -38,26 +45,33 @@ def ensure_world(args, log=print) -> dict:
     if not is_built(cfg):
         log(f"building the arith world ({cfg.scale} scale, seed {cfg.seed}) under the cache; "
             "finished steps are kept if interrupted")
-    return build_world(cfg, log=log), cfg
+    return build_world(cfg, log=log, sharded=sharded), cfg
 
 
 @command("generate", "build candidate pools (the arith world, or N samples per problem from --model)")
 @arguments(_add)
 def run(args) -> int:
+    from harness import distributed
     from harness.errors import InputError
     from tasks import TASKS
 
     task_cls = TASKS.get(args.task)
+    if args.chunk_problems is not None and args.chunk_problems < 1:
+        raise InputError(f"cannot use {args.chunk_problems}", field="--chunk-problems", expected="an integer >= 1")
     if getattr(task_cls, "builds_world", False):
-        summary, cfg = ensure_world(args)
+        distributed.init()  # under torchrun: rank 0 trains, every rank samples its share; non-zero ranks are quiet
+        summary, cfg = ensure_world(args, sharded=True)
         print(describe_world(summary))
         return 0
     if not args.model or not args.output:
         raise InputError(f"task '{args.task}' samples from a model you give", field="--model/-o",
                          expected="--model PATH and -o POOL")
     from harness.generation import generate_pool
-    pool = generate_pool(task_cls(data=args.data), args)
-    print(f"wrote {args.output}: {len(pool)} problems x {args.n} responses")
+    task = task_cls(data=args.data)
+    distributed.init()
+    pool = generate_pool(task, args)
+    if pool is not None:
+        print(f"wrote {args.output}: {len(pool)} problems x {args.n} responses")
     return 0
 
 

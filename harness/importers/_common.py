@@ -102,22 +102,14 @@ def _decode_error(path: Path, e: json.JSONDecodeError, line: int, truncated: boo
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for every non-blank line."""
+    """(line number, parsed value) for every non-blank line (harness.pool.iter_json_lines, with this module's
+    wording: the whole file is one import, so a cut-short last line is a truncated file)."""
+    from harness.pool import iter_json_lines
     _check_file(path)
     n = 0
-    try:
-        with open(path, encoding="utf-8") as f:
-            for i, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    value = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    raise _decode_error(path, e, i, not raw.endswith("\n")) from None
-                n += 1
-                yield i, value
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text ({e.reason})", file=path) from None
+    for i, value in iter_json_lines(path, hint="truncated file?"):
+        n += 1
+        yield i, value
     if n == 0:
         raise InputError("file has no records", file=path, expected="one JSON object per line")
 

@@ -10,6 +10,11 @@ scale is a different world and a finished step is never redone:
     pools/rm_val-mid.jsonl          the same for a validation split (hyper-parameters are chosen there, not on test)
     chunks/                         finished sampling chunks, so an interrupted build resumes where it stopped
 
+Pools and chunks carry a checksum sidecar and generator folders a manifest (harness.cache): a damaged one is reported,
+removed and rebuilt, never used; entries from before checksums are accepted and adopted. Under torchrun, `generate`
+passes sharded=True: rank 0 trains the generators, every rank samples its share of each pool's chunks (chunk c goes
+to rank c % world size; each chunk has its own seed, so the merged pool is the same bytes as one process writes).
+
 The three generators are checkpoints of one training run, chosen by validation pass@1 closest to the paper's
 Mistral-7B / Llama-3.1-8B / Llama-3.1-70B pass@1 on MATH-500 (9.6% / 44.6% / 63.2%). Their errors are the models'
 own: a wrong intermediate result propagates to a wrong answer; no label is injected.
@@ -17,13 +22,14 @@ own: a wrong intermediate result propagates to a wrong answer; no label is injec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness import cache
-from harness.pool import Pool, Problem, Response, load_pool, save_pool
+from harness.pool import Pool, Problem, Response, load_pool_checked, parse_record, save_pool_checked
 
 WORLD_VERSION = 4
 GENERATORS = ("weak", "mid", "strong")
@@ -96,44 +102,78 @@ def is_built(cfg: WorldConfig) -> bool:
     return (world_dir(cfg) / "world.json").exists()
 
 
-def load_world(cfg: WorldConfig) -> dict:
-    return cache.read_json(world_dir(cfg) / "world.json")
+def load_world(cfg: WorldConfig) -> dict | None:
+    """The world's summary; None when it is missing or damaged (reported; build_world then rebuilds what is missing)."""
+    return cache.read_json_checked(world_dir(cfg) / "world.json", "rebuilding the world")
 
 
 def pool_path(cfg: WorldConfig, split: str, generator: str) -> Path:
     return world_dir(cfg) / "pools" / f"{split}-{generator}.jsonl"
 
 
-def build_world(cfg: WorldConfig, log=print) -> dict:
-    """Build whatever is missing and return the world's summary (also saved as world.json)."""
+def world_pool_paths(cfg: WorldConfig) -> list[Path]:
+    return [pool_path(cfg, "test", g) for g in GENERATORS] + [pool_path(cfg, s, "mid") for s in ("rm_train", "rm_val")]
+
+
+def build_world(cfg: WorldConfig, log=print, sharded: bool = False) -> dict:
+    """Build whatever is missing and return the world's summary (also saved as world.json).
+
+    A built world is checked on every call (each pool against its checksum, once per process): a damaged pool is
+    reported, removed and sampled again (from its finished chunks when they are intact), and the recorded summary
+    stands, since the same seed gives the same pool. sharded=True (every rank of a torchrun world calls it): rank 0
+    trains, the ranks share the sampling, rank 0 writes; every rank returns the summary.
+    """
+    from harness import distributed
+    world = distributed.current() if sharded else distributed.World()
     root = world_dir(cfg)
-    if is_built(cfg):
-        return load_world(cfg)  # warm: no torch import, well under a second
+    summary, intact = None, False
+    if world.is_main:
+        summary = load_world(cfg) if is_built(cfg) else None
+        # Lists, not generators: every damaged entry is reported and removed, not only the first. The generators are
+        # checked too: `run` trains reward models from the mid one. Each file is hashed once per process (the
+        # fingerprint of the mid generator as a base model reuses the hash).
+        intact = summary is not None and all([cache.check_file(p, "regenerating it") for p in world_pool_paths(cfg)])
+        intact = intact and all([cache.check_dir(generator_path(cfg, g), "retraining the generators")
+                                 for g in GENERATORS])
+    if _agree(world, intact):
+        return _agree(world, summary)  # warm: no torch import, well under a second
     import torch
     torch.set_num_threads(cfg.threads)
     t0 = time.time()
     sp = splits(cfg)
     timings = {}
-    gens = _train_generators(cfg, sp, root, log)
+    with distributed.main_first() if world.active else contextlib.nullcontext():
+        gens = _train_generators(cfg, sp, root, log)
     timings["train_generators_s"] = round(time.time() - t0, 1)
     stats = {}
     for name in GENERATORS:
         t = time.time()
-        pool = _sample_pool(cfg, sp["test"], name, "test", cfg.samples_per_test, log)
+        pool = _sample_pool(cfg, sp["test"], name, "test", cfg.samples_per_test, log, world=world)
         timings[f"pool_{name}_s"] = round(time.time() - t, 1)
-        stats[name] = {**gens[name], **pool_stats(pool)}
+        if world.is_main:
+            stats[name] = {**gens[name], **pool_stats(pool)}
     t = time.time()
     rm_stats = {}
     for split, n in (("rm_train", cfg.rollouts_per_rm), ("rm_val", cfg.rollouts_per_rm)):
         problems = sp["rm_train"] if split == "rm_train" else sp["val"]
-        pool = _sample_pool(cfg, problems, "mid", split, n, log)
-        rm_stats[f"{split}-mid"] = pool_stats(pool)
+        pool = _sample_pool(cfg, problems, "mid", split, n, log, world=world)
+        if world.is_main:
+            rm_stats[f"{split}-mid"] = pool_stats(pool)
     timings["rm_rollouts_s"] = round(time.time() - t, 1)
     timings["total_s"] = round(time.time() - t0, 1)
-    summary = {"key": cfg.key(), "config": asdict(cfg), "generators": stats, "rm_pools": rm_stats, "timings": timings,
-               "pools": {p.stem: str(p) for p in sorted((root / "pools").glob("*.jsonl"))}}
-    cache.write_json_atomic(root / "world.json", summary, indent=2)
-    return summary
+    if world.is_main and summary is None:
+        summary = {"key": cfg.key(), "config": asdict(cfg), "generators": stats, "rm_pools": rm_stats,
+                   "timings": timings, "pools": {p.stem: str(p) for p in sorted((root / "pools").glob("*.jsonl"))}}
+        cache.write_json_checked(root / "world.json", summary, indent=2)
+    return _agree(world, summary)
+
+
+def _agree(world, value):
+    """Rank 0's `value` on every rank (the value itself in one process)."""
+    if not world.active:
+        return value
+    from harness import distributed
+    return distributed.broadcast_json(value)
 
 
 def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
@@ -151,7 +191,10 @@ def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
 
     gdir = root / "generators"
     done = {g: gdir / g / "generator.json" for g in GENERATORS}
-    if all(p.exists() for p in done.values()):
+    # One training run makes all three: a damaged one (reported, removed) means training again. A list, so every
+    # damaged folder is reported.
+    if all([cache.check_dir(gdir / g, "retraining the generators") for g in GENERATORS]) and \
+            all(p.exists() for p in done.values()):
         return {g: cache.read_json(p) for g, p in done.items()}
     tok = build_tokenizer()
     model = make_model(tok, cfg.model_size, seed=cfg.seed)
@@ -187,6 +230,7 @@ def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
             model.save_pretrained(tmp, safe_serialization=True)
             tok.save_pretrained(tmp)
             (tmp / "generator.json").write_text(json.dumps(meta, indent=2))
+            cache.write_manifest(tmp)
         out[g] = meta
     return out
 
@@ -195,51 +239,76 @@ def generator_path(cfg: WorldConfig, name: str) -> Path:
     return world_dir(cfg) / "generators" / name
 
 
-def _sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, chunk: int = 50) -> Pool:
-    """Sample, grade, and save a pool; chunks are cached so an interrupted run resumes."""
+def _sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, chunk: int = 50,
+                 world=None) -> Pool | None:
+    """Sample, grade, and save a pool; chunks are cached so an interrupted run resumes.
+
+    Chunk c (problems [50c, 50c + 50)) is sampled with seed `seed * 7919 + 50c`, whoever samples it: under a sharded
+    build rank r samples chunks c % size == r, and rank 0 merges (the others return None).
+    """
+    import sys
+
+    from harness import distributed
+    world = world or distributed.World()
     path = pool_path(cfg, split, gen)
-    if path.exists():
-        return load_pool(path)
-    import torch
-    from tqdm import tqdm
-    from transformers import AutoTokenizer, LlamaForCausalLM
-
-    from tasks.arith.problems import extract_answer, first_error_step, is_correct
-    from harness.sampling import sample_responses
-
-    gpath = generator_path(cfg, gen)
-    model = LlamaForCausalLM.from_pretrained(gpath, use_safetensors=True, dtype=torch.float32)
-    tok = AutoTokenizer.from_pretrained(gpath)
+    found = load_pool_checked(path) if world.is_main else None
+    if _agree(world, found is not None):
+        return found
     cdir = world_dir(cfg) / "chunks" / f"{split}-{gen}"
-    records: list[Problem] = []
-    with tqdm(total=len(problems), desc=f"sample {split} {gen} x{n}", unit="problem") as bar:
-        for c0 in range(0, len(problems), chunk):
-            part = problems[c0:c0 + chunk]
+    starts = list(range(0, len(problems), chunk))
+    parts: dict[int, list[Problem]] = {}
+    if world.is_main:
+        for c0 in starts:
             cpath = cdir / f"{c0:06d}.jsonl"
-            if cpath.exists():
-                records.extend(load_pool(cpath).problems)
+            part = load_pool_checked(cpath, "sampling it again") if cpath.exists() else None
+            if part is not None:
+                parts[c0] = part.problems
+    todo = _agree(world, [c0 for c0 in starts if c0 not in parts])
+    mine = world.mine(todo)
+    computed: dict[str, list[dict]] = {}
+    if mine:
+        import torch
+        from tqdm import tqdm
+        from transformers import AutoTokenizer, LlamaForCausalLM
+
+        from tasks.arith.problems import extract_answer, first_error_step, is_correct
+        from harness.sampling import sample_responses
+
+        gpath = generator_path(cfg, gen)
+        model = LlamaForCausalLM.from_pretrained(gpath, use_safetensors=True, dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(gpath)
+        with tqdm(total=sum(len(problems[c0:c0 + chunk]) for c0 in mine), desc=f"sample {split} {gen} x{n}",
+                  unit="problem") as bar:
+            for c0 in mine:
+                part = problems[c0:c0 + chunk]
+                texts = sample_responses(model, tok, [p.problem for p in part], n, temperature=cfg.temperature,
+                                         max_new_tokens=cfg.max_new_tokens, seed=cfg.seed * 7919 + c0)
+                recs = []
+                for p, outs in zip(part, texts):
+                    resps = []
+                    for t in outs:
+                        ans = extract_answer(t)
+                        ok = is_correct(t, p.answer)
+                        extra = {"answer_key": ans} if ans is not None else {}
+                        extra["error_step"] = None if ok else first_error_step(t, p.steps)
+                        resps.append(Response(t, ans, ok, extra))
+                    recs.append(Problem(p.id, p.problem, str(p.answer), resps,
+                                        {"task": "arith", "generator": gen, "split": split,
+                                         "temperature": cfg.temperature, "world": cfg.key(), "n_steps": len(p.steps)}))
+                save_pool_checked(recs, cdir / f"{c0:06d}.jsonl")
+                computed[str(c0)] = [r.to_dict() for r in recs]
                 bar.update(len(part))
-                continue
-            texts = sample_responses(model, tok, [p.problem for p in part], n, temperature=cfg.temperature,
-                                     max_new_tokens=cfg.max_new_tokens, seed=cfg.seed * 7919 + c0)
-            recs = []
-            for p, outs in zip(part, texts):
-                resps = []
-                for t in outs:
-                    ans = extract_answer(t)
-                    ok = is_correct(t, p.answer)
-                    extra = {"answer_key": ans} if ans is not None else {}
-                    extra["error_step"] = None if ok else first_error_step(t, p.steps)
-                    resps.append(Response(t, ans, ok, extra))
-                recs.append(Problem(p.id, p.problem, str(p.answer), resps,
-                                    {"task": "arith", "generator": gen, "split": split, "temperature": cfg.temperature,
-                                     "world": cfg.key(), "n_steps": len(p.steps)}))
-            save_pool(recs, cpath)
-            records.extend(recs)
-            bar.update(len(part))
-    pool = Pool(records)
-    save_pool(pool, path)
-    return pool
+    gathered = distributed.gather_json(computed) if world.active else [computed]
+    if not world.is_main:
+        return None
+    for share in gathered:  # records go through JSON whoever sampled them, so the bytes never depend on that
+        parts.update({int(c0): [parse_record(d, path) for d in recs] for c0, recs in share.items()})
+    if world.active and todo:
+        print(f"[generate] {split}-{gen}: {len(todo)} chunks sampled by {world.size} processes ("
+              + ", ".join(f"rank {r}: {len(s)}" for r, s in enumerate(gathered)) + ")", file=sys.stderr)
+    pool = Pool([p for c0 in starts for p in parts[c0]])
+    save_pool_checked(pool, path)
+    return Pool(pool.problems, path)
 
 
 def pool_stats(pool: Pool) -> dict:
