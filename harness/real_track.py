@@ -146,6 +146,8 @@ def _pb_table(runs: Path, pb_max, max_problems: int) -> str:
         f = runs / (results_stem("processbench", rm, opts, {"splits": None, "max_per_split": None,
                                                             "tune_on": "gsm8k", "data": None,
                                                             "max_problems": DEFAULT_MAX_PROBLEMS}) + ".json")
+        if not f.is_file():  # a run over more splits (e.g. all four) holds the gsm8k numbers too
+            f = next(iter(_pb_runs(runs, rm, pb_max)), f)
         if not f.is_file():
             lines.append(f"| {rm} | (not run: {f.name} missing) | | | |")
             continue
@@ -155,6 +157,49 @@ def _pb_table(runs: Path, pb_max, max_problems: int) -> str:
     return ("ProcessBench-gsm8k (threshold tuned on this split, so F1 is in-sample; %, 95% bootstrap CI)\n\n"
             "| reward model | erroneous+correct | acc erroneous | acc correct | F1 |\n|---|---|---|---|---|\n"
             + "\n".join(lines) + "\n")
+
+
+def _pb_runs(runs: Path, rm: str, pb_max) -> list[Path]:
+    """ProcessBench result files of `rm` with this per-split cap, most splits first."""
+    out = []
+    for f in sorted(runs.glob(f"processbench-{rm}-*.json")):
+        d = json.loads(f.read_text())
+        if d.get("config", {}).get("task_options", {}).get("max_per_split") == pb_max and "gsm8k" in d.get("splits", {}):
+            out.append((-len(d["splits"]), f.name, f))
+    return [f for *_, f in sorted(out)]
+
+
+def _pb_splits_table(runs: Path, pb_max) -> str:
+    """F1 on every split with the threshold tuned on gsm8k (the ProcessBench protocol), where runs cover them."""
+    lines, splits = [], None
+    for rm in PB_RMS:
+        files = _pb_runs(runs, rm, pb_max)
+        if not files:
+            continue
+        d = json.loads(files[0].read_text())
+        splits = splits or list(d["splits"])
+        cells = []
+        for s in splits:
+            g = d["splits"].get(s)
+            cells.append("-" if g is None else f"{_pct(g['f1'])} [{_pct(g['f1_ci'][0])}, {_pct(g['f1_ci'][1])}]")
+        lines.append(f"| {rm} | " + " | ".join(cells) + f" | {d.get('threshold', '-')!s:.8} |")
+    if not lines:
+        return ""
+    return ("\nF1 % per split [95% CI], threshold chosen on gsm8k and applied unchanged to the others:\n\n"
+            "| reward model | " + " | ".join(splits) + " | threshold |\n|---|" + "---|" * (len(splits) + 1) + "\n"
+            + "\n".join(lines) + "\n")
+
+
+def _walls(runs: Path) -> dict:
+    """Wall time of every real-track run, from its own JSON (a stage run outside `real-track` counts too)."""
+    out = {}
+    for f in sorted(runs.glob("*.json")):
+        if f.name.startswith(("gsm8k-gpt3-", "processbench-", "gsm8k-default-ovm")):
+            d = json.loads(f.read_text())
+            total = d.get("timings", {}).get("total_s")
+            if total is not None:
+                out[f.stem] = total
+    return out
 
 
 def _ovm_table(runs: Path, ovm_k: int) -> str:
@@ -182,7 +227,7 @@ def _ovm_table(runs: Path, ovm_k: int) -> str:
 def render(results: str = "results", max_problems: int = 100, pb_max: int | None = 100, ovm_k: int = 64) -> str:
     runs = Path(results) / "runs"
     wall_f = runs / "real_track-wall.json"
-    wall = json.loads(wall_f.read_text()) if wall_f.is_file() else {}
+    wall = {**_walls(runs), **(json.loads(wall_f.read_text()) if wall_f.is_file() else {})}
     cmd = (f"python -m harness real-track --max-problems {max_problems} --processbench-max {pb_max or 'all'} "
            f"--ovm-k {ovm_k} --threads 2")
     walls = "\n".join(f"| {k} | {v / 60:.1f} |" for k, v in wall.items()) or "| (no stage run yet) | |"
@@ -200,7 +245,7 @@ resolves, so the log-ratio would be rounding noise.
 {_gpt3_table(runs, max_problems)}
 ## Experiment 2: ProcessBench step level
 
-{_pb_table(runs, pb_max, max_problems)}
+{_pb_table(runs, pb_max, max_problems)}{_pb_splits_table(runs, pb_max)}
 ## Large N: OVM pools
 
 {_ovm_table(runs, ovm_k)}
@@ -220,6 +265,12 @@ half of the implicit PRM; the 135M base is far below the 7B+ models of the paper
 
 
 def render_file(results: str = "results", max_problems: int = 100, pb_max: int | None = 100, ovm_k: int = 64) -> Path:
+    """Write real_models.md; a Reading section written by hand into the file is kept across re-renders."""
     path = Path(results) / "real_models.md"
-    cache.write_text_atomic(path, render(results, max_problems, pb_max, ovm_k))
+    text = render(results, max_problems, pb_max, ovm_k)
+    if path.is_file():
+        old = path.read_text(encoding="utf-8").split("\n## Reading\n", 1)
+        if len(old) == 2 and not old[1].lstrip().startswith("(To be written"):
+            text = text.split("\n## Reading\n", 1)[0] + "\n## Reading\n" + old[1]
+    cache.write_text_atomic(path, text)
     return path
