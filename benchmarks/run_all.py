@@ -152,9 +152,10 @@ def render(runs: dict, info: list, args, total: float, invocation: str) -> str:
             "full-vocabulary log-softmax, so its cost grows with the number of steps; the harness forwards each "
             "response once per model. Both give the same step rewards (checked in the run).",
             "- Prompt sharing (`share_prompt=true` on implicit PRMs, `step_logps(..., share_prompt=True)`) saves "
-            "(N - 1) x prompt tokens a problem. It stays off by default: on arith prompts (a quarter of the tokens) "
-            "it does not pay on this CPU, while with prompts as long as chat-templated MATH prompts it does (see "
-            "its table). The score cache key does not include it; scores equal the plain path's within 1e-5.",
+            "(N - 1) x prompt tokens a problem. It is on by default for implicit PRM scoring since it was faster "
+            "at 2 threads on a quiet machine even for short arith prompts (its table; under a concurrent job at 1 "
+            "thread it measured 0.94x once); training's reference pass keeps the plain path. The score cache key "
+            "does not include it; scores equal the plain path's within 1e-5.",
             "- Grading: a grader without caching makes 2 calls a response (verdict, vote key); the runner makes one "
             "per distinct (reference, answer) pair and per distinct answer, and a re-run none (sqlite verdict "
             "cache).", ""]

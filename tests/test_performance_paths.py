@@ -89,9 +89,9 @@ def test_share_prompt_is_a_runtime_option_of_implicit_prms(tiny_lm_dir, cache_ro
     from reward_models import get_rm
     pool = varied_pool()
     paths = dict(model=str(tiny_lm_dir("nano", 1)), ref=str(tiny_lm_dir("nano", 0)), progress=False)
-    plain = get_rm("implicit_ce", score_batch_size=3, **paths)
-    shared = get_rm("implicit_ce", score_batch_size=5, share_prompt="true", **paths)
-    assert shared.config.share_prompt is True
+    plain = get_rm("implicit_ce", score_batch_size=3, share_prompt="false", **paths)
+    shared = get_rm("implicit_ce", score_batch_size=5, **paths)  # the default
+    assert shared.config.share_prompt is True and plain.config.share_prompt is False
     assert shared.score_key(pool) == plain.score_key(pool)
     a, b = plain.compute_scores(pool)[0], shared.compute_scores(pool)[0]
     for pa, pb in zip(a, b):
