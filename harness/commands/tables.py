@@ -152,6 +152,8 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         "labelled on 200 instructions, so compare per instruction. The paper's ratio: "
         f"{T.PAPER_FLOP_RATIO}x.",
         T.flops_table(runs, trained_main) if trained_main else "(no compute records)",
+        "Ablation and variant runs (same accounting):" if any(runs[lb].get("compute") for lb in runs
+                                                              if lb not in trained_main) else "",
         T.flops_table(runs, [label for label in sorted(runs) if label not in trained_main and
                              runs[label].get("compute")]) if any(runs[lb].get("compute") for lb in runs
                                                                    if lb not in trained_main) else "",
