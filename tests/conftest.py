@@ -44,3 +44,13 @@ def tiny_lm_dir(tmp_path_factory):
             made[size, seed] = folder
         return made[size, seed]
     return make
+
+
+@pytest.fixture
+def processbench_dir():
+    """ProcessBench splits from ../shared/data beside the checkout, or a skip that says where they were looked for."""
+    from pathlib import Path
+    d = Path(__file__).resolve().parents[2] / "shared" / "data" / "processbench"
+    if not (d / "gsm8k.json").is_file():
+        pytest.skip(f"ProcessBench data not found at {d} (../shared/data beside the checkout)")
+    return d

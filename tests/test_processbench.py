@@ -12,15 +12,6 @@ from harness import step_eval
 from harness.cli import main
 from harness.steps import split_steps
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture
-def processbench_dir():
-    d = DATA / "processbench"
-    if not (d / "gsm8k.json").is_file():
-        pytest.skip(f"ProcessBench data not found at {d} (../shared/data beside the checkout)")
-    return d
 
 
 # Three erroneous samples (earliest wrong step 1, 0, 2) and two correct ones.

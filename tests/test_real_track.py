@@ -154,7 +154,7 @@ def test_converted_smollm2_gives_the_gguf_log_probs(cache_root):
 
 
 @pytest.mark.slow
-def test_whole_chain_on_ten_problems_with_smollm2(gpt3_file, processbench_dir_or_skip, cache_root, tmp_path):
+def test_whole_chain_on_ten_problems_with_smollm2(gpt3_file, processbench_dir, cache_root, tmp_path):
     """gsm8k-gpt3 folds with implicit_ce, then ProcessBench with the half-A checkpoint, through the CLI."""
     from harness.cli import main
     _gguf()
@@ -171,11 +171,3 @@ def test_whole_chain_on_ten_problems_with_smollm2(gpt3_file, processbench_dir_or
                      ".json").read_text())
     assert pb["scorer"]["checkpoint"] == rec["folds"][0]["checkpoint"]  # the gsm8k-gpt3 half-A model, reused
     assert 0.0 <= pb["splits"]["gsm8k"]["f1"] <= 1.0
-
-
-@pytest.fixture
-def processbench_dir_or_skip():
-    d = DATA / "processbench"
-    if not (d / "gsm8k.json").is_file():
-        pytest.skip(f"ProcessBench data not found at {d}")
-    return d
