@@ -56,7 +56,7 @@ def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -
 
 def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str, scale: str) -> list[Path]:
     from harness import plots
-    from harness.paper_tables import GEN_ORDER, average, per_instruction
+    from harness.paper_tables import GEN_ORDER, average
     out = folder / "plots"
     paths = []
     for gen in GEN_ORDER:
@@ -76,7 +76,14 @@ def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str,
                for label, c in trained]
         paths.append(plots.plot_flops(per, f"{task} ({scale}): development FLOPs per instruction (Figure 2 analog)",
                                       out / "flops.png"))
-    points = [(label, per_instruction(run["compute"]) * run["compute"].get("instructions", 1), average(run))
+    from collections import Counter
+    counts = Counter(run["compute"].get("instructions") for run in runs.values() if run.get("compute"))
+    usual = counts.most_common(1)[0][0] if counts else None
+
+    def name(label, c):  # a run trained or labelled on fewer instructions says so beside its point
+        n = c.get("instructions")
+        return label if n == usual else f"{label} ({n} instr.)"
+    points = [(name(label, run["compute"]), run["compute"]["total_flops"], average(run))
               for label, run in sorted(runs.items()) if run.get("compute") and average(run) is not None]
     if points:
         paths.append(plots.plot_accuracy_vs_flops(
