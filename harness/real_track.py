@@ -120,16 +120,20 @@ def _gpt3_table(runs: Path, max_problems: int) -> str:
         f = runs / (results_stem("gsm8k-gpt3", rm, {"max_problems": max_problems},
                                  {"max_problems": DEFAULT_MAX_PROBLEMS, "data": None}) + ".json")
         if not f.is_file():
-            lines.append(f"| {rm} | (not run: {f.name} missing) | | |")
+            lines.append(f"| {rm} | (not run: {f.name} missing) | | | |")
             continue
         rows = json.loads(f.read_text())["rows"]
         get = {(r["rm"], r["method"], r["n"]): r for r in rows}
         n = rows[0]["problems"]
         free = free or get
+        a = (json.loads(f.read_text()).get("auc") or [{}])[0]
+        auc = "-" if a.get("within_auc") is None else \
+            f"{a['within_auc']:.3f} [{a['within_ci_low']:.3f}, {a['within_ci_high']:.3f}]"
         lines.append(f"| {rm} | {_cell(get[(rm, 'best_of_n', 4)])} | {_cell(get[(rm, 'weighted_vote', 4)])} | "
-                     f"{_cell(get[(rm, 'best_of_n', 2)])} |")
-    head = (f"{n} GSM8K test problems x 4 GPT-3 solutions, two folds (accuracy %, 95% bootstrap CI over problems)\n\n"
-            "| reward model | best-of-4 | weighted vote @4 | best-of-2 |\n|---|---|---|---|\n")
+                     f"{_cell(get[(rm, 'best_of_n', 2)])} | {auc} |")
+    head = (f"{n} GSM8K test problems x 4 GPT-3 solutions, two folds (accuracy %, 95% bootstrap CI over problems; "
+            "within-problem ROC AUC, 0.5 = chance)\n\n"
+            "| reward model | best-of-4 | weighted vote @4 | best-of-2 | within-problem AUC |\n|---|---|---|---|---|\n")
     ref = ""
     if free:
         ref = (f"\nWithout a reward model: random choice (pass@1) {_cell(free[('-', 'pass_at_n', 1)])}, majority vote "
