@@ -231,7 +231,7 @@ def _ovm_table(runs: Path, ovm_k: int) -> str:
 def render(results: str = "results", max_problems: int = 100, pb_max: int | None = 100, ovm_k: int = 64) -> str:
     runs = Path(results) / "runs"
     wall_f = runs / "real_track-wall.json"
-    wall = {**_walls(runs), **(json.loads(wall_f.read_text()) if wall_f.is_file() else {})}
+    wall = _walls(runs) or (json.loads(wall_f.read_text()) if wall_f.is_file() else {})  # one entry per run
     cmd = (f"python -m harness real-track --max-problems {max_problems} --processbench-max {pb_max or 'all'} "
            f"--ovm-k {ovm_k} --threads 2")
     walls = "\n".join(f"| {k} | {v / 60:.1f} |" for k, v in wall.items()) or "| (no stage run yet) | |"
