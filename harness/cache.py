@@ -146,11 +146,25 @@ def checksum_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + CHECKSUM_SUFFIX)
 
 
+def _write_sidecar(path: Path, digest: str) -> None:
+    write_text_atomic(checksum_path(path), f"{digest}  {path.name}\n")  # the `sha256sum -c` format
+
+
+def _recorded_digest(path: Path) -> str | None:
+    """The digest in `path`'s sidecar; None without a sidecar (a legacy entry), "" for an unreadable one."""
+    try:
+        return checksum_path(path).read_text(encoding="utf-8").split()[0]
+    except FileNotFoundError:
+        return None
+    except (IndexError, UnicodeDecodeError):
+        return ""
+
+
 def write_bytes_checked(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-    write_text_atomic(checksum_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    _write_sidecar(path, hashlib.sha256(data).hexdigest())
     return path
 
 
@@ -171,9 +185,8 @@ def read_bytes_checked(path: str | os.PathLike, action: str = "recomputing it") 
         data = path.read_bytes()
     except FileNotFoundError:
         return None
-    try:
-        recorded = checksum_path(path).read_text(encoding="utf-8").split()[0]
-    except (FileNotFoundError, IndexError, UnicodeDecodeError):
+    recorded = _recorded_digest(path)
+    if not recorded:
         return data
     if hashlib.sha256(data).hexdigest() != recorded:
         warn_corrupt(path, "checksum mismatch", action)
@@ -213,7 +226,7 @@ def adopt_file(path: str | os.PathLike, data: bytes) -> None:
     a read-only cache stays as it is."""
     path = Path(path)
     try:
-        write_text_atomic(checksum_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+        _write_sidecar(path, hashlib.sha256(data).hexdigest())
     except OSError:
         pass
 
@@ -225,13 +238,10 @@ def check_file(path: str | os.PathLike, action: str = "recomputing it") -> bool:
     path = Path(path)
     if not path.is_file():
         return False
-    try:
-        recorded = checksum_path(path).read_text(encoding="utf-8").split()[0]
-    except FileNotFoundError:
+    recorded = _recorded_digest(path)
+    if recorded is None:
         adopt_file(path, path.read_bytes())
         return True
-    except (IndexError, UnicodeDecodeError):
-        recorded = ""
     if sha256_file(path) == recorded:
         return True
     warn_corrupt(path, "checksum mismatch", action)

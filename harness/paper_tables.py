@@ -137,6 +137,5 @@ def per_instruction(c: dict) -> float:
 
 
 def ratio(c: dict | None, base: dict | None) -> float | None:
-    if not c or not base:
-        return None
-    return per_instruction(c) / per_instruction(base)
+    from reward_models.compute import flop_ratio
+    return flop_ratio(c, base, per_instruction=True) if c and base else None

@@ -109,7 +109,8 @@ def _pct(x) -> str:
 
 
 def _cell(r) -> str:
-    return f"{_pct(r['accuracy'])} [{_pct(r['ci_low'])}, {_pct(r['ci_high'])}]"
+    from harness.paper_tables import fmt_ci
+    return fmt_ci(r)
 
 
 def _gpt3_table(runs: Path, max_problems: int) -> str:
@@ -126,9 +127,8 @@ def _gpt3_table(runs: Path, max_problems: int) -> str:
         get = {(r["rm"], r["method"], r["n"]): r for r in rows}
         n = rows[0]["problems"]
         free = free or get
-        a = (json.loads(f.read_text()).get("auc") or [{}])[0]
-        auc = "-" if a.get("within_auc") is None else \
-            f"{a['within_auc']:.3f} [{a['within_ci_low']:.3f}, {a['within_ci_high']:.3f}]"
+        from harness.paper_tables import fmt_auc
+        auc = fmt_auc((json.loads(f.read_text()).get("auc") or [None])[0])
         lines.append(f"| {rm} | {_cell(get[(rm, 'best_of_n', 4)])} | {_cell(get[(rm, 'weighted_vote', 4)])} | "
                      f"{_cell(get[(rm, 'best_of_n', 2)])} | {auc} |")
     head = (f"{n} GSM8K test problems x 4 GPT-3 solutions, two folds (accuracy %, 95% bootstrap CI over problems; "

@@ -102,9 +102,6 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
     trained_main = [label for label in main if runs[label].get("compute")]
     any_run = runs[main[0]] if main else next(iter(runs.values()))
 
-    def group(name, loss, pairs):
-        return [(desc, label) for desc, label in pairs if label.startswith(f"implicit_{loss}")]
-
     ref_rows = [(f"{loss.upper()}: {desc}", f"implicit_{loss}{suffix}") for loss in ("dpo", "ce") for desc, suffix in (
         ("reference at training and inference", ""), ("reference at training only", "-noref_infer"),
         ("reference at inference only", "-noref_train"), ("no reference", "-noref_both"))]

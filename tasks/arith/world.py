@@ -180,7 +180,6 @@ def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
     """One training run; the checkpoint with validation pass@1 closest to each target becomes that generator."""
     import copy
 
-    import torch
     from tqdm import tqdm
 
     from tasks.arith.model import make_model
