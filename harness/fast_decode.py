@@ -3,7 +3,7 @@
 Hugging Face's generic cache grows its key/value tensors by concatenation at every step, which for the tiny arith
 models costs more than the model itself. This decoder reads the same weights, preallocates the cache once, and
 computes exactly the Llama forward pass (RMSNorm, rotary embeddings, SiLU-gated MLP, grouped-query attention);
-tests/test_sampling.py checks its logits against `LlamaForCausalLM` to 1e-4. Other architectures fall back to the
+tests/test_arith.py checks its logits against `LlamaForCausalLM` to 1e-4. Other architectures fall back to the
 generic path in harness.sampling.
 """
 
@@ -15,9 +15,19 @@ import torch.nn.functional as F
 
 def supports(model) -> bool:
     cfg = model.config
-    return (getattr(cfg, "model_type", None) == "llama" and getattr(cfg, "rope_scaling", None) in (None, {})
+    return (getattr(cfg, "model_type", None) == "llama" and _plain_rope(cfg)
             and not getattr(cfg, "attention_bias", False) and not getattr(cfg, "mlp_bias", False)
             and getattr(cfg, "hidden_act", "silu") == "silu")
+
+
+def _plain_rope(cfg) -> bool:
+    """Unscaled rotary embeddings only. transformers 5 spells them {'rope_type': 'default', 'rope_theta': ...} in
+    rope_scaling/rope_parameters, older versions None: both count, any scaled variant (linear, llama3, yarn) does not."""
+    for name in ("rope_scaling", "rope_parameters"):
+        rs = getattr(cfg, name, None) or {}
+        if rs.get("rope_type", rs.get("type", "default")) != "default":
+            return False
+    return True
 
 
 class LlamaDecoder:
@@ -97,28 +107,41 @@ class LlamaDecoder:
         logits = self.forward(input_ids, pos, kv, 0, key_mask)
         next_pos = pos[:, -1:] + 1
         out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long)
-        rows = torch.arange(B)            # which original row each live row is
+        rows = torch.arange(B)                    # which original row each batch row is
+        alive = torch.ones(B, dtype=torch.bool)   # batch rows still writing (finished ones ride along until pruned)
         for t in range(max_new_tokens):
             probs = torch.softmax(logits.float() / temperature, dim=-1)
             # One draw per original row, in original order, so dropping finished rows never changes the samples.
-            tok = torch.multinomial(_full_probs(probs, rows, B), 1, generator=gen).squeeze(1)[rows]
-            out[rows, t] = tok
-            live = tok != eos_id
-            if not bool(live.any()) or t + 1 == max_new_tokens:
+            tok = torch.multinomial(_full_probs(probs, rows[alive], alive, B), 1, generator=gen).squeeze(1)[rows]
+            out[rows[alive], t] = tok[alive]
+            alive &= tok != eos_id
+            n_alive = int(alive.sum())
+            if n_alive == 0 or t + 1 == max_new_tokens:
                 break
-            if not bool(live.all()):  # drop finished rows from the batch and the cache
-                rows, tok, next_pos, key_mask = rows[live], tok[live], next_pos[live], key_mask[live]
-                kv = [(k[live], v[live]) for k, v in kv]
+            # Copying the whole cache to drop finished rows costs more than carrying them, so prune only when a
+            # quarter of the batch is dead weight.
+            if n_alive <= 0.75 * len(rows):
+                keep = alive
+                rows, tok, next_pos, key_mask, alive = rows[keep], tok[keep], next_pos[keep], key_mask[keep], alive[keep]
+                kv = [(_prune(k, keep, P + t), _prune(v, keep, P + t)) for k, v in kv]
             key_mask[:, P + t] = True
             logits = self.forward(tok.unsqueeze(1), next_pos, kv, P + t, key_mask)
             next_pos = next_pos + 1
         return out
 
 
-def _full_probs(probs, rows, B):
-    if len(rows) == B:
+def _prune(cache, keep, filled):
+    """The kept rows of a cache tensor [B, H, L, D]; only the filled slots are copied (the rest get overwritten)."""
+    out = torch.empty((int(keep.sum()),) + tuple(cache.shape[1:]), dtype=cache.dtype)
+    out[:, :, :filled] = cache[keep, :, :filled]
+    return out
+
+
+def _full_probs(probs, live_rows, alive, B):
+    """Probabilities for all B original rows: the live rows' own, a dummy for finished rows (drawn, never used)."""
+    if len(live_rows) == B:
         return probs
     full = torch.zeros(B, probs.shape[1], dtype=probs.dtype)
-    full[:, 0] = 1.0  # finished rows draw a dummy token that is never used
-    full[rows] = probs
+    full[:, 0] = 1.0
+    full[live_rows] = probs[alive]
     return full

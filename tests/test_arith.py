@@ -169,3 +169,60 @@ def test_smoke_world_is_deterministic(smoke_world, tmp_path):
     with cache.using(tmp_path):
         build_world(cfg, log=lambda m: None)
         assert pool_path(cfg, "test", "mid").read_bytes() == first
+
+
+def test_arith_generators_sample_through_the_fast_decoder_and_agree_with_the_generic_path():
+    # transformers 5 writes unscaled rotary embeddings as {'rope_type': 'default'}; the fast path must still be taken
+    # (it silently was not, which tripled the world's sampling time), and scaled variants must still fall back.
+    from harness import fast_decode, sampling
+    from tasks.arith.model import make_model
+    from tasks.arith.tokenizer import build_tokenizer
+    tok = build_tokenizer()
+    model = make_model(tok, "nano", seed=3).eval()
+    assert fast_decode.supports(model)
+    scaled = make_model(tok, "nano", seed=3)
+    scaled.config.rope_parameters = {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
+    assert not fast_decode.supports(scaled)
+    e = tok([sampling.build_prompt(tok, p) for p in ["Compute 1 + 2", "Compute (3 + 4) * 5 - 6"]] * 3,
+            add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
+    args = (e.input_ids, e.attention_mask, 1.0, 40, tok.eos_token_id, tok.pad_token_id)
+    with torch.inference_mode():
+        fast = fast_decode.LlamaDecoder(model).sample(*args, torch.Generator().manual_seed(4))
+        slow = sampling._generate_generic(model, *args, torch.Generator().manual_seed(4))
+    # the same draws from the same generator: equal wherever the generic path has not stopped (it pads after eos)
+    width = slow.shape[1]
+    assert torch.equal(fast[:, :width], slow)
+
+
+def test_generator_training_stops_once_past_the_highest_target():
+    from tasks.arith.world import _past_targets
+    snap = lambda *accs: [(25 * (i + 1), a, None) for i, a in enumerate(accs)]  # noqa: E731
+    top = 0.632
+    assert not _past_targets(snap(0.1, 0.36), top)               # still below
+    assert not _past_targets(snap(0.36, 0.65), top)              # just above: the closest so far
+    assert not _past_targets(snap(0.36, 0.65, 0.67), top)        # within the margin
+    assert _past_targets(snap(0.36, 0.65, 0.70), top)            # above by 6.8 points, and 0.65 was closer
+    assert not _past_targets(snap(0.36, 0.45, 0.70), top)        # 0.70 is the closest so far: keep it, go on
+
+
+def test_training_stops_where_on_eval_says_and_keeps_the_full_runs_schedule():
+    from tasks.arith.model import make_model
+    from tasks.arith.problems import generate_problems
+    from tasks.arith.tokenizer import build_tokenizer
+    from tasks.arith.train_generator import GeneratorTrainConfig, train_generator
+    tok = build_tokenizer()
+    probs = generate_problems(0, 40, 2, 3)
+    cfg = GeneratorTrainConfig(steps=12, batch_size=4, warmup_steps=2, eval_every=2)
+
+    def run(stop_at):
+        model, seen = make_model(tok, "nano", seed=1), []
+
+        def on_eval(step, m):
+            seen.append((step, {k: v.clone() for k, v in m.state_dict().items()}))
+            return step == stop_at
+        train_generator(model, tok, probs, cfg, on_eval=on_eval)
+        return seen
+    full, stopped = run(None), run(6)
+    assert [s for s, _ in stopped] == [2, 4, 6] and [s for s, _ in full] == [2, 4, 6, 8, 10, 12]
+    for (_, a), (_, b) in zip(stopped, full):
+        assert all(torch.equal(a[k], b[k]) for k in a)

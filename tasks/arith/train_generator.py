@@ -2,7 +2,8 @@
 
 Loss is next-token cross-entropy on the response tokens (prompt tokens are context only). A cosine schedule with
 warm-up; fresh problems every step from the train split. `on_eval(step, model)` is called every `eval_every` steps so
-the caller can measure validation pass@1 and keep checkpoints.
+the caller can measure validation pass@1 and keep checkpoints; it returns True to stop training there (the schedule
+is still the one of `steps`, so the checkpoints before the stop are those of the full run).
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def train_generator(model, tokenizer, train_problems, cfg: GeneratorTrainConfig,
             progress.set_postfix(loss=f"{loss.item():.3f}")
         if on_eval is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps):
             model.eval()
-            on_eval(step + 1, model)
+            stop = on_eval(step + 1, model)
             model.train()
+            if stop:
+                break
     model.eval()
     return model
