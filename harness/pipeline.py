@@ -75,6 +75,7 @@ class RunInputs:
     train_pool: Pool | None
     val_pool: Pool | None
     base_model: str | None
+    world: str | None = None  # the arith world's key: run files say which world they measured
 
 
 def check_config(cfg: RunConfig) -> None:
@@ -121,7 +122,7 @@ def resolve_inputs(cfg: RunConfig, log) -> RunInputs:
     build_world(wcfg, log=log)
     return RunInputs([load_pool(pool_path(wcfg, "test", g)) for g in cfg.generators],
                      load_pool(pool_path(wcfg, "rm_train", "mid")), load_pool(pool_path(wcfg, "rm_val", "mid")),
-                     cfg.base or str(generator_path(wcfg, "mid")))
+                     cfg.base or str(generator_path(wcfg, "mid")), wcfg.key())
 
 
 def run(cfg: RunConfig, log=None) -> dict:
@@ -160,6 +161,8 @@ def run(cfg: RunConfig, log=None) -> dict:
     timings["total_s"] = round(time.time() - t0, 1)
     report["timings"] = timings
     report["compute"] = development_compute(rm)
+    if inputs.world:
+        report["world"] = inputs.world
     if cfg.results:
         write_results(cfg, report)
     return report
@@ -221,7 +224,8 @@ def render_report(report: dict, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps({"command": report["command"], "rows": report["rows"], "auc": report["auc"],
                            "config": report["config"], "timings": report.get("timings", {}),
-                           "compute": report.get("compute")}, indent=1) + "\n"
+                           "compute": report.get("compute"),
+                           **({"world": report["world"]} if report.get("world") else {})}, indent=1) + "\n"
     text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
 
     def ci(a, k):

@@ -118,3 +118,22 @@ def test_run_label_names_files_and_is_checked(tmp_path, capsys):
     assert saved["config"]["label"] == "implicit_ce-r1" and saved["config"]["rm"] == "implicit_ce"
     assert main(["run", "--rm", "random", "--label", "../evil", "--scale", "smoke"]) == 2
     assert "--label" in capsys.readouterr().err
+
+
+def test_tables_refuses_runs_of_different_worlds_and_reruns_stale_ones(results, capsys, monkeypatch):
+    from harness.commands import tables
+    for name, world in (("implicit_ce", "default-s0-aaaa"), ("orm", "default-s0-bbbb")):
+        f = results / "runs" / f"arith-default-{name}.json"
+        f.write_text(json.dumps({**json.loads(f.read_text()), "world": world}))
+    assert main(["tables", "--results", str(results), "--no-run"]) == 2
+    err = capsys.readouterr().err
+    assert "2 different worlds" in err and "arith-default-orm.json" in err and "default-s0-aaaa" in err
+
+    # run_missing: a file from another world than the current one is run again; one from the current one is kept
+    ran = []
+    monkeypatch.setattr(tables, "current_world", lambda task, scale: "default-s0-aaaa")
+    monkeypatch.setattr("harness.pipeline.run", lambda cfg, log: ran.append(cfg.label or cfg.rm))
+    monkeypatch.setattr("harness.pipeline.check_config", lambda cfg: None)
+    tables.run_missing(results, "arith", "default", None, lambda m: None)
+    assert "orm" in ran and "implicit_dpo" in ran  # other world; not recorded
+    assert "implicit_ce" not in ran                # current world

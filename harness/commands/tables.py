@@ -1,7 +1,7 @@
 """`harness tables`: the paper's tables and figures under results/, from the runs under results/runs/.
 
-First runs whichever experiment of harness.experiments has no run file yet (each an ordinary cached, resumable
-`run`; `--no-run` skips this), then reads only the small run JSONs (no model is loaded), so a second call with
+First runs whichever experiment of harness.experiments has no run file yet, or one from another arith world than
+the current one (each an ordinary cached, resumable `run`; `--no-run` skips this), then reads only the small run JSONs (no model is loaded), so a second call with
 nothing missing takes seconds and rewrites identical files.
 """
 
@@ -22,7 +22,18 @@ def _add(p):
     p.add_argument("--threads", type=int, default=None, help="torch threads for missing experiments")
 
 
+def current_world(task: str, scale: str) -> str | None:
+    """The key of the world `run` would use (None for tasks without a built world)."""
+    from tasks import TASKS
+    if not getattr(TASKS.get(task), "builds_world", False):
+        return None
+    from tasks.arith.world import world_config
+    return world_config(scale).key()
+
+
 def load_runs(folder: Path, task: str, scale: str) -> dict[str, dict]:
+    """The run files of task/scale by label; refused when they measured different worlds (a table mixing them
+    would compare reward models on different pools)."""
     from harness.errors import InputError
     runs = {}
     prefix = f"{task}-{scale}-"
@@ -35,6 +46,15 @@ def load_runs(folder: Path, task: str, scale: str) -> dict[str, dict]:
                              expected="JSON written by `python -m harness run`") from None
         d["file"] = f.name
         runs[f.name[len(prefix):-len(".json")]] = d
+    worlds: dict[str, list[str]] = {}
+    for d in runs.values():
+        if d.get("world"):  # files written before runs recorded their world cannot tell
+            worlds.setdefault(d["world"], []).append(d["file"])
+    if len(worlds) > 1:
+        listing = "; ".join(f"{w}: {', '.join(fs[:3])}{' ...' if len(fs) > 3 else ''}" for w, fs in worlds.items())
+        raise InputError(f"run files from {len(worlds)} different worlds ({listing})", file=folder / "runs",
+                         expected="runs of one world: re-run the stale ones (`python -m harness tables` without "
+                                  "--no-run re-runs those not from the current world)")
     return runs
 
 
@@ -42,9 +62,15 @@ def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -
     from harness.experiments import EXPERIMENTS, options_of, run_file
     from harness.pipeline import RunConfig, check_config, run
     done = []
+    world = current_world(task, scale)
     for exp in EXPERIMENTS:
-        if run_file(folder, exp, task, scale).exists():
-            continue
+        path = run_file(folder, exp, task, scale)
+        if path.exists():
+            was = _world_of(path)
+            if world is None or was == world:
+                continue
+            log(f"[tables] {exp.label} measured world {was or '(not recorded)'}, the current one is {world}: "
+                "running it again")
         cfg = RunConfig(rm=exp.rm, task=task, scale=scale, rm_options=options_of(exp, folder, task, scale),
                         threads=threads, results=str(folder), label=None if exp.label == exp.rm else exp.label)
         check_config(cfg)
@@ -52,6 +78,13 @@ def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -
         run(cfg, log)
         done.append(exp.label)
     return done
+
+
+def _world_of(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("world")
+    except (ValueError, AttributeError):
+        return None  # a broken file: run again (load_runs reports it if it stays broken)
 
 
 def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str, scale: str) -> list[Path]:
@@ -113,12 +146,14 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
                ("CE, dataset-balanced", "implicit_ce_data"),
                ("CE, then step-level KTO on Math-Shepherd MC labels (200 instructions)", "implicit_ce_stage2")]
     seeds = sorted({r["config"].get("seed", 0) for r in runs.values()})
+    worlds = sorted({r["world"] for r in runs.values() if r.get("world")})
     commands = "\n".join(f"- `{run.get('command')}` ({run['file']}, {run.get('timings', {}).get('total_s', '?')} s"
                          " of its last invocation)" for label, run in sorted(runs.items()))
     parts = [
         f"# Paper tables: {task}, {scale} scale",
         f"Written by `python -m harness tables` from the {len(runs)} run files in results/runs/ (seed(s) "
-        f"{', '.join(map(str, seeds))}; the exact command of each run is listed at the end). " + T.__doc__.split(
+        f"{', '.join(map(str, seeds))}{'; world ' + ', '.join(worlds) if worlds else ''}; the exact command of each run "
+        "is listed at the end). " + T.__doc__.split(
             "\n\n", 1)[1].strip().replace("\n", " "),
         "The paper's numbers are its MATH-500 results with 7B-70B generators, shown for orientation only: this world "
         "is a small arithmetic task with tiny generators, so only the direction of each comparison can carry over. "

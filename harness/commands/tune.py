@@ -78,12 +78,14 @@ def run(args) -> int:
         stem = Path(results_dir) / "tuning" / f"{cfg.task}-{cfg.scale}-{cfg.rm}"
         cmd = (f"python -m harness tune --rm {cfg.rm} " + " ".join(f"--grid {g}" for g in args.grid)
                + f" --fraction {args.fraction}" + "".join(f" --set {k}={v}" for k, v in cfg.rm_options.items()))
+        world = f" (world `{inputs.world}`)" if inputs.world else ""
         md = (f"# Tuning {cfg.rm} ({cfg.task}, {cfg.scale} scale)\n\nCommand: `{cmd}`\n\n"
               f"Trained on {k} of {len(inputs.train_pool)} RM-training instructions ({train.n_responses} rollouts); "
-              f"judged by ROC AUC of the outcome reward on {inputs.val_pool.n_responses} validation rollouts.\n\n"
+              f"judged by ROC AUC of the outcome reward on {inputs.val_pool.n_responses} validation rollouts{world}.\n\n"
               + table + f"\n\nChosen: {chosen}\n")
         cache.write_text_atomic(stem.with_suffix(".md"), md)
-        cache.write_json_atomic(stem.with_suffix(".json"), {"rows": rows, "chosen": chosen, "command": cmd}, indent=2)
+        cache.write_json_atomic(stem.with_suffix(".json"), {"rows": rows, "chosen": chosen, "command": cmd,
+                                                            "world": inputs.world}, indent=2)
         # The chosen options as a --config file: `run --rm NAME --config <stem>.options.json` reproduces the run.
         cache.write_json_atomic(stem.with_name(stem.name + ".options.json"), {**cfg.rm_options, **chosen}, indent=2)
     return 0
