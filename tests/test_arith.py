@@ -226,3 +226,19 @@ def test_training_stops_where_on_eval_says_and_keeps_the_full_runs_schedule():
     assert [s for s, _ in stopped] == [2, 4, 6] and [s for s, _ in full] == [2, 4, 6, 8, 10, 12]
     for (_, a), (_, b) in zip(stopped, full):
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bisection_between_evaluated_checkpoints_closes_in_on_the_target():
+    from tasks.arith.world import _bisect_target
+    truth = {s: s / 1000 for s in range(0, 1001, 5)}  # pass@1 rising 0.5 points a step
+    acc = {s: truth[s] for s in range(0, 1001, 25)}
+    asked = []
+
+    def evaluate(step):
+        asked.append(step)
+        return truth[step]
+    _bisect_target(acc, 0.446, sorted(truth), evaluate)
+    assert acc[445] == 0.445 and acc[450] == 0.45 and len(asked) <= 3  # neighbours around the target on the grid
+    before = dict(acc)
+    _bisect_target(acc, 2.0, sorted(truth), evaluate)  # nothing straddles it: nothing evaluated
+    assert acc == before
