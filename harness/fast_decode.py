@@ -22,7 +22,7 @@ def supports(model) -> bool:
 
 def _plain_rope(cfg) -> bool:
     """Unscaled rotary embeddings only. transformers 5 spells them {'rope_type': 'default', 'rope_theta': ...} in
-    rope_scaling/rope_parameters, older versions None: both count, any scaled variant (linear, llama3, yarn) does not."""
+    rope_scaling/rope_parameters, older versions None: both count; a scaled variant (linear, llama3, yarn) does not."""
     for name in ("rope_scaling", "rope_parameters"):
         rs = getattr(cfg, name, None) or {}
         if rs.get("rope_type", rs.get("type", "default")) != "default":
@@ -122,7 +122,8 @@ class LlamaDecoder:
             # quarter of the batch is dead weight.
             if n_alive <= 0.75 * len(rows):
                 keep = alive
-                rows, tok, next_pos, key_mask, alive = rows[keep], tok[keep], next_pos[keep], key_mask[keep], alive[keep]
+                rows, tok, next_pos, key_mask = rows[keep], tok[keep], next_pos[keep], key_mask[keep]
+                alive = alive[keep]
                 kv = [(_prune(k, keep, P + t), _prune(v, keep, P + t)) for k, v in kv]
             key_mask[:, P + t] = True
             logits = self.forward(tok.unsqueeze(1), next_pos, kv, P + t, key_mask)

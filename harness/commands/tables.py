@@ -1,8 +1,8 @@
 """`harness tables`: the paper's tables and figures under results/, from the runs under results/runs/.
 
 First runs whichever experiment of harness.experiments has no run file yet, or one from another arith world than
-the current one (each an ordinary cached, resumable `run`; `--no-run` skips this), then reads only the small run JSONs (no model is loaded), so a second call with
-nothing missing takes seconds and rewrites identical files.
+the current one (each an ordinary cached, resumable `run`; `--no-run` skips this), then reads only the small run
+JSONs (no model is loaded), so a second call with nothing missing takes seconds and rewrites identical files.
 """
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
     parts = [
         f"# Paper tables: {task}, {scale} scale",
         f"Written by `python -m harness tables` from the {len(runs)} run files in results/runs/ (seed(s) "
-        f"{', '.join(map(str, seeds))}{'; world ' + ', '.join(worlds) if worlds else ''}; the exact command of each run "
-        "is listed at the end). " + T.__doc__.split(
+        f"{', '.join(map(str, seeds))}{'; world ' + ', '.join(worlds) if worlds else ''}; the exact command of each "
+        "run is listed at the end). " + T.__doc__.split(
             "\n\n", 1)[1].strip().replace("\n", " "),
         "The paper's numbers are its MATH-500 results with 7B-70B generators, shown for orientation only: this world "
         "is a small arithmetic task with tiny generators, so only the direction of each comparison can carry over. "

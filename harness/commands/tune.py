@@ -81,7 +81,8 @@ def run(args) -> int:
         world = f" (world `{inputs.world}`)" if inputs.world else ""
         md = (f"# Tuning {cfg.rm} ({cfg.task}, {cfg.scale} scale)\n\nCommand: `{cmd}`\n\n"
               f"Trained on {k} of {len(inputs.train_pool)} RM-training instructions ({train.n_responses} rollouts); "
-              f"judged by ROC AUC of the outcome reward on {inputs.val_pool.n_responses} validation rollouts{world}.\n\n"
+              f"judged by ROC AUC of the outcome reward on {inputs.val_pool.n_responses} validation rollouts"
+              f"{world}.\n\n"
               + table + f"\n\nChosen: {chosen}\n")
         cache.write_text_atomic(stem.with_suffix(".md"), md)
         cache.write_json_atomic(stem.with_suffix(".json"), {"rows": rows, "chosen": chosen, "command": cmd,
