@@ -30,8 +30,8 @@ def _implicit(loss: str) -> str:
 EXPERIMENTS: list[Experiment] = [
     *[Experiment(rm, rm, "main") for rm in ("implicit_dpo", "implicit_kto", "implicit_nca", "implicit_ce", "orm",
                                              "random", "loglik")],
-    Experiment("math_shepherd", "math_shepherd", "main", {"max_instructions": "200"},
-               note="MC step labels for the first 200 of the 2,000 RM-training instructions"),
+    Experiment("math_shepherd", "math_shepherd", "main",
+               note="MC step labels (K = 8) for every step of all 2,000 x 8 RM-training rollouts"),
     # Table 5: the reference model at training and at inference.
     *[e for loss in ("dpo", "ce") for e in (
         Experiment(f"{_implicit(loss)}-noref_infer", _implicit(loss), "reference", {"use_ref": "false"}),

@@ -136,4 +136,11 @@ def test_tables_refuses_runs_of_different_worlds_and_reruns_stale_ones(results, 
     monkeypatch.setattr("harness.pipeline.check_config", lambda cfg: None)
     tables.run_missing(results, "arith", "default", None, lambda m: None)
     assert "orm" in ran and "implicit_dpo" in ran  # other world; not recorded
-    assert "implicit_ce" not in ran                # current world
+    assert "implicit_ce" not in ran                # current world, same options
+
+    # ... and one whose options are no longer the experiment's (a new tuning chose another learning rate)
+    ran.clear()
+    (results / "tuning").mkdir(exist_ok=True)
+    (results / "tuning" / "arith-default-implicit_ce.options.json").write_text('{"lr": "3e-4"}')
+    tables.run_missing(results, "arith", "default", None, lambda m: None)
+    assert "implicit_ce" in ran

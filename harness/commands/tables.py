@@ -65,13 +65,13 @@ def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -
     world = current_world(task, scale)
     for exp in EXPERIMENTS:
         path = run_file(folder, exp, task, scale)
+        options = options_of(exp, folder, task, scale)
         if path.exists():
-            was = _world_of(path)
-            if world is None or was == world:
+            why = stale(path, world, options)
+            if why is None:
                 continue
-            log(f"[tables] {exp.label} measured world {was or '(not recorded)'}, the current one is {world}: "
-                "running it again")
-        cfg = RunConfig(rm=exp.rm, task=task, scale=scale, rm_options=options_of(exp, folder, task, scale),
+            log(f"[tables] {exp.label}: {why}: running it again")
+        cfg = RunConfig(rm=exp.rm, task=task, scale=scale, rm_options=options,
                         threads=threads, results=str(folder), label=None if exp.label == exp.rm else exp.label)
         check_config(cfg)
         log(f"[tables] missing {exp.label}: {cfg.command()}")
@@ -80,11 +80,19 @@ def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -
     return done
 
 
-def _world_of(path: Path) -> str | None:
+def stale(path: Path, world: str | None, options: dict) -> str | None:
+    """Why the run file no longer answers its experiment (None if it does): it measured another world, or ran with
+    other options than the experiment's (e.g. after `tune` chose a new learning rate)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("world")
-    except (ValueError, AttributeError):
-        return None  # a broken file: run again (load_runs reports it if it stays broken)
+        d = json.loads(path.read_text(encoding="utf-8"))
+        was, ran = d.get("world"), d["config"]["rm_options"]
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return "unreadable"  # run again (load_runs reports it if it stays broken)
+    if world is not None and was != world:
+        return f"measured world {was or '(not recorded)'}, the current one is {world}"
+    if {k: str(v) for k, v in ran.items()} != {k: str(v) for k, v in options.items()}:
+        return f"ran with {ran}, the experiment now sets {options}"
+    return None
 
 
 def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str, scale: str) -> list[Path]:
@@ -187,8 +195,8 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         T.ablation_table(runs, ce_rows),
         "## Development FLOPs (Figure 2 analog)",
         "Data collection (generated tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo completions), "
-        "reference passes (x 2N) and training (x 6N), from each checkpoint's compute.json. Math-Shepherd was "
-        "labelled on 200 instructions, so compare per instruction. The paper's ratio: "
+        "reference passes (x 2N) and training (x 6N), from each checkpoint's compute.json. Per instruction, "
+        "since runs may be trained (or labelled) on different numbers of instructions. The paper's ratio: "
         f"{T.PAPER_FLOP_RATIO}x.",
         T.flops_table(runs, trained_main) if trained_main else "(no compute records)",
         "Ablation and variant runs (same accounting):" if any(runs[lb].get("compute") for lb in runs
