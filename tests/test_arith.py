@@ -196,13 +196,12 @@ def test_arith_generators_sample_through_the_fast_decoder_and_agree_with_the_gen
 
 def test_generator_training_stops_once_past_the_highest_target():
     from tasks.arith.world import _past_targets
-    snap = lambda *accs: [(25 * (i + 1), a, None) for i, a in enumerate(accs)]  # noqa: E731
     top = 0.632
-    assert not _past_targets(snap(0.1, 0.36), top)               # still below
-    assert not _past_targets(snap(0.36, 0.65), top)              # just above: the closest so far
-    assert not _past_targets(snap(0.36, 0.65, 0.67), top)        # within the margin
-    assert _past_targets(snap(0.36, 0.65, 0.70), top)            # above by 6.8 points, and 0.65 was closer
-    assert not _past_targets(snap(0.36, 0.45, 0.70), top)        # 0.70 is the closest so far: keep it, go on
+    assert not _past_targets([0.1, 0.36], top)               # still below
+    assert not _past_targets([0.36, 0.65], top)              # just above: the closest so far
+    assert not _past_targets([0.36, 0.65, 0.67], top)        # within the margin
+    assert _past_targets([0.36, 0.65, 0.70], top)            # above by 6.8 points, and 0.65 was closer
+    assert not _past_targets([0.36, 0.45, 0.70], top)        # 0.70 is the closest so far: keep it, go on
 
 
 def test_training_stops_where_on_eval_says_and_keeps_the_full_runs_schedule():

@@ -213,7 +213,7 @@ def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
     model = make_model(tok, cfg.model_size, seed=cfg.seed)
     val = sp["val"]
     states: dict[int, dict] = {}              # every snapshot_every steps (cheap: 1.8 MB each)
-    snapshots: list[tuple[int, float, None]] = []  # the ones evaluated during training
+    acc: dict[int, float] = {}                # validation pass@1 of the evaluated ones, in training order
 
     def val_pass1(step, m):
         outs = sample_responses(m, tok, [p.problem for p in val], cfg.val_samples, temperature=cfg.temperature,
@@ -226,8 +226,8 @@ def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
         states[step] = copy.deepcopy(m.state_dict())
         if step % cfg.eval_every and step != cfg.train_steps:
             return False
-        snapshots.append((step, val_pass1(step, m), None))
-        return cfg.stop_early and _past_targets(snapshots, max(cfg.targets.values()))
+        acc[step] = val_pass1(step, m)
+        return cfg.stop_early and _past_targets(list(acc.values()), max(cfg.targets.values()))
 
     tcfg = GeneratorTrainConfig(steps=cfg.train_steps, batch_size=cfg.batch_size, lr=cfg.lr,
                                 warmup_steps=cfg.warmup_steps, eval_every=cfg.snapshot_every, seed=cfg.seed)
@@ -240,7 +240,6 @@ def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
         model.load_state_dict(states[step])
         return val_pass1(step, model)
 
-    acc = {s: a for s, a, _ in snapshots}
     for g in GENERATORS:  # pass@1 can climb 13 points in 25 steps: bisect on the snapshots in between
         _bisect_target(acc, cfg.targets[g], sorted(states), evaluate)
     out = {}
@@ -279,12 +278,12 @@ def _bisect_target(acc: dict[int, float], target: float, steps: list[int], evalu
         pair = (m, b) if acc[m] < target else (a, m)
 
 
-def _past_targets(snapshots, top: float, margin: float = 0.05) -> bool:
+def _past_targets(curve: list[float], top: float, margin: float = 0.05) -> bool:
     """True when later checkpoints cannot be chosen: the last one is above the highest target by more than `margin`
     and farther from it than the closest so far (pass@1 keeps rising with training, so later ones are farther still).
     Saves the last ~15% of training steps, which no generator uses."""
-    last = snapshots[-1][1]
-    best = min(abs(a - top) for _, a, _ in snapshots)
+    last = curve[-1]
+    best = min(abs(a - top) for a in curve)
     return last > top + margin and last - top > best
 
 
