@@ -79,13 +79,17 @@ class LlamaDecoder:
             kv[i][0][:, :, start:end] = k
             kv[i][1][:, :, start:end] = v
             K, V = kv[i][0][:, :, :end], kv[i][1][:, :, :end]
-            if rep > 1:
-                K, V = K.repeat_interleave(rep, dim=1), V.repeat_interleave(rep, dim=1)
             if T == 1:  # one query: a plain batched matmul beats the fused kernel by far on CPU
-                att = (q @ K.transpose(-1, -2)) * self.scale
+                # Grouped-query attention: the `rep` query heads of a kv head attend as one [rep, D] block, so the
+                # cache is read once per kv head instead of being copied `rep` times (decoding is bound by reading
+                # the cache). rep == 1 is the plain multi-head computation, unchanged.
+                qg = q.view(B, self.n_kv, rep, self.head_dim)
+                att = (qg @ K.transpose(-1, -2)) * self.scale
                 att = att.masked_fill(~mask, float("-inf")).softmax(-1)
-                o = att @ V
+                o = (att @ V).view(B, self.n_heads, 1, self.head_dim)
             else:
+                if rep > 1:
+                    K, V = K.repeat_interleave(rep, dim=1), V.repeat_interleave(rep, dim=1)
                 o = F.scaled_dot_product_attention(q, K, V, attn_mask=mask)
             x = x + a.o_proj(o.transpose(1, 2).reshape(B, T, -1))
             h = self._norm(x, layer.post_attention_layernorm.weight)

@@ -84,13 +84,22 @@ def test_tokenizer_round_trip(tmp_path):
         "<|user|>Compute 1 + 2\n<|assistant|>"
 
 
-def test_fast_decoder_matches_llama_forward():
+@pytest.mark.parametrize("kv_heads", [2, 1])  # multi-head (the arith models) and grouped-query (SmolLM2's kind)
+def test_fast_decoder_matches_llama_forward(kv_heads):
+    from transformers import LlamaForCausalLM
+
     from harness.fast_decode import LlamaDecoder
     from harness.prompting import build_prompt
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
     tok = build_tokenizer()
-    model = make_model(tok, "nano", seed=1).eval()
+    model = make_model(tok, "nano", seed=1)
+    if kv_heads != model.config.num_key_value_heads:
+        model.config.num_key_value_heads = kv_heads
+        torch.manual_seed(1)
+        model = LlamaForCausalLM(model.config)
+    model = model.eval()
+    assert model.model.layers[0].self_attn.k_proj.out_features == kv_heads * model.config.head_dim
     prompts = [build_prompt(tok, "Compute 8 * 2"), build_prompt(tok, "Compute (1 + 2) * 3 - 4")]
     e = tok(prompts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
     pos = (e.attention_mask.cumsum(-1) - 1).clamp(min=0)
