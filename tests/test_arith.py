@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -178,6 +180,22 @@ def test_smoke_world_is_deterministic(smoke_world, tmp_path):
     with cache.using(tmp_path):
         build_world(cfg, log=lambda m: None)
         assert pool_path(cfg, "test", "mid").read_bytes() == first
+
+
+def test_sampling_in_worker_processes_writes_the_same_pools(smoke_world, tmp_path):
+    """threads=2 samples the pools' chunks in two single-thread processes (one queue over all pools); the pools
+    are the bytes the one-process build wrote, and the build says how it sampled."""
+    from harness import cache
+    from tasks.arith.world import build_world, world_pool_paths
+    cfg, root, _ = smoke_world
+    with cache.using(root):
+        one = [p.read_bytes() for p in world_pool_paths(cfg)]
+    logs = []
+    with cache.using(tmp_path):
+        summary = build_world(dataclasses.replace(cfg, threads=2), log=logs.append)
+        assert [p.read_bytes() for p in world_pool_paths(cfg)] == one
+    assert "[generate] 5 chunks to sample in 2 processes x 1 thread" in logs
+    assert "sample_in_workers_s" in summary["timings"]
 
 
 def test_arith_generators_sample_through_the_fast_decoder_and_agree_with_the_generic_path():

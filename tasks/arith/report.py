@@ -5,6 +5,20 @@ from __future__ import annotations
 from tasks.arith.problems import CAP, MAX_FACTOR
 from tasks.arith.world import GENERATORS, PAPER_PASS1
 
+_STAGES = {  # timings keys of build_world, in words
+    "train_generators_s": "train the generators (validation and bisection included)",
+    "sample_in_workers_s": "sample and grade every pool's chunks (single-thread worker processes, one queue)",
+    "pool_weak_s": "test-weak pool (sample + grade, or merge sampled chunks)",
+    "pool_mid_s": "test-mid pool (sample + grade, or merge sampled chunks)",
+    "pool_strong_s": "test-strong pool (sample + grade, or merge sampled chunks)",
+    "rm_rollouts_s": "RM rollout pools (sample + grade, or merge sampled chunks)",
+    "total_s": "total",
+}
+
+
+def _stage_order(key: str) -> int:
+    return list(_STAGES).index(key) if key in _STAGES else len(_STAGES) - 1  # unknown stages before the total
+
 
 def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | None = None, command: str = "") -> str:
     cfg = summary["config"]
@@ -64,7 +78,7 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
                          f"| {100 * s['pass@N']:.1f} |")
     t = summary.get("timings", {})
     lines += ["", "## Build time on this machine (2 CPU cores, no GPU)", "",
-              "| stage | seconds |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in t.items()]
+              "| stage | seconds |", "|---|---:|"] + [f"| {_STAGES.get(k, k)} | {t[k]} |" for k in sorted(t, key=_stage_order)]
     if cold_s is not None:
         lines.append(f"| cold `generate` (benchmark) | {cold_s:.1f} |")
     if warm_s is not None:
