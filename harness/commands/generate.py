@@ -16,7 +16,8 @@ def add_world_arguments(p) -> None:
     p.add_argument("--scale", default="default", help="arith world scale: default | smoke (seconds, for tests)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: all cores; keep processes x threads <= cores)")
+                   help="torch threads (default: torch's, all cores; the arith world: 2, and it samples in that many "
+                        "single-thread processes); keep processes x threads <= cores")
 
 
 def _add(p):
