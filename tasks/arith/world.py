@@ -36,6 +36,7 @@ from harness.pool import Pool, Problem, Response, load_pool_checked, parse_recor
 WORLD_VERSION = 5  # 5: arith generators sample through harness.fast_decode (transformers 5 had disabled it)
 GENERATORS = ("weak", "mid", "strong")
 PAPER_PASS1 = {"weak": 0.096, "mid": 0.446, "strong": 0.632}  # Mistral-7B, Llama-3.1-8B, Llama-3.1-70B on MATH-500
+CHUNK = 50  # problems per sampling chunk: the unit of resuming, sharding and worker jobs (and of seeds)
 
 
 @dataclass
@@ -298,7 +299,7 @@ def generator_path(cfg: WorldConfig, name: str) -> Path:
     return world_dir(cfg) / "generators" / name
 
 
-def _sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, chunk: int = 50,
+def _sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, chunk: int = CHUNK,
                  world=None) -> Pool | None:
     """Sample, grade, and save a pool; chunks are cached so an interrupted run resumes.
 
@@ -380,7 +381,7 @@ def _sample_chunk(cfg: WorldConfig, model, tok, part, gen: str, split: str, n: i
     return recs
 
 
-def _sample_chunks_in_workers(cfg: WorldConfig, pool_specs: list, log, chunk: int = 50) -> None:
+def _sample_chunks_in_workers(cfg: WorldConfig, pool_specs: list, log, chunk: int = CHUNK) -> None:
     """Sample every missing chunk of the pools in `pool_specs` [(problems, generator, split, n)] in cfg.threads
     single-thread processes, leaving chunk files that _sample_pool then merges.
 
