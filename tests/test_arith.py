@@ -86,8 +86,9 @@ def test_tokenizer_round_trip(tmp_path):
         "<|user|>Compute 1 + 2\n<|assistant|>"
 
 
-@pytest.mark.parametrize("kv_heads", [2, 1])  # multi-head (the arith models) and grouped-query (SmolLM2's kind)
-def test_fast_decoder_matches_llama_forward(kv_heads):
+# multi-head (the arith models) and grouped-query with two groups of two (SmolLM2's kind: the grouping order matters)
+@pytest.mark.parametrize("heads,kv_heads", [(2, 2), (4, 2)])
+def test_fast_decoder_matches_llama_forward(heads, kv_heads):
     from transformers import LlamaForCausalLM
 
     from harness.fast_decode import LlamaDecoder
@@ -96,12 +97,15 @@ def test_fast_decoder_matches_llama_forward(kv_heads):
     from tasks.arith.tokenizer import build_tokenizer
     tok = build_tokenizer()
     model = make_model(tok, "nano", seed=1)
-    if kv_heads != model.config.num_key_value_heads:
-        model.config.num_key_value_heads = kv_heads
+    if (heads, kv_heads) != (model.config.num_attention_heads, model.config.num_key_value_heads):
+        cfg = model.config
+        cfg.num_attention_heads, cfg.num_key_value_heads = heads, kv_heads
+        cfg.head_dim = cfg.hidden_size // heads
         torch.manual_seed(1)
-        model = LlamaForCausalLM(model.config)
+        model = LlamaForCausalLM(cfg)
     model = model.eval()
     assert model.model.layers[0].self_attn.k_proj.out_features == kv_heads * model.config.head_dim
+    assert model.model.layers[0].self_attn.q_proj.out_features == model.config.hidden_size
     prompts = [build_prompt(tok, "Compute 8 * 2"), build_prompt(tok, "Compute (1 + 2) * 3 - 4")]
     e = tok(prompts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
     pos = (e.attention_mask.cumsum(-1) - 1).clamp(min=0)
