@@ -78,7 +78,8 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
                          f"| {100 * s['pass@N']:.1f} |")
     t = summary.get("timings", {})
     lines += ["", "## Build time on this machine (2 CPU cores, no GPU)", "",
-              "| stage | seconds |", "|---|---:|"] + [f"| {_STAGES.get(k, k)} | {t[k]} |" for k in sorted(t, key=_stage_order)]
+              "| stage | seconds |", "|---|---:|"]
+    lines += [f"| {_STAGES.get(k, k)} | {t[k]} |" for k in sorted(t, key=_stage_order)]
     if cold_s is not None:
         lines.append(f"| cold `generate` (benchmark) | {cold_s:.1f} |")
     if warm_s is not None:

@@ -314,12 +314,12 @@ def _sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, 
     found = load_pool_checked(path) if world.is_main else None
     if _agree(world, found is not None):
         return found
-    cdir = world_dir(cfg) / "chunks" / f"{split}-{gen}"
+    cdir = _chunk_dir(cfg, split, gen)
     starts = list(range(0, len(problems), chunk))
     parts: dict[int, list[Problem]] = {}
     if world.is_main:
         for c0 in starts:
-            cpath = cdir / f"{c0:06d}.jsonl"
+            cpath = _chunk_path(cdir, c0)
             part = load_pool_checked(cpath, "sampling it again") if cpath.exists() else None
             if part is not None:
                 parts[c0] = part.problems
@@ -350,6 +350,14 @@ def _sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, 
     return Pool(pool.problems, path)
 
 
+def _chunk_dir(cfg: WorldConfig, split: str, gen: str) -> Path:
+    return world_dir(cfg) / "chunks" / f"{split}-{gen}"
+
+
+def _chunk_path(cdir: Path, c0: int) -> Path:
+    return cdir / f"{c0:06d}.jsonl"
+
+
 def _load_generator(gpath: Path):
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM
@@ -377,7 +385,7 @@ def _sample_chunk(cfg: WorldConfig, model, tok, part, gen: str, split: str, n: i
         recs.append(Problem(p.id, p.problem, str(p.answer), resps,
                             {"task": "arith", "generator": gen, "split": split,
                              "temperature": cfg.temperature, "world": cfg.key(), "n_steps": len(p.steps)}))
-    save_pool_checked(recs, cdir / f"{c0:06d}.jsonl")
+    save_pool_checked(recs, _chunk_path(cdir, c0))
     return recs
 
 
@@ -398,9 +406,9 @@ def _sample_chunks_in_workers(cfg: WorldConfig, pool_specs: list, log, chunk: in
     for problems, gen, split, n in pool_specs:
         if pool_path(cfg, split, gen).exists():
             continue  # _sample_pool checks it (and resamples a damaged one itself)
-        cdir = world_dir(cfg) / "chunks" / f"{split}-{gen}"
+        cdir = _chunk_dir(cfg, split, gen)
         jobs += [(str(generator_path(cfg, gen)), problems[c0:c0 + chunk], gen, split, n, c0, str(cdir))
-                 for c0 in range(0, len(problems), chunk) if not (cdir / f"{c0:06d}.jsonl").exists()]
+                 for c0 in range(0, len(problems), chunk) if not _chunk_path(cdir, c0).exists()]
     workers = min(cfg.threads, len(jobs))
     if workers < 2:
         return
