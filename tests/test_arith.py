@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+from _decoding import fast_and_generic_samples
 
 from harness.steps import split_steps
 from tasks.arith.problems import (arithmetic_errors, extract_answer, first_error_step, generate_problems, is_correct,
@@ -205,7 +206,7 @@ def test_sampling_in_worker_processes_writes_the_same_pools(smoke_world, tmp_pat
 def test_arith_generators_sample_through_the_fast_decoder_and_agree_with_the_generic_path():
     # transformers 5 writes unscaled rotary embeddings as {'rope_type': 'default'}; the fast path must still be taken
     # (it silently was not, which tripled the world's sampling time), and scaled variants must still fall back.
-    from harness import fast_decode, sampling
+    from harness import fast_decode
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
     tok = build_tokenizer()
@@ -214,15 +215,9 @@ def test_arith_generators_sample_through_the_fast_decoder_and_agree_with_the_gen
     scaled = make_model(tok, "nano", seed=3)
     scaled.config.rope_parameters = {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
     assert not fast_decode.supports(scaled)
-    e = tok([sampling.build_prompt(tok, p) for p in ["Compute 1 + 2", "Compute (3 + 4) * 5 - 6"]] * 3,
-            add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
-    args = (e.input_ids, e.attention_mask, 1.0, 40, tok.eos_token_id, tok.pad_token_id)
-    with torch.inference_mode():
-        fast = fast_decode.LlamaDecoder(model).sample(*args, torch.Generator().manual_seed(4))
-        slow = sampling._generate_generic(model, *args, torch.Generator().manual_seed(4))
     # the same draws from the same generator: equal wherever the generic path has not stopped (it pads after eos)
-    width = slow.shape[1]
-    assert torch.equal(fast[:, :width], slow)
+    fast, slow = fast_and_generic_samples(model, tok, ["Compute 1 + 2", "Compute (3 + 4) * 5 - 6"] * 3, 1.0, 40)
+    assert torch.equal(fast, slow)
 
 
 def test_generator_training_stops_once_past_the_highest_target():

@@ -155,20 +155,16 @@ def test_smollm2_samples_the_same_tokens_through_the_fast_decoder(cache_root):
     """SmolLM2 has grouped-query attention (9 query heads, 3 kv heads): the fast decoder's grouped path draws the
     same tokens from the same generator as the generic Hugging Face cache."""
     import torch
+    from _decoding import fast_and_generic_samples
 
-    from harness import fast_decode, sampling
+    from harness import fast_decode
     from reward_models.bases import resolve_base
     from reward_models.modeling import load_causal_lm
     _gguf()
     model, tok = load_causal_lm(resolve_base("smollm2"))
     assert model.config.num_key_value_heads < model.config.num_attention_heads and fast_decode.supports(model)
-    e = tok([sampling.build_prompt(tok, p) for p in ["What is 12 + 30?", "Compute 7 * 8 - 5."]] * 2,
-            add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
-    args = (e.input_ids, e.attention_mask, 0.7, 24, tok.eos_token_id, tok.pad_token_id)
-    with torch.inference_mode():
-        fast = fast_decode.LlamaDecoder(model).sample(*args, torch.Generator().manual_seed(4))
-        slow = sampling._generate_generic(model, *args, torch.Generator().manual_seed(4))
-    assert torch.equal(fast[:, :slow.shape[1]], slow)
+    fast, slow = fast_and_generic_samples(model, tok, ["What is 12 + 30?", "Compute 7 * 8 - 5."] * 2, 0.7, 24)
+    assert torch.equal(fast, slow)
 
 
 @pytest.mark.slow
