@@ -1,6 +1,6 @@
 """Cold and warm build time of the arith world, and its statistics written to results/arith_world.md.
 
-    python benchmarks/world_build.py                    # default scale in a fresh temporary cache (~16 min here)
+    python benchmarks/world_build.py                    # default scale in a fresh temporary cache (~9.3 min here)
     python benchmarks/world_build.py --scale smoke      # seconds
     python benchmarks/world_build.py --cache-dir .cache/harness --report results/arith_world.md
         # reuse an existing cache (the cold figure is then the build time recorded when it was built)

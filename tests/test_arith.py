@@ -87,8 +87,9 @@ def test_tokenizer_round_trip(tmp_path):
         "<|user|>Compute 1 + 2\n<|assistant|>"
 
 
-# multi-head (the arith models) and grouped-query with two groups of two (SmolLM2's kind: the grouping order matters)
-@pytest.mark.parametrize("heads,kv_heads", [(2, 2), (4, 2)])
+# multi-head (the world <= v5 generators), grouped-query with two groups of two (SmolLM2's kind: the grouping order
+# matters) and multi-query, four heads on one kv head (the default world's "small_mqa" generators)
+@pytest.mark.parametrize("heads,kv_heads", [(2, 2), (4, 2), (4, 1)])
 def test_fast_decoder_matches_llama_forward(heads, kv_heads):
     from transformers import LlamaForCausalLM
 
