@@ -29,7 +29,7 @@ def _implicit(loss: str) -> str:
 
 EXPERIMENTS: list[Experiment] = [
     *[Experiment(rm, rm, "main") for rm in ("implicit_dpo", "implicit_kto", "implicit_nca", "implicit_ce", "orm",
-                                             "random", "loglik")],
+                                             "random", "text_hash", "loglik")],
     Experiment("math_shepherd", "math_shepherd", "main",
                note="MC step labels (K = 8) for every step of all 2,000 x 8 RM-training rollouts"),
     # Table 5: the reference model at training and at inference.
@@ -50,6 +50,10 @@ EXPERIMENTS: list[Experiment] = [
     Experiment("implicit_ce_data", "implicit_ce_data", "ce_variants", tuned_from="implicit_ce"),
     Experiment("implicit_ce_stage2", "implicit_ce_stage2", "ce_variants", {"max_instructions": "200"},
                note="step-level KTO on the Math-Shepherd MC labels of 200 instructions, after implicit CE"),
+    # Run-to-run noise of a trained reward model: the same run with other training seeds (initial order of the data
+    # and of the pairs). Training on another CPU perturbs the trajectory much like this, so these rows say how
+    # closely a rerun elsewhere can match results/runs/.
+    *[Experiment(f"implicit_ce-seed{s}", "implicit_ce", "noise", {"seed": str(s)}) for s in (1, 2)],
 ]
 
 

@@ -37,6 +37,9 @@ class Options:
     mc_samples: int = 256
     bootstrap: int = 1000
     seed: int = 0
+    # Count each distinct text of a problem once (its first copy): a diagnostic for duplicate-heavy pools, where a
+    # deterministic scorer gives all copies of a text one score (real pools: 10-20% of responses are repeats).
+    distinct: bool = False
 
     def validate(self) -> None:
         for m in self.methods:
@@ -117,12 +120,35 @@ def _pool_seed(seed: int, pool_hash: str, stream: int) -> np.random.SeedSequence
     return np.random.SeedSequence([int(seed), int(pool_hash[:12], 16), stream])
 
 
+def distinct_indices(pool: Pool) -> list[list[int]]:
+    """Per problem, the index of the first response of each distinct text, in generation order."""
+    out = []
+    for p in pool.problems:
+        seen: set[str] = set()
+        out.append([j for j, r in enumerate(p.responses) if not (r.text in seen or seen.add(r.text))])
+    return out
+
+
+def _distinct_view(pool: Pool, keep: list[list[int]]) -> Pool:
+    from harness.pool import Problem
+    return Pool([Problem(p.id, p.problem, p.reference, [p.responses[j] for j in k], p.meta)
+                 for p, k in zip(pool.problems, keep)], pool.path)
+
+
 def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool_hash: str | None = None
                   ) -> PoolResult:
-    batch = pool_batch(pool)
     pool_hash = pool_hash or pool.content_hash()
     name = pool.path.name if pool.path is not None else "pool"
-    res = PoolResult(name, pool_task(pool), pool.generator(), len(pool))
+    keep = distinct_indices(pool) if opts.distinct else None
+    full = pool
+    if keep is not None:
+        pool = _distinct_view(pool, keep)
+    batch = pool_batch(pool)
+    res = PoolResult(name + (" [distinct texts]" if keep is not None else ""), pool_task(pool), pool.generator(),
+                     len(pool))
+    if keep is not None:
+        res.notes.append(f"{name}: each distinct text of a problem counted once: {pool.n_responses} of "
+                         f"{full.n_responses} responses")
     ns = sorted(set(int(n) for n in ns))
     where = f"score sets under {scores_mod.score_dir(pool_hash)}"
     for ss in score_sets:
@@ -130,7 +156,7 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
             raise InputError(f"score set '{ss.rm}' is for pool {ss.pool_hash}, not this pool ({pool_hash})",
                              file=pool.path, expected=where)
         try:
-            scores_mod.check_matches(ss, pool)
+            scores_mod.check_matches(ss, full)
         except InputError as e:
             raise InputError(f"{e}; {where}", file=pool.path) from None
 
@@ -147,8 +173,10 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
         for label, ss in zip(_labels(score_sets), score_sets):
             for agg in opts.aggregations:
                 try:
-                    rm_scores.append((label, agg, as_scores(batch, ss.aggregate(agg), name=f"score set '{label}' "
-                                                            f"({agg})")))
+                    agg_scores = ss.aggregate(agg)
+                    if keep is not None:
+                        agg_scores = [np.asarray(s)[k] for s, k in zip(agg_scores, keep)]
+                    rm_scores.append((label, agg, as_scores(batch, agg_scores, name=f"score set '{label}' ({agg})")))
                 except InputError as e:
                     raise InputError(f"{e}; {where}", file=pool.path) from None
 

@@ -45,6 +45,7 @@ class RunConfig:
     results: str | None = None
     label: str | None = None                               # names the run's files and table row (default: rm)
     task_options: dict = field(default_factory=dict)       # --data, --max-problems, --splits, ... of data tasks
+    rebuild: bool = False                                  # arith: the world built in the cache, not the shipped one
 
     @property
     def name(self) -> str:
@@ -58,6 +59,8 @@ class RunConfig:
             parts.append(f"--scale {self.scale}")
         if self.seed:
             parts.append(f"--seed {self.seed}")
+        if self.rebuild:
+            parts.append("--rebuild")
         for k, v in sorted(self.rm_options.items()):
             parts.append(f"--set {k}={v}")
         if self.label:
@@ -75,7 +78,7 @@ class RunInputs:
     train_pool: Pool | None
     val_pool: Pool | None
     base_model: str | None
-    world: str | None = None  # the arith world's key: run files say which world they measured
+    world: str | None = None  # the arith world's content key: run files say which world they measured
 
 
 def check_config(cfg: RunConfig) -> None:
@@ -111,18 +114,19 @@ def resolve_inputs(cfg: RunConfig, log) -> RunInputs:
     if not getattr(TASKS.get(cfg.task), "builds_world", False):
         raise InputError(f"task '{cfg.task}' has no built-in pools", field="--pool",
                          expected="--pool POOL (from `generate` or `import`) and --train-pool/--base or model=PATH")
-    from tasks.arith.world import GENERATORS, build_world, generator_path, is_built, pool_path, world_config
+    from tasks.arith.world import GENERATORS, is_built, open_world, uses_frozen, world_config
     overrides = {"threads": cfg.threads} if cfg.threads else {}
     wcfg = world_config(cfg.scale, cfg.seed, **overrides)
     for g in cfg.generators:
         if g not in GENERATORS:
             raise InputError(f"unknown generator '{g}'", field="--generators", expected=", ".join(GENERATORS))
-    if not is_built(wcfg):
+    if (cfg.rebuild or not uses_frozen(wcfg)) and not is_built(wcfg):
         log(f"[world] building the arith world ({wcfg.scale} scale, seed {wcfg.seed}); cached under {cache.root()}")
-    build_world(wcfg, log=log)
-    return RunInputs([load_pool(pool_path(wcfg, "test", g)) for g in cfg.generators],
-                     load_pool(pool_path(wcfg, "rm_train", "mid")), load_pool(pool_path(wcfg, "rm_val", "mid")),
-                     cfg.base or str(generator_path(wcfg, "mid")), wcfg.key())
+    world = open_world(wcfg, rebuild=cfg.rebuild, log=log)
+    log(f"[world] arith world {world.key} ({'shipped, checksums verified' if world.frozen else 'built in the cache'})")
+    return RunInputs([load_pool(world.pool("test", g)) for g in cfg.generators],
+                     load_pool(world.pool("rm_train", "mid")), load_pool(world.pool("rm_val", "mid")),
+                     cfg.base or str(world.generator("mid")), world.key)
 
 
 def run(cfg: RunConfig, log=None) -> dict:

@@ -218,3 +218,19 @@ def save_pool(pool: Pool | Iterable[Problem], path: str | os.PathLike) -> Path:
         raise InputError("refusing to write an empty pool", file=path)
     write_text_atomic(path, dumps_pool(problems))
     return Path(path)
+
+
+def distinct_ratios(pool: Pool | Iterable[Problem]) -> dict[str, float | None]:
+    """Share of distinct texts among a pool's correct and among its wrong responses, within each problem:
+    sum over problems of distinct texts / sum of responses, per class (None for a class with no response).
+
+    A deterministic scorer gives every copy of a text one score, so a pool whose correct responses are one repeated
+    text is a different selection problem from a real pool (80-90% of correct responses distinct; wrong ones 98-99%).
+    """
+    counts = {True: [0, 0], False: [0, 0]}
+    for p in pool:
+        for ok in (True, False):
+            texts = [r.text for r in p.responses if bool(r.correct) is ok and r.correct is not None]
+            counts[ok][0] += len(set(texts))
+            counts[ok][1] += len(texts)
+    return {name: (d / n if n else None) for name, (d, n) in (("correct", counts[True]), ("wrong", counts[False]))}

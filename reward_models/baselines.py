@@ -1,6 +1,9 @@
 """Reference points that every trained reward model must beat.
 
-random: seeded uniform scores, one step per response (what chance selection looks like).
+random: seeded uniform scores, one step per response, each response its own draw: a random response, i.e. pass@1.
+text_hash: a deterministic score of the text without signal (a hash of it), one step per response. Copies of one
+text get one score, as under any deterministic reward model, so where correct responses repeat one text and wrong
+ones are many distinct texts, it falls below pass@1 as N grows: the fair floor for a trained reward model.
 loglik: the untrained model's own log-likelihood, summed per step, with no reference: the paper's "no RM training,
 w/o ref" row. It reads the shared log-prob cache, so it costs nothing after an implicit PRM on the same base model.
 """
@@ -32,6 +35,29 @@ class RandomRM(RewardModel):
         import numpy as np
         rng = np.random.default_rng(self.config.seed)
         return [[[float(rng.uniform())] for _ in p.responses] for p in pool.problems], {}
+
+
+@dataclass
+class TextHashConfig:
+    seed: int = 0
+
+
+@register_rm("text_hash")
+class TextHashRM(RewardModel):
+    name = "text_hash"
+    Config = TextHashConfig
+
+    def scoring_identity(self):
+        return {"seed": self.config.seed}
+
+    def compute_scores(self, pool):
+        import hashlib
+        seed = str(self.config.seed).encode()
+
+        def score(text: str) -> float:  # uniform in [0, 1) from the first 8 bytes of the digest
+            return int.from_bytes(hashlib.sha256(seed + b"\0" + text.encode("utf-8")).digest()[:8], "big") / 2 ** 64
+
+        return [[[score(r.text)] for r in p.responses] for p in pool.problems], {}
 
 
 @dataclass

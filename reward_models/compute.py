@@ -4,12 +4,14 @@ The paper's Figure 2 compares the development overhead of an implicit PRM with a
 standard transformer estimates (Kaplan et al. 2020), with N = every parameter of the model (embeddings included;
 the arith models are so small that leaving them out would change the ratios):
 
-    data collection  generated tokens x 2N_gen   (the RM-training rollouts, plus Math-Shepherd's MC completions)
+    data collection  (prompt + generated) tokens x 2N_gen   (the RM-training rollouts, plus Math-Shepherd's MC
+                     completions; every sample pays the forward pass over its prompt, and an MC completion over
+                     the prompt and the prefix it continues: the prefill)
     training         trained tokens   x 6N       (forward + backward over every sequence of every optimizer step)
     reference        forward tokens   x 2N       (no-grad passes: pi_ref on the training pool, KTO's KL pairs)
 
-Prompt (prefill) tokens of sampling are recorded but not counted, as in the issue's accounting; validation passes
-are evaluation, not development, and are not counted either.
+Validation passes are evaluation, not development, and are not counted. (World <= v6 left the prefill out, which
+understated Math-Shepherd's cost against the implicit PRM's: its rollouts re-read ever longer prefixes.)
 """
 
 from __future__ import annotations
@@ -51,13 +53,24 @@ def generated_tokens(tokenizer, pool, add_eos: bool = True) -> int:
     return sum(len(x) + eos for x in ids)
 
 
+def prompt_tokens(tokenizer, pool) -> int:
+    """Prompt tokens the generator read to write a pool's responses: each response prefilled its problem's prompt."""
+    from harness.prompting import build_prompt
+    if not pool.problems:
+        return 0
+    ids = tokenizer([build_prompt(tokenizer, p.problem) for p in pool.problems], add_special_tokens=False)["input_ids"]
+    return sum(len(x) * len(p.responses) for x, p in zip(ids, pool.problems))
+
+
 def record(*, params: int, generator_params: int, generated: int, trained: int, reference: int = 0,
-           reference_params: int | None = None, **extra: Any) -> dict[str, Any]:
-    """The compute.json dictionary; `extra` (e.g. a breakdown of where generated tokens came from) is kept."""
+           reference_params: int | None = None, prefill: int = 0, **extra: Any) -> dict[str, Any]:
+    """The compute.json dictionary; `extra` (e.g. a breakdown of where generated tokens came from) is kept.
+    prefill: prompt (and prefix) tokens the generator read before writing the generated ones."""
     ref_params = params if reference_params is None else reference_params
     out = {"params": int(params), "generator_params": int(generator_params), "reference_params": int(ref_params),
-           "generated_tokens": int(generated), "trained_tokens": int(trained), "reference_tokens": int(reference),
-           "data_collection_flops": forward_flops(generated, generator_params),
+           "generated_tokens": int(generated), "prefill_tokens": int(prefill), "trained_tokens": int(trained),
+           "reference_tokens": int(reference),
+           "data_collection_flops": forward_flops(generated + prefill, generator_params),
            "training_flops": training_flops(trained, params),
            "reference_flops": forward_flops(reference, ref_params)}
     out["total_flops"] = sum(out[k] for k in FLOP_FIELDS)
@@ -68,7 +81,8 @@ def record(*, params: int, generator_params: int, generated: int, trained: int, 
 def combine(*records: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """Several stages of one model's development (e.g. implicit CE, then step-level KTO): FLOPs and tokens add up."""
     out: dict[str, Any] = {"stages": list(records)}
-    for k in FLOP_FIELDS + ("total_flops", "generated_tokens", "trained_tokens", "reference_tokens"):
+    for k in FLOP_FIELDS + ("total_flops", "generated_tokens", "prefill_tokens", "trained_tokens",
+                            "reference_tokens"):
         out[k] = sum(r.get(k, 0) for r in records)
     for k in ("params", "generator_params", "instructions"):
         if records and k in records[-1]:

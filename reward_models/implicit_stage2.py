@@ -143,6 +143,7 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
         metrics["val_auc"] = auc(c.beta * (np.array([s.sum() for s in pol]) - val_ref),
                                  [bool(r.correct) for p in val_pool.problems for r in p.responses])
     stage2 = compute.record(params=params, generator_params=params, generated=labels.generated_tokens,
+                            prefill=labels.meta.get("prompt_tokens", 0),
                             trained=trained_tokens, reference=sum(len(e.ids) for e in encs), kind="implicit_stage2",
                             instructions=len(pool.problems), mc_generated_tokens=labels.generated_tokens,
                             mc_rollouts=labels.meta.get("rollouts", 0), k=c.k)

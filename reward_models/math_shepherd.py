@@ -211,6 +211,7 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
                                                           for r in p.responses])
     rollout_tokens = compute.generated_tokens(tok, pool)
     comp = compute.record(params=params, generator_params=params, generated=rollout_tokens + labels.generated_tokens,
+                          prefill=compute.prompt_tokens(tok, pool) + labels.meta.get("prompt_tokens", 0),
                           trained=trained_tokens, reference=0, kind="math_shepherd", instructions=len(pool.problems),
                           rollout_tokens=rollout_tokens, mc_generated_tokens=labels.generated_tokens,
                           mc_prompt_tokens=labels.meta.get("prompt_tokens", 0),

@@ -270,6 +270,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
             counted["reference"] += sum(len(e.ids) for e in kl_encs)
     comp = compute.record(params=compute.n_params(model) + (compute.n_params(head) if head is not None else 0),
                           generator_params=gen_params, generated=compute.generated_tokens(tok, train_pool),
+                          prefill=compute.prompt_tokens(tok, train_pool),
                           trained=counted["trained"], reference=counted["reference"], reference_params=gen_params,
                           kind=f"{kind}_{cfg.loss}", instructions=len(train_pool.problems))
     record = {"kind": kind, "name": name, "config": dataclasses.asdict(cfg), "base_model": str(base_model),

@@ -32,6 +32,7 @@ def test_right_operand_of_equal_precedence_is_bracketed():
     ("Step 1: 2 + 3 = 5\n\nThe answer is 5 or 6", 5, False),   # anything after the number is not an answer
     ("Step 1: 2 + 3 = 5", 5, False),                            # no final answer
     ("The answer is 05", 5, True),                              # integer equality, not string equality
+    ("Step 1: 3 + 2 is 5\n\nAnswer: 5", 5, True),                # any of the grammar's forms
     ("", 5, False),
 ])
 def test_exact_grader(text, ref, ok):
@@ -41,7 +42,7 @@ def test_exact_grader(text, ref, ok):
 def test_every_reference_solution_grades_correct_and_matches_eval():
     for p in generate_problems(3, 2000):
         assert is_correct(p.solution, p.answer)
-        assert first_error_step(p.solution, p.steps) is None
+        assert first_error_step(p.solution, p.tree) is None
         assert arithmetic_errors(p.solution) == []
         assert eval(p.expression) == p.answer  # exact division makes / agree with Python's true division
         assert len(split_steps(p.solution)) == len(p.steps)
@@ -54,7 +55,7 @@ def test_error_position_of_a_propagated_mistake():
     steps[0] = f"{a} = {int(rest) + 1}"  # a wrong intermediate result
     from tasks.arith.problems import format_solution
     text = format_solution(steps, p.answer + 1)
-    assert first_error_step(text, p.steps) == 1
+    assert first_error_step(text, p.tree) == 1
     assert arithmetic_errors(text) == [1]
     assert not is_correct(text, p.answer)
 

@@ -65,3 +65,20 @@ def test_loglik_is_per_step_log_likelihood_and_reads_the_shared_cache(tiny_lm_di
     start = STATS["passes"]
     get_rm("implicit_ce", model=str(tiny_lm_dir("nano", 1)), ref=base, progress=False).score(pool)
     assert STATS["passes"] - start == 1
+
+
+def test_text_hash_gives_copies_of_a_text_one_score_and_has_no_signal(cache_root):
+    dup = Pool([Problem("a", "Compute 6 * 7", "42", [Response("Step 1: 6 * 7 = 42\n\nThe answer is 42", "42", True),
+                                                     Response("Step 1: 6 * 7 = 43\n\nThe answer is 43", "43", False),
+                                                     Response("Step 1: 6 * 7 = 42\n\nThe answer is 42", "42", True)])])
+    a = get_rm("text_hash").score(dup)
+    flat = [resp[0] for resp in a.step_scores[0]]
+    assert [[len(r) for r in prob] for prob in a.step_scores] == [[1, 1, 1]]
+    assert flat[0] == flat[2] != flat[1]  # copies of one text: one score; another text: another
+    assert get_rm("text_hash").compute_scores(dup)[0] == a.step_scores  # deterministic
+    assert get_rm("text_hash", seed=1).score(dup).step_scores != a.step_scores
+    # without signal: over many distinct texts, correct and wrong ones score alike on average
+    texts = [f"Step 1: {i} + 1 = {i + 1}\n\nThe answer is {i + 1}" for i in range(4000)]
+    pool = Pool([Problem("b", "q", "0", [Response(t, str(i), i % 2 == 0) for i, t in enumerate(texts)])])
+    s = np.array(get_rm("text_hash").compute_scores(pool)[0][0]).ravel()
+    assert abs(s[::2].mean() - s[1::2].mean()) < 0.03 and 0 <= s.min() and s.max() < 1

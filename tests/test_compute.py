@@ -43,6 +43,15 @@ def test_parameter_and_generated_token_counts(tiny_lm_dir):
     assert compute.n_params(model) == v * h + layers * (4 * h * h + 3 * h * inter + 2 * h) + h
     pool = tiny_pool()
     assert compute.generated_tokens(tok, pool) == sum(len(r.text) + 1 for p in pool.problems for r in p.responses)
+    # every response prefilled its prompt: "<|user|>" + problem + "\n" + "<|assistant|>" (the chat tags are 1 token)
+    assert compute.prompt_tokens(tok, pool) == sum((len(p.problem) + 3) * len(p.responses) for p in pool.problems)
+
+
+def test_data_collection_counts_the_prefill():
+    rec = compute.record(params=1000, generator_params=4000, generated=10, prefill=5, trained=0)
+    assert rec["data_collection_flops"] == 2 * 4000 * (10 + 5) and rec["prefill_tokens"] == 5
+    two = compute.combine(rec, rec)
+    assert two["prefill_tokens"] == 10 and two["total_flops"] == 2 * rec["total_flops"]
 
 
 def test_sampling_counts_generated_tokens_and_continues_prefixes(tiny_lm_dir):
@@ -87,7 +96,9 @@ def test_every_trained_reward_model_writes_compute_json_and_list_shows_it(tiny_l
     assert ce["trained_tokens"] == 2 * sum(lens)          # every response, forward and backward, twice
     assert ce["reference_tokens"] == sum(lens)            # one reference pass over the training pool
     assert ce["generated_tokens"] == generated and ce["params"] == params
-    assert ce["total_flops"] == pytest.approx(2 * params * generated + 6 * params * 2 * sum(lens)
+    prefill = compute.prompt_tokens(tok, pool)
+    assert ce["prefill_tokens"] == prefill > 0
+    assert ce["total_flops"] == pytest.approx(2 * params * (generated + prefill) + 6 * params * 2 * sum(lens)
                                               + 2 * params * sum(lens))
     dpo = compute.read_compute(get_rm("implicit_dpo", batch_size=2, pairing="all", progress=False).fit(pool, base))
     pairs = [(0, 1), (2, 1), (3, 4)]                      # every correct x incorrect pair per problem
@@ -124,7 +135,11 @@ def test_math_shepherd_counts_its_rollouts(tiny_lm_dir, cache_root):
     tagged = encode_pool_tagged(load_tokenizer(base), pool, resolve_format(ckpt))
     assert comp["trained_tokens"] == sum(len(e.ids) for e in tagged)  # one epoch over the tagged responses
     p = comp["params"]
-    assert comp["total_flops"] == pytest.approx(2 * p * comp["generated_tokens"] + 6 * p * comp["trained_tokens"])
+    # the prefill: every rollout read its prompt, every MC completion its prompt and the prefix it continues
+    assert comp["prefill_tokens"] == compute.prompt_tokens(load_tokenizer(base), pool) + comp["mc_prompt_tokens"]
+    assert comp["mc_prompt_tokens"] > comp["mc_rollouts"] * len("<|user|>")
+    assert comp["total_flops"] == pytest.approx(2 * p * (comp["generated_tokens"] + comp["prefill_tokens"])
+                                                + 6 * p * comp["trained_tokens"])
     # max_instructions labels (and trains on) a prefix of the pool only
     small = compute.read_compute(get_rm("math_shepherd", k=2, max_new_tokens=16, batch_size=2, max_instructions=1,
                                         progress=False).fit(pool, base))

@@ -48,9 +48,9 @@ def test_tag_positions_and_label_tokens_of_a_tokenized_example():
     assert enc.tag_pos == [prompt_len + 19, prompt_len + 60]
     assert tok.convert_ids_to_tokens([enc.ids[p] for p in enc.tag_pos]) == ["@", "@"]
     # a response that itself contains the tag character is still scored at its steps only
-    enc2 = encode_tagged(tok, "Compute 1 + 1", "Step 1: 1 + 1 = 2 @@\n\nThe answer is 2", TagFormat("@", "+", "-",
-                                                                                               "prompt"))
-    assert len(enc2.tag_pos) == 2  # two paragraphs, two steps, two tags; the response's own "@@" is not one
+    enc2 = encode_tagged(tok, "Compute 1 + 1", "Step 1: 1 + 1 = 2 @@\n\nStep 2: 2 * 1 = 2\n\nThe answer is 2",
+                         TagFormat("@", "+", "-", "prompt"))
+    assert len(enc2.tag_pos) == 2  # two steps, two tags; the response's own "@@" is not one
     assert tok.decode(enc2.ids[enc2.tag_pos[0] - 3:enc2.tag_pos[0] + 1]) == "@@ @"
 
 

@@ -186,3 +186,22 @@ def test_real_reward_model_scores(qwen_rm_maj):
     assert got[("majority_vote", 8)] == pytest.approx(np.mean([maj(p) for p in problems]), abs=1e-6)
     assert got[("majority_vote", 1)] == pytest.approx(got[("pass_at_n", 1)], abs=1e-6)  # every response answers
     assert got[("best_of_n", 8)] > got[("pass_at_n", 1)]  # the RM helps on this real pool
+
+
+def test_distinct_counts_each_text_of_a_problem_once():
+    # A correct text twice, two wrong texts; the scorer (deterministic) prefers wrong B.
+    texts = [("A", True, 0.5), ("A", True, 0.5), ("B", False, 0.9), ("C", False, 0.1)]
+    pool = Pool([Problem("p", "q", "1", [Response(t, t, c) for t, c, _ in texts], {"task": "arith"})])
+    ss = ScoreSet("scorer", pool.content_hash(), [[[s] for *_, s in texts]], {"kind": "test"})
+
+    def acc(distinct, n):
+        res = evaluate_pool(pool, [ss], Options(methods=("best_of_n", "pass_at_n"), bootstrap=10, distinct=distinct),
+                            [n])
+        return {(r["method"], r["n"]): r["accuracy"] for r in res.rows}, res
+    full, _ = acc(False, 2)
+    # 2 of 4: (A,A) (A,C) (A,C) right; (A,B) (A,B) (B,C) wrong -> 1/2; pass@1 = 2/4
+    assert full[("best_of_n", 2)] == pytest.approx(0.5) and full[("pass_at_n", 1)] == pytest.approx(0.5)
+    once, res = acc(True, 2)
+    # 2 of the 3 distinct texts: {A,B} wrong, {A,C} right, {B,C} wrong -> 1/3; pass@1 = 1/3
+    assert once[("best_of_n", 2)] == pytest.approx(1 / 3) and once[("pass_at_n", 1)] == pytest.approx(1 / 3)
+    assert "distinct" in res.name and any("3 of 4 responses" in n for n in res.notes)

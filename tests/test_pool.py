@@ -13,7 +13,7 @@ import pytest
 
 from harness import cache
 from harness.cli import main
-from harness.pool import load_pool, save_pool
+from harness.pool import Pool, Problem, Response, load_pool, save_pool
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,3 +165,18 @@ def test_validate_and_merge_summaries(tmp_path, capsys):
     again = tmp_path / "again.jsonl"
     assert main(["import", "--format", "pool", str(a), str(a), "-o", str(again)]) == 2
     assert "duplicate id 'a'" in capsys.readouterr().err and not again.exists()
+
+
+def test_distinct_ratios_by_hand():
+    from harness.pool import distinct_ratios
+    pool = Pool([
+        # correct: "a", "a", "b" -> 2 distinct of 3; wrong: "x", "y" -> 2 of 2
+        Problem("p1", "q", "1", [Response("a", "1", True), Response("a", "1", True), Response("b", "1", True),
+                                 Response("x", "2", False), Response("y", "3", False)]),
+        # the same text in another problem is another text: correct 1 of 1; wrong "x", "x", "x" -> 1 of 3
+        Problem("p2", "q", "1", [Response("a", "1", True), Response("x", "2", False), Response("x", "2", False),
+                                 Response("x", "2", False)]),
+    ])
+    assert distinct_ratios(pool) == {"correct": 3 / 4, "wrong": 3 / 5}
+    assert distinct_ratios(Pool([Problem("p", "q", "1", [Response("a", "1", True)])])) == {"correct": 1.0,
+                                                                                          "wrong": None}

@@ -8,6 +8,8 @@ rank 0 writes the pool, the same bytes as one process (the arith world: rank 0 t
 
 from __future__ import annotations
 
+import argparse
+
 from harness.cli import arguments, command
 
 
@@ -31,22 +33,30 @@ def _add(p):
     p.add_argument("--max-new-tokens", type=int, default=1024)
     p.add_argument("--limit", type=int, default=None, help="first K problems only")
     p.add_argument("-o", "--output", default=None, help="pool file to write (data-backed tasks)")
+    p.add_argument("--rebuild", action="store_true",
+                   help="arith: build the world from scratch in the cache (train generators, sample pools) instead "
+                        "of using the shipped one; it is named by the content hash of what was built")
+    p.add_argument("--freeze", action="store_true",
+                   help="arith, for maintainers: build (as --rebuild) and write that world as the shipped one under "
+                        "tasks/arith/data/ (generators, compressed pools, checksum manifest)")
     p.add_argument("--chunk-problems", type=int, default=None, metavar="K",
                    help="problems per sampling chunk of a data-backed task, each with its own seed (default 32; "
                         "part of what the samples are, however many processes share the work)")
 
 
-def ensure_world(args, log=print, sharded: bool = False) -> dict:
-    """Build (or load) the arith world for these arguments; returns its summary. sharded: every rank of a torchrun
-    world calls this and shares the sampling."""
-    from tasks.arith.world import build_world, is_built, world_config
+def ensure_world(args, log=print, sharded: bool = False):
+    """The arith world for these arguments (the shipped one, or built in the cache with --rebuild or for another
+    scale or seed); returns its WorldFiles. sharded: every rank of a torchrun world calls this and shares the
+    sampling."""
+    from tasks.arith.world import is_built, open_world, uses_frozen, world_config
 
     overrides = {"threads": args.threads} if args.threads else {}
     cfg = world_config(args.scale, args.seed, **overrides)
-    if not is_built(cfg):
+    rebuild = getattr(args, "rebuild", False) or getattr(args, "freeze", False)
+    if (rebuild or not uses_frozen(cfg)) and not is_built(cfg):
         log(f"building the arith world ({cfg.scale} scale, seed {cfg.seed}) under the cache; "
             "finished steps are kept if interrupted")
-    return build_world(cfg, log=log, sharded=sharded), cfg
+    return open_world(cfg, rebuild=rebuild, log=log, sharded=sharded)
 
 
 @command("generate", "build candidate pools (the arith world, or N samples per problem from --model)")
@@ -61,8 +71,17 @@ def run(args) -> int:
         raise InputError(f"cannot use {args.chunk_problems}", field="--chunk-problems", expected="an integer >= 1")
     if getattr(task_cls, "builds_world", False):
         distributed.init()  # under torchrun: rank 0 trains, every rank samples its share; non-zero ranks are quiet
-        summary, cfg = ensure_world(args, sharded=True)
-        print(describe_world(summary))
+        world = ensure_world(args, sharded=True)
+        if not distributed.current().is_main:
+            return 0
+        if args.freeze:
+            from tasks.arith import frozen
+            from tasks.arith.world import GENERATORS, world_pool_paths
+            m = frozen.freeze(world.summary, {p.name[:-len(".jsonl")]: p for p in world_pool_paths(world.config)},
+                              {g: world.generator(g) for g in GENERATORS})
+            print(f"froze world {m['content_key']} into {frozen.DATA}")
+            world = ensure_world(argparse.Namespace(**{**vars(args), "rebuild": False, "freeze": False}))
+        print(describe_world(world.summary, world.frozen))
         return 0
     if not args.model or not args.output:
         raise InputError(f"task '{args.task}' samples from a model you give", field="--model/-o",
@@ -76,17 +95,26 @@ def run(args) -> int:
     return 0
 
 
-def describe_world(summary: dict) -> str:
+def describe_world(summary: dict, shipped: bool | None = None) -> str:
+    """The world's generators and pools as a table; `shipped` says where it lives (None: not said)."""
     from tabulate import tabulate
+
+    def ratio(x):
+        return "-" if x is None else f"{x:.2f}"
+
     rows = []
-    for name, s in {**summary["generators"], **summary.get("rm_pools", {})}.items():
+    gens = summary["generators"]
+    order = [g for g in ("weak", "mid", "strong") if g in gens] + sorted(set(gens) - {"weak", "mid", "strong"})
+    for name, s in {**{g: gens[g] for g in order}, **summary.get("rm_pools", {})}.items():
         rows.append([name, s.get("step", "-"), s.get("parameters", "-"),
                      f"{s['val_pass@1']:.3f}" if "val_pass@1" in s else "-",
                      f"{s['target_pass@1']:.3f}" if "target_pass@1" in s else "-",
                      f"{s['pass@1']:.3f}", f"{s['pass@N']:.3f}", s["problems"], s["responses"],
-                     f"{s['mean_steps']:.2f}"])
+                     f"{s['mean_steps']:.2f}", ratio(s.get("distinct_correct")), ratio(s.get("distinct_wrong"))])
     head = ["pool / generator", "ckpt step", "params", "val pass@1", "paper pass@1", "pass@1", "pass@N",
-            "problems", "responses", "mean steps"]
+            "problems", "responses", "mean steps", "distinct correct", "distinct wrong"]
     t = summary.get("timings", {})
-    return (f"arith world {summary['key']} (built in {t.get('total_s', '?')} s)\n"
+    where = {None: "", True: " shipped in tasks/arith/data", False: " built in the cache"}[shipped]
+    name = summary.get("content_key", summary["key"])
+    return (f"arith world {name}{where} (config {summary['key']}, built in {t.get('total_s', '?')} s)\n"
             + tabulate(rows, head, tablefmt="simple"))

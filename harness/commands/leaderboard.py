@@ -43,6 +43,9 @@ def _add(p):
     p.add_argument("--mc-samples", type=int, default=256, help="random subsets per problem for the votes")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--distinct", action="store_true",
+                   help="count each distinct text of a problem once (its first copy): a diagnostic for pools with "
+                        "repeated responses, which a deterministic reward model scores alike")
     p.add_argument("--plot", metavar="DIR", default=None, help="also write accuracy-vs-n PNGs into DIR")
     p.add_argument("-o", "--output", metavar="FILE", default=None, help="write to FILE instead of stdout")
 
@@ -57,7 +60,8 @@ def run(args) -> int:
 
     opts = lb.Options(methods=_names(args.methods) or METHODS, aggregations=_names(args.aggregation),
                       ns=_int_list(args.n, "n") if args.n is not None else None, subsets=args.subsets,
-                      weights=args.weights, mc_samples=args.mc_samples, bootstrap=args.bootstrap, seed=args.seed)
+                      weights=args.weights, mc_samples=args.mc_samples, bootstrap=args.bootstrap, seed=args.seed,
+                      distinct=args.distinct)
     opts.validate()
     pools = [load_pool(p) for p in args.pool]
     results = lb.build(pools, opts)

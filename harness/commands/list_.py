@@ -12,8 +12,10 @@ def _add(p):
 
 
 def cached_worlds() -> list[dict]:
+    """The shipped arith world (first) and the worlds built in the cache."""
     from harness import cache
-    out = []
+    from tasks.arith import frozen
+    out = [{**frozen.summary(), "shipped": True}] if frozen.is_shipped() else []
     for wj in sorted((cache.root() / "arith").glob("*/world.json")):
         try:
             out.append(cache.read_json(wj))
@@ -68,9 +70,9 @@ def run(args) -> int:
     print("import formats: " + ", ".join(info["import_formats"]))
     from harness.commands.generate import describe_world
     if not info["worlds"]:
-        print("\nno arith world built yet: python -m harness generate --task arith")
+        print("\nno arith world shipped or built: python -m harness generate --task arith --rebuild")
     for w in info["worlds"]:
-        print("\n" + describe_world(w))
+        print("\n" + describe_world(w, bool(w.get("shipped"))))
     if info["checkpoints"]:
         from reward_models.compute import ratios_to
         ratios = ratios_to(info["checkpoints"])  # the paper's Figure 2: development cost relative to implicit CE

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 from harness.cli import arguments, command
 from harness.errors import InputError
 
@@ -68,6 +72,9 @@ def add_rm_arguments(p) -> None:
     p.add_argument("--scale", default="default", help="arith world scale: default | smoke")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--generators", default="weak,mid,strong", help="arith generators to evaluate")
+    p.add_argument("--rebuild", action="store_true",
+                   help="arith: use (and build if missing) the world built in the cache from its config instead of "
+                        "the shipped one (see `generate --rebuild`)")
     p.add_argument("--pool", action="append", default=[], help="score these pools instead of the arith world's")
     p.add_argument("--train-pool", default=None, help="graded RM-training rollouts (with --pool)")
     p.add_argument("--val-pool", default=None, help="graded validation rollouts (with --pool)")
@@ -82,10 +89,38 @@ def add_rm_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (processes x threads <= cores)")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="JSON object of reward-model options (the keys of --set; --set and the flags win)")
+    p.add_argument("--untuned", action="store_true",
+                   help="arith: do not start from the options `tune` chose for this reward model on the world in "
+                        "use (results/tuning/<task>-<scale>-<rm>.options.json); use the adapter's defaults")
 
 
-def rm_options(args) -> dict:
+def tuned_options(task: str, scale: str, rm: str, results: str = "results") -> tuple[dict, Path] | None:
+    """The options `tune` chose for `rm` on the world `run` would use, and their file; None when there are none
+    (no tuning file, or one tuned on another world)."""
+    from harness.commands.tables import current_world
+    stem = Path(results) / "tuning" / f"{task}-{scale}-{rm}"
+    opts_file = stem.with_name(stem.name + ".options.json")
+    if not opts_file.is_file() or not stem.with_suffix(".json").is_file():
+        return None
+    try:
+        world = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8")).get("world")
+    except ValueError:
+        return None
+    if world is None or world != current_world(task, scale):
+        return None
+    return load_options_file(str(opts_file), rm), opts_file
+
+
+def rm_options(args, log=None) -> dict:
     opts = load_options_file(args.config, args.rm) if getattr(args, "config", None) else {}
+    if not opts and not getattr(args, "untuned", True) and not args.pool and args.model is None:
+        found = tuned_options(args.task, args.scale, args.rm)
+        if found is not None:
+            opts = dict(found[0])
+            if log:
+                log(f"[run] starting from the options tuned for {args.rm} on this world ({found[1]}): "
+                    + (" ".join(f"--set {k}={v}" for k, v in sorted(opts.items())) or "none")
+                    + "; --untuned uses the defaults")
     opts.update(parse_sets(args.set))
     for flag, key in (("model", "model"), ("ref", "ref"), ("batch_size", "score_batch_size"), ("dtype", "dtype"),
                       ("device", "device")):
@@ -120,6 +155,7 @@ def _add(p):
 def stage_config(args):
     """The RunConfig of a single-stage command (train, score, tune): no selection, nothing written to results/."""
     args.n, args.aggregation, args.weights, args.subsets = "1", "min", "sigmoid", "random"
+    args.untuned = True  # train and score take the options given: the same checkpoint as `run --set ...`
     args.results, args.no_results = None, True
     return config_from_args(args)
 
@@ -137,10 +173,16 @@ def config_from_args(args):
                     generators=[g for g in args.generators.split(",") if g], pools=args.pool,
                     train_pool=args.train_pool, val_pool=args.val_pool, base=args.base,
                     n=int_list(args.n, "--n"), aggregation=args.aggregation, weights=args.weights,
-                    subsets=args.subsets, rm_options=rm_options(args), threads=args.threads, results=results,
-                    label=getattr(args, "label", None), task_options=task_options(args))
+                    subsets=args.subsets, rm_options=rm_options(args, _stderr), threads=args.threads,
+                    results=results,
+                    label=getattr(args, "label", None), task_options=task_options(args),
+                    rebuild=getattr(args, "rebuild", False))
     check_config(cfg)  # every mistake in the arguments is reported before anything is built or trained
     return cfg
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def task_options(args) -> dict:

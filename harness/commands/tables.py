@@ -23,12 +23,19 @@ def _add(p):
 
 
 def current_world(task: str, scale: str) -> str | None:
-    """The key of the world `run` would use (None for tasks without a built world)."""
+    """The content key of the world `run` would use (None for tasks without a built world): the shipped world's,
+    or that of the world built in the cache (None when none is built yet: then every run builds it)."""
     from tasks import TASKS
     if not getattr(TASKS.get(task), "builds_world", False):
         return None
-    from tasks.arith.world import world_config
-    return world_config(scale).key()
+    from tasks.arith import frozen
+    from tasks.arith.world import built_key, is_built, load_world, uses_frozen, world_config
+    cfg = world_config(scale)
+    if uses_frozen(cfg):
+        return frozen.manifest()["content_key"]
+    if not is_built(cfg):
+        return None
+    return (load_world(cfg) or {}).get("content_key") or built_key(cfg)
 
 
 def load_runs(folder: Path, task: str, scale: str) -> dict[str, dict]:
@@ -193,8 +200,14 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         T.ablation_table(runs, inst_rows),
         "## CE variants and the step-label second stage",
         T.ablation_table(runs, ce_rows),
+        "## Run-to-run noise: implicit CE with other training seeds",
+        "The same run with training seeds 1 and 2 (the order of the data): how far a rerun, e.g. on another CPU "
+        "whose float rounding changes the training trajectory, can land from the committed numbers.",
+        T.ablation_table(runs, [("seed 0 (the main row)", "implicit_ce"), ("seed 1", "implicit_ce-seed1"),
+                                ("seed 2", "implicit_ce-seed2")]),
         "## Development FLOPs (Figure 2 analog)",
-        "Data collection (generated tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo completions), "
+        "Data collection ((prompt + generated) tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo "
+        "completions, each of which reads its prompt and the prefix it continues), "
         "reference passes (x 2N) and training (x 6N), from each checkpoint's compute.json. Per instruction, "
         "since runs may be trained (or labelled) on different numbers of instructions. The paper's ratio: "
         f"{T.PAPER_FLOP_RATIO}x.",

@@ -3,20 +3,22 @@
 A problem is an expression tree of 2-5 operations over + - * /, every intermediate result an integer in [0, 99],
 every product with a single-digit factor and every divisor a single digit (sized so that a sub-million-parameter
 model can learn it in minutes on a CPU, while still making real arithmetic and ordering mistakes).
-Its reference solution evaluates the tree bottom-up, left to right, one operation per step, in the paper's format:
+Its canonical solution evaluates the tree bottom-up, left to right, one operation per step, in the paper's format:
 
     Step 1: 25 * 3 = 75
 
     Step 2: 17 + 75 = 92
 
     The answer is 92
+
+Generators learn from draws of tasks.arith.grammar (other step orders, operand orders and surface forms of the same
+computation), so their correct responses are as varied as real ones; grading is by the value of the final line.
 """
 
 from __future__ import annotations
 
 import random
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 CAP = 99
 OPS = "+-*/"
@@ -90,21 +92,14 @@ def _tree(rng: random.Random, n_ops: int, sub_prob: float = 0.25) -> Node:
 
 
 def solution_steps(node: Node) -> list[str]:
-    out: list[str] = []
-
-    def walk(n: Node) -> None:
-        if n.op is None:
-            return
-        walk(n.left)
-        walk(n.right)
-        out.append(f"{n.left.value} {n.op} {n.right.value} = {n.value}")
-
-    walk(node)
-    return out
+    """The canonical steps: bottom-up, left to right, the first step form (see grammar for the other variants)."""
+    from tasks.arith.grammar import op_nodes, render_step
+    return [render_step(n, 0, False) for n in op_nodes(node)]
 
 
 def format_solution(steps: list[str], answer: int | str) -> str:
-    return "".join(f"Step {i}: {s}\n\n" for i, s in enumerate(steps, 1)) + f"The answer is {answer}"
+    from tasks.arith.grammar import render
+    return render(steps, answer)
 
 
 @dataclass(frozen=True)
@@ -112,7 +107,8 @@ class ArithProblem:
     id: str
     expression: str
     answer: int
-    steps: tuple[str, ...]
+    steps: tuple[str, ...]          # the canonical solution's steps
+    tree: Node | None = field(default=None, compare=False, repr=False)
 
     @property
     def problem(self) -> str:
@@ -121,6 +117,11 @@ class ArithProblem:
     @property
     def solution(self) -> str:
         return format_solution(list(self.steps), self.answer)
+
+    def draw_solution(self, rng: random.Random) -> str:
+        """A correct solution drawn from the grammar's distribution (tasks.arith.grammar)."""
+        from tasks.arith.grammar import sample_solution
+        return sample_solution(self.tree, rng)
 
 
 def generate_problems(seed: int, count: int, min_ops: int = 2, max_ops: int = 5, prefix: str = "p",
@@ -135,17 +136,15 @@ def generate_problems(seed: int, count: int, min_ops: int = 2, max_ops: int = 5,
         if expr in seen:
             continue
         seen.add(expr)
-        out.append(ArithProblem(f"{prefix}{len(out)}", expr, tree.value, tuple(solution_steps(tree))))
+        out.append(ArithProblem(f"{prefix}{len(out)}", expr, tree.value, tuple(solution_steps(tree)), tree))
     return out
 
 
-_ANSWER = re.compile(r"The answer is (-?\d+)\s*$")
-_STEP = re.compile(r"^Step (\d+): (\d+) ([-+*/]) (\d+) = (-?\d+)$")
-
-
 def extract_answer(text: str) -> str | None:
-    m = _ANSWER.search(text.strip())
-    return m.group(1) if m else None
+    """The integer of the final line in any of the grammar's final forms, normalised ("07" -> "7"); None if none."""
+    from tasks.arith.grammar import ANSWER
+    m = ANSWER.search(text.strip())
+    return str(int(m.group(1))) if m else None
 
 
 def is_correct(text: str, reference: int | str) -> bool:
@@ -153,27 +152,22 @@ def is_correct(text: str, reference: int | str) -> bool:
     return ans is not None and int(ans) == int(reference)
 
 
-def first_error_step(text: str, reference_steps: list[str] | tuple[str, ...]) -> int | None:
-    """1-based index of the first step that departs from the reference solution; None if none does.
-
-    A step departs when its text differs from the reference's step at the same position, or it is missing/extra.
-    """
-    from harness.steps import split_steps
-    got = [re.sub(r"^Step \d+:\s*", "", s).split("\n")[0].strip() for s in split_steps(text)]
-    for i, ref in enumerate(reference_steps):
-        if i >= len(got) or got[i] != ref:
-            return i + 1
-    return None if len(got) == len(reference_steps) else len(reference_steps) + 1
+def first_error_step(text: str, tree: Node) -> int | None:
+    """1-based index of the first step that is not a correct next step of the expression `tree` (any correct order,
+    operand order or surface form counts as correct; see grammar.first_error_step); None if none is."""
+    from tasks.arith.grammar import first_error_step as check
+    return check(text, tree)
 
 
 def arithmetic_errors(text: str) -> list[int]:
     """1-based indices of steps whose own arithmetic is wrong (a op b != c): real model errors, not injected."""
     from harness.steps import split_steps
+    from tasks.arith.grammar import parse_step
     bad = []
     for i, s in enumerate(split_steps(text), 1):
-        m = _STEP.match(s.split("\n")[0].strip())
-        if m:
-            a, op, b, c = int(m.group(2)), m.group(3), int(m.group(4)), int(m.group(5))
+        step = parse_step(s.split("\n")[0])
+        if step:
+            a, op, b, c = step
             true = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}[op]
             if true is None or true != c:
                 bad.append(i)

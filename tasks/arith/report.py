@@ -20,7 +20,38 @@ def _stage_order(key: str) -> int:
     return list(_STAGES).index(key) if key in _STAGES else len(_STAGES) - 1  # unknown stages before the total
 
 
-def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | None = None, command: str = "") -> str:
+# Real pools whose distinct-text ratios stand beside the world's (files under ../shared/data, imported as users do).
+REAL_POOLS = (
+    ("OVM GSM8K Mistral-7B (300 per problem)", "ovm",
+     "ovm_gsm8k_samples/test_responses_n300_mistral7b-ep2_samples.jsonl"),
+    ("OVM GSM8K Llama-2-7B (500 per problem)", "ovm",
+     "ovm_gsm8k_samples/test_responses_n500_llama7b-2-ep2_samples.jsonl"),
+    ("Qwen2.5-Math MATH CoT (8 per problem)", "qwen-rm-maj", "qwen25math_rm_maj/math_cot_100.jsonl"),
+)
+
+
+def real_pool_ratios(data_root) -> dict[str, dict]:
+    """name -> {"correct", "wrong" distinct ratios, "problems", "responses"} of each real pool found under
+    `data_root` (pools that are absent are left out)."""
+    from pathlib import Path
+
+    from harness.importers import IMPORTERS, ImportOptions
+    from harness.pool import Pool, distinct_ratios
+    out = {}
+    for name, fmt, rel in REAL_POOLS:
+        path = Path(data_root) / rel
+        if path.is_file():
+            pool = Pool(IMPORTERS.get(fmt)([path], ImportOptions()).problems)
+            out[name] = {**distinct_ratios(pool), "problems": len(pool), "responses": pool.n_responses}
+    return out
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | None = None, command: str = "",
+                   real: dict | None = None) -> str:
     cfg = summary["config"]
     gens = summary["generators"]
     lines = [
@@ -51,13 +82,30 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
         lines.append(f"| {g} | {analog[g]} | {100 * PAPER_PASS1[g]:.1f} | {s['step']} | {100 * s['val_pass@1']:.1f} "
                      f"| {100 * s['pass@1']:.1f} | {100 * s['pass@N']:.1f} | {'yes' if ok else 'NO'} "
                      f"| {s['mean_steps']:.2f} |")
+    lines += ["", "## Distinct texts",
+              "",
+              "Share of distinct texts among the correct and among the wrong responses of each problem (summed over "
+              "problems: distinct texts / responses). A deterministic reward model gives every copy of a text the "
+              "same score, so a pool whose correct answers collapse to one repeated text is a different selection "
+              "problem from a real one. Target (issue 16): >= 80% correct, >= 95% wrong, as in the real pools below.",
+              "",
+              "| pool | responses | distinct correct | distinct wrong |", "|---|---:|---:|---:|"]
+    for g in list(GENERATORS) + list(summary.get("rm_pools", {})):
+        s = gens.get(g) or summary["rm_pools"][g]
+        lines.append(f"| {g} | {s['responses']} | {_pct(s.get('distinct_correct'))} "
+                     f"| {_pct(s.get('distinct_wrong'))} |")
+    for name, r in (real or {}).items():
+        lines.append(f"| real: {name} | {r['responses']} | {_pct(r['correct'])} | {_pct(r['wrong'])} |")
+    if real is None:
+        lines.append("| real pools | - | not measured (../shared/data absent) | - |")
     lines += ["", "Validation pass@1 along training (step: pass@1; bisection points included):", "",
               ", ".join(f"{st}: {100 * a:.1f}%" for st, a in gens["mid"].get("curve", [])), "",
               "## Where the first error is",
               "",
-              "Among incorrect responses, the 1-based index of the first step that departs from the reference solution "
-              "(a wrong intermediate result, a wrong operand, or a missing/extra step); `none` = every step matches the "
-              "reference but the final answer line is wrong or missing.",
+              "Among incorrect responses, the 1-based index of the first step that is not a correct next step of the "
+              "expression (a wrong result, an operand not yet known or not in the expression, or a missing step; "
+              "any order of independent operations, operand order of + and *, or surface form counts as correct); "
+              "`none` = every step is correct but the final answer line is wrong or missing.",
               "",
               "| generator | " + " | ".join(["1", "2", "3", "4", "5", "6+", "none"]) + " |",
               "|---|" + "---:|" * 7]

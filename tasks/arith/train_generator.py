@@ -1,14 +1,16 @@
 """Supervised training of an arith generator on reference solutions: short enough to read in one sitting.
 
 Loss is next-token cross-entropy on the response tokens (prompt tokens are context only). A cosine schedule with
-warm-up; fresh problems every step from the train split. `on_eval(step, model)` is called every `eval_every` steps so
-the caller can measure validation pass@1 and keep checkpoints; it returns True to stop training there (the schedule
+warm-up; fresh problems every step from the train split, each with a solution drawn from the grammar's distribution
+over correct texts (tasks.arith.grammar), seeded, so the run is the same on every call. `on_eval(step, model)` is
+called every `eval_every` steps so the caller can measure validation pass@1 and keep checkpoints; it returns True to stop training there (the schedule
 is still the one of `steps`, so the checkpoints before the stop are those of the full run).
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 import torch
@@ -63,6 +65,7 @@ def train_generator(model, tokenizer, train_problems, cfg: GeneratorTrainConfig,
     """Train in place; `train_problems` are ArithProblem objects, drawn in a seeded order, cycling if exhausted."""
     gen = torch.Generator().manual_seed(cfg.seed)
     order = torch.randperm(len(train_problems), generator=gen).tolist()
+    draws = random.Random(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     model.train()
     cursor = 0
@@ -73,7 +76,7 @@ def train_generator(model, tokenizer, train_problems, cfg: GeneratorTrainConfig,
                 order, cursor = torch.randperm(len(train_problems), generator=gen).tolist(), 0
             batch.append(train_problems[order[cursor]])
             cursor += 1
-        seqs, masks = encode_examples(tokenizer, [p.problem for p in batch], [p.solution for p in batch])
+        seqs, masks = encode_examples(tokenizer, [p.problem for p in batch], [p.draw_solution(draws) for p in batch])
         ids, attn, loss_mask = collate(seqs, masks, tokenizer.pad_token_id)
         logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
         nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
