@@ -101,8 +101,9 @@ def summary(runs: dict) -> list[list[str]]:
         rows.append(["  the same including tokenization", f"{r['overhead_with_tokenization']:.2f}x", "(<= 1.30x)",
                      f"{r['overhead_with_tokenization'] / 1.3:.2f}",
                      "yes" if r["overhead_with_tokenization"] <= 1.3 else "no"])
-        rows.append(["model passes, four implicit PRMs on one pool", f"{r['passes_four_prms']:g}", "5 (not 8)",
-                     f"{r['passes_four_prms'] / 5:.2f}", "yes" if abs(r["passes_four_prms"] - 5) < 1e-6 else "NO"])
+        # prompt sharing can make it fewer than 5 full passes: at most 5 is the target (one shared reference pass)
+        rows.append(["model passes, four implicit PRMs on one pool", f"{r['passes_four_prms']:g}", "<= 5 (not 8)",
+                     f"{r['passes_four_prms'] / 5:.2f}", "yes" if r["passes_four_prms"] <= 5 + 1e-6 else "NO"])
     if (r := res("vs_authors")) is not None:
         rows.append(["speed-up over the authors' straightforward scorer (wall)", f"{r['speedup']:.2f}x", ">= 3x",
                      f"{r['speedup'] / 3:.2f}", "yes" if r["speedup"] >= 3 else "NO"])

@@ -39,9 +39,11 @@ def main() -> None:
     warm = timed(cmd)
     from harness import cache
     from tasks.arith.report import real_pool_ratios, world_markdown
-    from tasks.arith.world import load_world, world_config
+    from tasks.arith.world import built_key, load_world, world_config
     with cache.using(cache_dir):
-        summary = load_world(world_config(a.scale, a.seed))
+        cfg = world_config(a.scale, a.seed)
+        summary = load_world(cfg)
+        summary.setdefault("content_key", built_key(cfg))  # worlds built before content keys were recorded
     cold = summary["timings"]["total_s"] if a.cache_dir else first
     print(f"scale {a.scale}: cold build {cold:.1f} s (target <= 600 s: {cold / 600:.2f}x of target), "
           f"warm {warm:.2f} s (target <= 5 s: {warm / 5:.2f}x)")
