@@ -54,3 +54,15 @@ def processbench_dir():
     if not (d / "gsm8k.json").is_file():
         pytest.skip(f"ProcessBench data not found at {d} (../shared/data beside the checkout)")
     return d
+
+
+@pytest.fixture(scope="session")
+def smoke_world(tmp_path_factory):
+    """(config, cache root, summary) of a smoke-scale arith world built once in its own cache (read-only for tests)."""
+    from harness import cache
+    from tasks.arith.world import build_world, world_config
+    root = tmp_path_factory.mktemp("smoke-world-cache")
+    cfg = world_config("smoke", 0, threads=1)
+    with cache.using(root):
+        summary = build_world(cfg, log=lambda m: None)
+    return cfg, root, summary

@@ -146,17 +146,6 @@ def test_sampling_is_reproducible_and_independent_of_batching():
     assert [len(x) for x in a] == [3, 3]
 
 
-@pytest.fixture(scope="module")
-def smoke_world(tmp_path_factory):
-    from harness import cache
-    from tasks.arith.world import build_world, world_config
-    root = tmp_path_factory.mktemp("cache")
-    cfg = world_config("smoke", 0, threads=1)
-    with cache.using(root):
-        summary = build_world(cfg, log=lambda m: None)
-    return cfg, root, summary
-
-
 def test_smoke_world_builds_graded_pools(smoke_world):
     from harness import cache
     from harness.pool import load_pool

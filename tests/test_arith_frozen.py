@@ -11,14 +11,9 @@ from harness import cache
 from harness.errors import InputError
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    from tasks.arith.world import build_world, world_config
-    root = tmp_path_factory.mktemp("cache")
-    cfg = world_config("smoke", 0, threads=1)
-    with cache.using(root):
-        summary = build_world(cfg, log=lambda m: None)
-    return cfg, root, summary
+@pytest.fixture
+def built(smoke_world):
+    return smoke_world
 
 
 def _inputs(cfg):
