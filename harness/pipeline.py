@@ -114,14 +114,12 @@ def resolve_inputs(cfg: RunConfig, log) -> RunInputs:
     if not getattr(TASKS.get(cfg.task), "builds_world", False):
         raise InputError(f"task '{cfg.task}' has no built-in pools", field="--pool",
                          expected="--pool POOL (from `generate` or `import`) and --train-pool/--base or model=PATH")
-    from tasks.arith.world import GENERATORS, is_built, open_world, uses_frozen, world_config
+    from tasks.arith.world import GENERATORS, open_world, world_config
     overrides = {"threads": cfg.threads} if cfg.threads else {}
     wcfg = world_config(cfg.scale, cfg.seed, **overrides)
     for g in cfg.generators:
         if g not in GENERATORS:
             raise InputError(f"unknown generator '{g}'", field="--generators", expected=", ".join(GENERATORS))
-    if (cfg.rebuild or not uses_frozen(wcfg)) and not is_built(wcfg):
-        log(f"[world] building the arith world ({wcfg.scale} scale, seed {wcfg.seed}); cached under {cache.root()}")
     world = open_world(wcfg, rebuild=cfg.rebuild, log=log)
     log(f"[world] arith world {world.key} ({'shipped, checksums verified' if world.frozen else 'built in the cache'})")
     return RunInputs([load_pool(world.pool("test", g)) for g in cfg.generators],

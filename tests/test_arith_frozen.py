@@ -17,9 +17,8 @@ def built(smoke_world):
 
 
 def _inputs(cfg):
-    from tasks.arith.world import GENERATORS, generator_path, world_pool_paths
-    return ({p.name[:-len(".jsonl")]: p for p in world_pool_paths(cfg)},
-            {g: generator_path(cfg, g) for g in GENERATORS})
+    from tasks.arith.world import world_generators, world_pools
+    return world_pools(cfg), world_generators(cfg)
 
 
 def test_a_build_is_named_by_its_content_and_one_checkpoint_byte_renames_it(built, tmp_path):

@@ -48,14 +48,11 @@ def ensure_world(args, log=print, sharded: bool = False):
     """The arith world for these arguments (the shipped one, or built in the cache with --rebuild or for another
     scale or seed); returns its WorldFiles. sharded: every rank of a torchrun world calls this and shares the
     sampling."""
-    from tasks.arith.world import is_built, open_world, uses_frozen, world_config
+    from tasks.arith.world import open_world, world_config
 
     overrides = {"threads": args.threads} if args.threads else {}
     cfg = world_config(args.scale, args.seed, **overrides)
     rebuild = getattr(args, "rebuild", False) or getattr(args, "freeze", False)
-    if (rebuild or not uses_frozen(cfg)) and not is_built(cfg):
-        log(f"building the arith world ({cfg.scale} scale, seed {cfg.seed}) under the cache; "
-            "finished steps are kept if interrupted")
     return open_world(cfg, rebuild=rebuild, log=log, sharded=sharded)
 
 
@@ -76,9 +73,8 @@ def run(args) -> int:
             return 0
         if args.freeze:
             from tasks.arith import frozen
-            from tasks.arith.world import GENERATORS, world_pool_paths
-            m = frozen.freeze(world.summary, {p.name[:-len(".jsonl")]: p for p in world_pool_paths(world.config)},
-                              {g: world.generator(g) for g in GENERATORS})
+            from tasks.arith.world import world_generators, world_pools
+            m = frozen.freeze(world.summary, world_pools(world.config), world_generators(world.config))
             print(f"froze world {m['content_key']} into {frozen.DATA}")
             world = ensure_world(argparse.Namespace(**{**vars(args), "rebuild": False, "freeze": False}))
         print(describe_world(world.summary, world.frozen))

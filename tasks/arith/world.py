@@ -515,12 +515,23 @@ def open_world(cfg: WorldConfig, rebuild: bool = False, log=print, sharded: bool
         from tasks.arith import frozen
         m = frozen.verify()
         return WorldFiles(m["content_key"], frozen.summary(), True, cfg)
+    if not is_built(cfg):
+        log(f"[world] building the arith world ({cfg.scale} scale, seed {cfg.seed}) under {cache.root()}; finished "
+            "steps are kept if interrupted")
     summary = build_world(cfg, log=log, sharded=sharded)
     return WorldFiles(summary.get("content_key") or built_key(cfg), summary, False, cfg)
+
+
+def world_pools(cfg: WorldConfig) -> dict[str, Path]:
+    """Pool name ("test-mid", "rm_train-mid", ...) -> its file in the world built in the cache."""
+    return {p.name[:-len(".jsonl")]: p for p in world_pool_paths(cfg)}
+
+
+def world_generators(cfg: WorldConfig) -> dict[str, Path]:
+    return {g: generator_path(cfg, g) for g in GENERATORS}
 
 
 def built_key(cfg: WorldConfig) -> str:
     """The content key of the world built in the cache for `cfg` (see tasks.arith.frozen.content_key)."""
     from tasks.arith import frozen
-    return frozen.built_content_key({p.name[:-len(".jsonl")]: p for p in world_pool_paths(cfg)},
-                                    {g: generator_path(cfg, g) for g in GENERATORS})
+    return frozen.built_content_key(world_pools(cfg), world_generators(cfg))
