@@ -14,8 +14,12 @@ import torch.nn.functional as F
 
 
 def supports(model) -> bool:
+    """A plain Llama in float32 on the CPU (its cache and sampling are CPU code; on a GPU `generate`'s cache is
+    not the bottleneck)."""
     cfg = model.config
-    return (getattr(cfg, "model_type", None) == "llama" and _plain_rope(cfg)
+    p = next(model.parameters())
+    return (p.device.type == "cpu" and p.dtype == torch.float32
+            and getattr(cfg, "model_type", None) == "llama" and _plain_rope(cfg)
             and not getattr(cfg, "attention_bias", False) and not getattr(cfg, "mlp_bias", False)
             and getattr(cfg, "hidden_act", "silu") == "silu")
 

@@ -34,10 +34,9 @@ def generate_pool(task, args) -> Pool | None:
     import time
 
     import torch
-    from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness import distributed
+    from harness import distributed, progress
     from harness.sampling import sample_responses
     from reward_models.base import fingerprint
 
@@ -50,6 +49,9 @@ def generate_pool(task, args) -> Pool | None:
     identity = {"model": fingerprint(args.model), "task": task.name, "split": args.split, "n": args.n,
                 "temperature": args.temperature, "max_new_tokens": args.max_new_tokens, "seed": args.seed,
                 "chunk_problems": size, "problems": cache.stable_hash([[p.id, p.problem] for p in problems])}
+    device, dtype = getattr(args, "device", None) or "cpu", getattr(args, "dtype", None) or "float32"
+    if (device, dtype) != ("cpu", "float32"):  # other arithmetic, other samples (CPU float32 keys are unchanged)
+        identity.update(device=torch.device(device).type, dtype=dtype)
     key = cache.stable_hash(identity)
     store = cache.ChunkStore(cache.entry("generate", key))
     keys = [cache.stable_hash([key, span]) for span in spans]
@@ -66,12 +68,13 @@ def generate_pool(task, args) -> Pool | None:
     mine = world.mine(todo)
     computed: dict[str, list[list[str]]] = {}
     if mine:
-        model = AutoModelForCausalLM.from_pretrained(args.model, use_safetensors=True, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(args.model, use_safetensors=True, trust_remote_code=False,
+                                                     dtype=getattr(torch, dtype)).to(device).eval()
         tok = AutoTokenizer.from_pretrained(args.model)
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
         delay = cache.chunk_delay()
-        with tqdm(total=sum(b - a for a, b in (spans[i] for i in mine)), desc="sample", unit="problem") as bar:
+        with progress.bar(sum(b - a for a, b in (spans[i] for i in mine)), "sample", "problem") as bar:
             for i in mine:
                 a, b = spans[i]
                 out = sample_responses(model, tok, [p.problem for p in problems[a:b]], args.n,

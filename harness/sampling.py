@@ -28,12 +28,14 @@ def sample_responses(model, tokenizer, problems: list[str], n: int, *, temperatu
         prompts = [p + prefix for p, prefix in zip(prompts, prefixes, strict=True)]
     rows = [(i, prompts[i]) for i in range(len(prompts)) for _ in range(n)]
     out: list[list[str]] = [[] for _ in problems]
-    gen = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)  # sampling draws on the model's device
     for start in range(0, len(rows), batch_rows):
         chunk = rows[start:start + batch_rows]
         enc = tokenizer([p for _, p in chunk], add_special_tokens=False, padding=True, padding_side="left",
                         return_tensors="pt")
-        ids = _generate(model, enc["input_ids"], enc["attention_mask"], temperature, max_new_tokens,
+        ids = _generate(model, enc["input_ids"].to(device), enc["attention_mask"].to(device), temperature,
+                        max_new_tokens,
                         tokenizer.eos_token_id, tokenizer.pad_token_id, gen)
         if stats is not None:
             stats["prompt_tokens"] = stats.get("prompt_tokens", 0) + int(enc["attention_mask"].sum())
@@ -59,13 +61,15 @@ def _generate(model, input_ids, attention_mask, temperature, max_new_tokens, eos
 
 def _generate_generic(model, input_ids, attention_mask, temperature, max_new_tokens, eos_id, pad_id, gen):
     from transformers import DynamicCache
+
+    from harness.hf_compat import cache_kwargs, output_cache
     bsz = input_ids.shape[0]
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                past_key_values=cache, use_cache=True)
+                use_cache=True, **cache_kwargs(model, cache))
     next_pos = position_ids[:, -1:] + 1
-    done = torch.zeros(bsz, dtype=torch.bool)
+    done = torch.zeros(bsz, dtype=torch.bool, device=input_ids.device)
     new_tokens = []
     logits = out.logits[:, -1, :]
     for _ in range(max_new_tokens):
@@ -78,7 +82,8 @@ def _generate_generic(model, input_ids, attention_mask, temperature, max_new_tok
             break
         attention_mask = torch.cat([attention_mask, (~done).long().unsqueeze(1) | 1], dim=1)
         out = model(input_ids=tok.unsqueeze(1), attention_mask=attention_mask, position_ids=next_pos,
-                    past_key_values=out.past_key_values, use_cache=True)
+                    use_cache=True, **cache_kwargs(model, output_cache(out)))
         next_pos = next_pos + 1
         logits = out.logits[:, -1, :]
-    return torch.stack(new_tokens, dim=1) if new_tokens else torch.empty(bsz, 0, dtype=torch.long)
+    return (torch.stack(new_tokens, dim=1) if new_tokens
+            else torch.empty(bsz, 0, dtype=torch.long, device=input_ids.device))

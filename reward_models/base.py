@@ -193,9 +193,7 @@ class RewardModel:
         import sys
         import time
 
-        from tqdm.auto import tqdm
-
-        from harness import distributed
+        from harness import distributed, progress
         from harness.pool import Pool
         spans = self.score_chunks(pool)
         store = cache.ChunkStore(path.with_suffix(".chunks"))
@@ -215,8 +213,8 @@ class RewardModel:
         delay = cache.chunk_delay()
         computed = {}
         mine = world.mine(todo)
-        bar = tqdm(total=len(mine), desc=f"{self.name} chunks", unit="chunk",
-                   disable=not keep or not getattr(self.config, "progress", True))
+        bar = progress.bar(len(mine), f"score {self.name}", "chunk",
+                           enabled=keep and getattr(self.config, "progress", True))
         for i in mine:
             a, b = spans[i]
             part = Pool(pool.problems[a:b], pool.path)

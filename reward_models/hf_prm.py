@@ -175,7 +175,7 @@ def step_good_probs(model, tokenizer, encs: list[TaggedEncoding], fmt: TagFormat
                     desc: str = "PRM scores") -> list[list[float]]:
     """P(good) / (P(good) + P(bad)) at every tag of every encoding, in order."""
     import torch
-    from tqdm.auto import tqdm
+    from harness import progress as progress_mod
 
     from reward_models.logprobs import make_batches
     from reward_models.modeling import pad_id
@@ -184,8 +184,8 @@ def step_good_probs(model, tokenizer, encs: list[TaggedEncoding], fmt: TagFormat
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), tqdm(total=len(encs), desc=desc, unit="seq", disable=not progress,
-                                          leave=False) as bar:
+        with torch.inference_mode(), progress_mod.bar(len(encs), desc, "seq", enabled=progress,
+                                                      inner=True) as bar:
             for idx in make_batches([len(e.ids) for e in encs], batch_size, max_tokens):
                 batch = [encs[i] for i in idx]
                 p = torch.softmax(tag_logits(model, batch, label_ids, pad_id(tokenizer)), -1)[:, 0]

@@ -84,7 +84,7 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
 
     import numpy as np
     import torch
-    from tqdm.auto import tqdm
+    from harness import progress as progress_mod
 
     from reward_models import compute
     from reward_models import losses as L
@@ -114,7 +114,7 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
     history: dict = {"loss": [], "lr": [], "grad_norm": []}
     trained_tokens = 0
     model.train()
-    with tqdm(total=total, desc=f"train {name}", unit="step", disable=not c.progress, leave=False) as bar:
+    with progress_mod.bar(total, f"train {name}", "step", enabled=c.progress) as bar:
         for _epoch in range(s2["epochs"]):
             order = torch.randperm(len(encs), generator=gen).tolist()
             for b in range(steps_per_epoch):

@@ -161,13 +161,13 @@ def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max
     padding_side does not apply then (prompts are left-padded, responses right-padded).
     """
     import torch
-    from tqdm.auto import tqdm
+    from harness import progress as progress_mod
     STATS["passes"] += 1
     sums: list[np.ndarray | None] = [None] * len(encs)
     toks: list[np.ndarray | None] = [None] * len(encs)
     was_training = model.training
     model.eval()
-    bar = tqdm(total=len(encs), desc=desc, unit="seq", disable=not progress, leave=False)
+    bar = progress_mod.bar(len(encs), desc, "seq", enabled=progress, inner=True)
     try:
         with torch.inference_mode():
             if share_prompt:
@@ -214,6 +214,8 @@ def _shared_prompt_batches(model, encs: list[Encoded], pad: int, batch_size: int
     """
     import torch
     from transformers import DynamicCache
+
+    from harness.hf_compat import cache_kwargs, output_cache
     device = next(model.parameters()).device
     groups: dict[tuple, list[int]] = {}
     for i, e in enumerate(encs):
@@ -244,7 +246,7 @@ def _shared_prompt_batches(model, encs: list[Encoded], pad: int, batch_size: int
                         **({"logits_to_keep": 1} if _keeps_logits(model) else {}))
             last.append((idx, out.logits[:, -1].float()))
             layers = [tuple(torch.nn.functional.pad(t, (0, 0, width - wb, 0)) for t in (layer.keys, layer.values))
-                      for layer in out.past_key_values.layers]
+                      for layer in output_cache(out).layers]
             kv = [[(k, v)] for k, v in layers] if kv is None else [acc + [kvl] for acc, kvl in zip(kv, layers)]
             STATS["batches"] += 1
             STATS["tokens"] += int(pbatch["attention_mask"][idx, cols].sum())
@@ -279,8 +281,8 @@ def _shared_prompt_batches(model, encs: list[Encoded], pad: int, batch_size: int
                                  config=model.config)
             attn = torch.cat([pmask[g_idx, width - pw:], resp.long()], dim=1)
             position_ids = attn[:, :pw].sum(1, keepdim=True) + torch.arange(rw, device=device)
-            logits = model(input_ids=ids, attention_mask=attn, position_ids=position_ids, past_key_values=cache,
-                           use_cache=True).logits
+            logits = model(input_ids=ids, attention_mask=attn, position_ids=position_ids, use_cache=True,
+                           **cache_kwargs(model, cache)).logits
             # Token 0 of a response is predicted by its prompt's last position, token j > 0 by response position j-1.
             logp = torch.zeros(resp.shape, dtype=torch.float32, device=device)
             logp[:, 0] = last_lse[g_idx].gather(-1, ids[:, :1]).squeeze(-1)

@@ -157,7 +157,7 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
         raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
 
     import torch
-    from tqdm.auto import tqdm
+    from harness import progress as progress_mod
 
     from reward_models import compute
     from reward_models.hf_prm import encode_pool_tagged, label_token_ids, step_good_probs, tag_logits, write_format
@@ -183,7 +183,7 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
     trained_tokens = 0
     pad = pad_id(tok)
     model.train()
-    with tqdm(total=total, desc=f"train {name}", unit="step", disable=not c.progress, leave=False) as bar:
+    with progress_mod.bar(total, f"train {name}", "step", enabled=c.progress) as bar:
         for _epoch in range(c.epochs):
             order = torch.randperm(len(encs), generator=gen).tolist()
             for b in range(steps_per_epoch):

@@ -116,7 +116,7 @@ def mc_label_pool(pool, sampler: Sampler, grader: Grader, *, identity: dict[str,
     identity: everything that determines the samples besides the pool, K and seed (policy fingerprint,
     temperature, max_new_tokens, grader name): it keys the cache.
     """
-    from tqdm.auto import tqdm
+    from harness import progress as progress_mod
     if k < 1:
         raise InputError("K must be at least 1", field="k", expected="an integer >= 1")
     if chunk_problems < 1:
@@ -134,7 +134,7 @@ def mc_label_pool(pool, sampler: Sampler, grader: Grader, *, identity: dict[str,
     chunk_dir = path.parent / f"{key}.chunks"
     chunks = []
     n = len(pool.problems)
-    with tqdm(total=n, desc="MC step labels", unit="problem", disable=not progress, leave=False) as bar:
+    with progress_mod.bar(n, "MC step labels", "problem", enabled=progress) as bar:
         for start in range(0, n, chunk_problems):
             cpath = chunk_dir / f"{start:06d}.json"
             chunk = None

@@ -58,7 +58,7 @@ def orm_scores(model, head, tokenizer, pool, *, max_len=None, batch_size=8, max_
     """One value per response, flat in pool order."""
     import numpy as np
     import torch
-    from tqdm.auto import tqdm
+    from harness import progress as progress_mod
 
     from reward_models.logprobs import STATS, encode_pool, make_batches
     from reward_models.modeling import pad_id
@@ -67,8 +67,8 @@ def orm_scores(model, head, tokenizer, pool, *, max_len=None, batch_size=8, max_
     STATS["passes"] += 1
     was_training = model.training
     model.eval()
-    with torch.inference_mode(), tqdm(total=len(encs), desc="ORM scores", unit="seq", disable=not progress,
-                                      leave=False) as bar:
+    with torch.inference_mode(), progress_mod.bar(len(encs), "ORM scores", "seq", enabled=progress,
+                                                  inner=True) as bar:
         for idx in make_batches([len(e.ids) for e in encs], batch_size, max_tokens):
             out[idx] = head_values(model, head, [encs[i] for i in idx], pad_id(tokenizer)).double().cpu().numpy()
             bar.update(len(idx))

@@ -10,6 +10,7 @@ folder and renamed into <cache>/checkpoints/<name>-<key>/, so a checkpoint that 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -147,7 +148,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
           score_batch_size: int = 32, progress: bool = True) -> Path:
     """Train (or find cached) and return the checkpoint folder."""
     import torch
-    from tqdm.auto import tqdm
+    from harness import progress as progress_mod
 
     from reward_models import losses as L
     from reward_models.logp_cache import cached_step_logps
@@ -171,14 +172,21 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     if val_pool is not None and not val_pool.is_graded():
         raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
     torch.manual_seed(cfg.seed)
-    model, tok = load_causal_lm(base_model, dtype=cfg.dtype, device=device)
+    # bfloat16/float16: mixed precision. The weights and AdamW's state stay float32 (a bf16 weight cannot take an
+    # update below 1/256 of itself, so small learning rates would train nothing); forward passes run autocast.
+    mixed = cfg.dtype in ("bfloat16", "float16")
+    model, tok = load_causal_lm(base_model, dtype="float32" if mixed else cfg.dtype, device=device)
+
+    def amp():
+        return (torch.autocast(torch.device(device).type, dtype=getattr(torch, cfg.dtype)) if mixed
+                else contextlib.nullcontext())
     from reward_models import compute
     gen_params = compute.n_params(model)  # the base model wrote the rollouts; counted before any head is added
     counted = {"trained": 0, "reference": 0}  # tokens through forward+backward, and through no-grad forwards
     pad = pad_id(tok)
     encs = encode_pool(tok, train_pool, max_len=cfg.max_len)
     labels = torch.tensor([bool(r.correct) for p in train_pool.problems for r in p.responses])
-    runtime = dict(dtype=cfg.dtype, max_len=cfg.max_len, batch_size=score_batch_size, progress=progress,
+    runtime = dict(dtype=f"autocast-{cfg.dtype}" if mixed else cfg.dtype, max_len=cfg.max_len, batch_size=score_batch_size, progress=progress,
                    load=lambda: (model, tok))  # before the first step the policy *is* the reference
 
     # What one optimizer step iterates over: pairs of flat response indices, or single responses with weights.
@@ -195,8 +203,10 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
 
     if kind == "implicit":
         def ref_sums(pool):  # without a reference in training (Table 5) no reference pass is made or counted
-            return torch.from_numpy(flat_sums(cached_step_logps(base_model, pool, **runtime))) if cfg.train_ref \
-                else torch.zeros(sum(len(p.responses) for p in pool.problems), dtype=torch.float64)
+            if not cfg.train_ref:
+                return torch.zeros(sum(len(p.responses) for p in pool.problems), dtype=torch.float64)
+            with amp():
+                return torch.from_numpy(flat_sums(cached_step_logps(base_model, pool, **runtime)))
         ref = ref_sums(train_pool)
         if cfg.loss == "kto" and len(train_pool.problems) > 1:
             kl_pool = mismatched_pool(train_pool)
@@ -217,6 +227,10 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         return cfg.beta * (logp - ref[idx].to(device)).float()
 
     def loss_of(chunk) -> "torch.Tensor":
+        with amp():  # the forward only; backward runs outside autocast, as torch recommends
+            return _loss_of(chunk)
+
+    def _loss_of(chunk) -> "torch.Tensor":
         if cfg.loss in L.PAIRWISE:
             r = rewards([w for w, _ in chunk] + [lo for _, lo in chunk])
             r_w, r_l = r[:len(chunk)], r[len(chunk):]
@@ -239,7 +253,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     gen = torch.Generator().manual_seed(cfg.seed)
     history = {"loss": [], "lr": [], "grad_norm": []}
     model.train()
-    bar = tqdm(total=total, desc=f"train {name}", unit="step", disable=not progress, leave=False)
+    bar = progress_mod.bar(total, f"train {name}", "step", enabled=progress)
     step = 0
     for _epoch in range(cfg.epochs):
         order = torch.randperm(len(units), generator=gen).tolist()
@@ -256,12 +270,15 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         val_labels = [bool(r.correct) for p in val_pool.problems for r in p.responses]
         if kind == "implicit":
             val_encs = encode_pool(tok, val_pool, max_len=cfg.max_len)
-            pol = step_logps(model, val_encs, pad, batch_size=score_batch_size, desc="validation", progress=progress)
+            with amp():
+                pol = step_logps(model, val_encs, pad, batch_size=score_batch_size, desc="validation",
+                                 progress=progress)
             val_scores = cfg.beta * (np.array([s.sum() for s in pol]) - val_ref)
         else:
             from reward_models.orm import orm_scores
-            val_scores = orm_scores(model, head, tok, val_pool, max_len=cfg.max_len, batch_size=score_batch_size,
-                                    progress=progress)
+            with amp():
+                val_scores = orm_scores(model, head, tok, val_pool, max_len=cfg.max_len,
+                                        batch_size=score_batch_size, progress=progress)
         metrics["val_auc"] = auc(val_scores, val_labels)
 
     if kind == "implicit" and cfg.train_ref:  # the reference pass over the training pool (and KTO's pairs)

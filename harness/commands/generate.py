@@ -33,6 +33,9 @@ def _add(p):
     p.add_argument("--max-new-tokens", type=int, default=1024)
     p.add_argument("--limit", type=int, default=None, help="first K problems only")
     p.add_argument("-o", "--output", default=None, help="pool file to write (data-backed tasks)")
+    p.add_argument("--device", default=None, help="data-backed tasks: cpu (default) | cuda | cuda:1 ...")
+    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
+                   help="data-backed tasks: the generator's weights (default float32)")
     p.add_argument("--rebuild", action="store_true",
                    help="arith: build the world from scratch in the cache (train generators, sample pools) instead "
                         "of using the shipped one; it is named by the content hash of what was built")

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tqdm import tqdm
 
 from harness import cache
+from harness.progress import bar as progress_bar
 from harness.grading.extract import extract_answer
 from harness.grading.verdict_cache import MISS, TIMEOUT_HIT, VerdictCache
 from harness.grading.verify import GRADER_VERSION, text_key
@@ -106,9 +106,9 @@ def grade_pool_with_stats(pool: Pool, *, workers: int = 1, timeout: float = 5.0,
                 stats.timeouts += hit is TIMEOUT_HIT
         todo = [t for t, v in tasks.items() if v is MISS]
         ids = dict(enumerate(todo))
-        # None lets tqdm decide (shown on a terminal only)
-        disable = (True if len(todo) < 500 else None) if progress is None else not progress
-        bar = tqdm(total=len(todo), desc="grading", unit="call", leave=False, disable=disable)
+        # None: shown only for runs with many calls to compute
+        show = len(todo) >= 500 if progress is None else progress
+        bar = progress_bar(len(todo), "grading", "call", enabled=show)
         done: list = []
         try:
             for i, status, value in _compute(list(ids.items()), workers, timeout, stats):

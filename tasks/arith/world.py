@@ -214,7 +214,7 @@ def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
     """One training run; the checkpoint with validation pass@1 closest to each target becomes that generator."""
     import copy
 
-    from tqdm import tqdm
+    from harness import progress as progress_mod
 
     from tasks.arith.model import make_model
     from tasks.arith.problems import is_correct
@@ -253,7 +253,7 @@ def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
                                 warmup_steps=cfg.warmup_steps, eval_every=cfg.snapshot_every, seed=cfg.seed)
     log(f"training the arith generators ({sum(p.numel() for p in model.parameters()):,} parameters, "
         f"{cfg.train_steps} steps)")
-    with tqdm(total=cfg.train_steps, desc="train generators", unit="step") as bar:
+    with progress_mod.bar(cfg.train_steps, "train generators", "step") as bar:
         train_generator(model, tok, sp["train"], tcfg, on_eval=on_snapshot, progress=bar)
 
     def evaluate(step):
@@ -339,11 +339,11 @@ def _sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, 
     mine = world.mine(todo)
     computed: dict[str, list[dict]] = {}
     if mine:
-        from tqdm import tqdm
+        from harness import progress as progress_mod
 
         model, tok = _load_generator(generator_path(cfg, gen))
-        with tqdm(total=sum(len(problems[c0:c0 + chunk]) for c0 in mine), desc=f"sample {split} {gen} x{n}",
-                  unit="problem") as bar:
+        with progress_mod.bar(sum(len(problems[c0:c0 + chunk]) for c0 in mine), f"sample {split} {gen} x{n}",
+                              "problem") as bar:
             for c0 in mine:
                 part = problems[c0:c0 + chunk]
                 recs = _sample_chunk(cfg, model, tok, part, gen, split, n, c0, cdir)
@@ -418,7 +418,7 @@ def _sample_chunks_in_workers(cfg: WorldConfig, pool_specs: list, log, chunk: in
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from tqdm import tqdm
+    from harness import progress as progress_mod
 
     jobs = []
     for problems, gen, split, n in pool_specs:
@@ -433,7 +433,7 @@ def _sample_chunks_in_workers(cfg: WorldConfig, pool_specs: list, log, chunk: in
     log(f"[generate] {len(jobs)} chunks to sample in {workers} processes x 1 thread")
     ctx = multiprocessing.get_context("spawn")  # not fork: a forked torch can hang in its thread pool
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as ex, \
-            tqdm(total=sum(len(j[1]) for j in jobs), desc="sample pools", unit="problem") as bar:
+            progress_mod.bar(sum(len(j[1]) for j in jobs), "sample pools", "problem") as bar:
         futures = [ex.submit(_worker_job, cfg, *job) for job in jobs]
         try:
             for f in as_completed(futures):
