@@ -29,6 +29,12 @@ def root() -> Path:
     return Path(os.environ.get("HARNESS_CACHE", ".cache/harness"))
 
 
+def run_dirs(results: str | os.PathLike | None) -> list[Path]:
+    """Where a run writes its run files: the cache's runs/ (which `leaderboard` with no pool lists), and DIR/runs/
+    when the run was given a results folder (`--results DIR`, `tables`)."""
+    return [root() / "runs"] + ([Path(results) / "runs"] if results else [])
+
+
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from pathlib import Path
 
 from harness import cache
 
@@ -83,18 +82,18 @@ def run_crossfit(cfg, log=None) -> dict:
     timings["total_s"] = round(time.time() - t0, 1)
     report.update(timings=timings, folds=folds, base=base,
                   halves={h: {"problems": len(pools[h]), "pool": str(pools[h].path)} for h in ("A", "B")})
-    if cfg.results:
-        from tasks.gsm8k_gpt3 import DEFAULT_MAX_PROBLEMS as D
-        stem = results_stem(cfg.task, cfg.name, topts, {"max_problems": D, "data": None})
-        out = Path(cfg.results) / "runs"
-        note = ("Two folds: trained on half A, scored half B, and the reverse; every problem is scored by the model "
-                "that did not train on it. Pass@1 is the random-choice mean accuracy.\n\n")
-        cache.write_text_atomic(out / f"{stem}.md", f"# {cfg.rm} on {cfg.task} (cross-fitted)\n\nCommand: "
-                                f"`{report['command']}`\n\n{note}" + render_report(report, "markdown")
-                                + "\nTimings (s, this machine): " + str(timings) + "\n")
-        import json
-        body = json.loads(render_report(report, "json"))
-        body.update(folds=folds, halves=report["halves"], base=base)
+    from tasks.gsm8k_gpt3 import DEFAULT_MAX_PROBLEMS as D
+    stem = results_stem(cfg.task, cfg.name, topts, {"max_problems": D, "data": None})
+    note = ("Two folds: trained on half A, scored half B, and the reverse; every problem is scored by the model "
+            "that did not train on it. Pass@1 is the random-choice mean accuracy.\n\n")
+    md = (f"# {cfg.rm} on {cfg.task} (cross-fitted)\n\nCommand: `{report['command']}`\n\n{note}"
+          + render_report(report, "markdown") + "\nTimings (s, this machine): " + str(timings) + "\n")
+    import json
+    body = json.loads(render_report(report, "json"))
+    body.update(folds=folds, halves=report["halves"], base=base)
+    report["written"] = []
+    for out in cache.run_dirs(cfg.results):
+        cache.write_text_atomic(out / f"{stem}.md", md)
         cache.write_json_atomic(out / f"{stem}.json", body, indent=1)
-        report["written"] = [str(out / f"{stem}.md"), str(out / f"{stem}.json")]
+        report["written"] += [str(out / f"{stem}.md"), str(out / f"{stem}.json")]
     return report

@@ -253,9 +253,11 @@ def render(results: Sequence[PoolResult], fmt: str = "table") -> str:
         return '{"rows": [\n  ' + body + "\n]}\n" if rows else '{"rows": []}\n'
     if fmt == "csv":
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=ROW_KEYS, lineterminator="\n")
+        rows = rows_of(results)
+        extra = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in ROW_KEYS]  # e.g. a listing's "run"
+        w = csv.DictWriter(buf, fieldnames=[*ROW_KEYS, *extra], lineterminator="\n")
         w.writeheader()
-        w.writerows(rows_of(results))
+        w.writerows(rows)
         return buf.getvalue()
     if fmt in ("table", "markdown"):
         return "\n".join(_wide(res, fmt) for res in results)

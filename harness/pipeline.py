@@ -165,8 +165,9 @@ def run(cfg: RunConfig, log=None) -> dict:
     report["compute"] = development_compute(rm)
     if inputs.world:
         report["world"] = inputs.world
-    if cfg.results:
-        write_results(cfg, report)
+    report["written"] = [str(p) for p in write_results(cfg, report)]
+    log("[run] run files: " + ", ".join(p for p in report["written"] if p.endswith(".md"))
+        + " (`python -m harness leaderboard` lists the cache's)")
     return report
 
 
@@ -245,7 +246,7 @@ def render_report(report: dict, fmt: str = "table") -> str:
 
 
 def write_results(cfg: RunConfig, report: dict) -> list[Path]:
-    out = Path(cfg.results) / "runs"
+    """The run's markdown and JSON files in the cache and, with cfg.results, under cfg.results/runs/."""
     stem = f"{cfg.task}-{cfg.scale}-{cfg.name}" + (f"-s{cfg.seed}" if cfg.seed else "")
     md = (f"# {cfg.name} on {cfg.task} ({cfg.scale} scale, seed {cfg.seed})\n\n"
           f"Command: `{report['command']}`\n\n"
@@ -253,7 +254,10 @@ def write_results(cfg: RunConfig, report: dict) -> list[Path]:
           f"vote use `{cfg.aggregation}` step aggregation, weighted vote uses {cfg.weights} weights; n-subsets: "
           f"{cfg.subsets}.\n\n" + render_report(report, "markdown")
           + "\nTimings (s, this machine): " + json.dumps(report.get("timings", {})) + "\n")
-    paths = [out / f"{stem}.md", out / f"{stem}.json"]
-    cache.write_text_atomic(paths[0], md)
-    cache.write_text_atomic(paths[1], render_report(report, "json"))
+    body = render_report(report, "json")
+    paths = []
+    for out in cache.run_dirs(cfg.results):
+        paths += [out / f"{stem}.md", out / f"{stem}.json"]
+        cache.write_text_atomic(paths[-2], md)
+        cache.write_text_atomic(paths[-1], body)
     return paths

@@ -194,8 +194,7 @@ def run_processbench(cfg, log=None) -> dict:
     timings["total_s"] = round(time.time() - t0, 1)
     report = {"kind": "processbench", "rm": cfg.rm, "command": cfg.command(), "config": _config(cfg), **result,
               "scorer": what, "samples": sizes, "left_out": dropped, "notes": notes, "timings": timings}
-    if cfg.results:
-        report["written"] = write(cfg, report)
+    report["written"] = write(cfg, report)
     return report
 
 
@@ -211,12 +210,14 @@ def write(cfg, report: dict) -> list[str]:
     stem = results_stem("processbench", cfg.name, cfg.task_options,
                         {"splits": None, "max_per_split": None, "tune_on": TUNE_ON, "data": None,
                          "max_problems": DEFAULT_MAX_PROBLEMS})
-    out = Path(cfg.results) / "runs"
     md = (f"# {cfg.rm} on ProcessBench\n\nCommand: `{report['command']}`\n\n"
           + step_eval.render(report, "markdown") + "\nTimings (s, this machine): " + str(report["timings"]) + "\n")
-    cache.write_text_atomic(out / f"{stem}.md", md)
-    cache.write_text_atomic(out / f"{stem}.json", step_eval.render(report, "json"))
-    return [str(out / f"{stem}.md"), str(out / f"{stem}.json")]
+    written = []
+    for out in cache.run_dirs(cfg.results):
+        cache.write_text_atomic(out / f"{stem}.md", md)
+        cache.write_text_atomic(out / f"{stem}.json", step_eval.render(report, "json"))
+        written += [str(out / f"{stem}.md"), str(out / f"{stem}.json")]
+    return written
 
 
 @register_task("processbench")

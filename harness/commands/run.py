@@ -138,9 +138,9 @@ def _add(p):
     p.add_argument("--weights", default="sigmoid", help="weighted-vote weights: sigmoid | raw | softmax")
     p.add_argument("--subsets", default="random", help="random (expectation over n-subsets) | prefix (paper's code)")
     p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
-    p.add_argument("--results", default=None,
-                   help="also write the leaderboard under DIR/runs/ (default: results/ at the default scale)")
-    p.add_argument("--no-results", action="store_true", help="do not write results/")
+    p.add_argument("--results", default=None, metavar="DIR",
+                   help="also write the run files under DIR/runs/ (e.g. --results results; by default they go to "
+                        "the cache only, <cache>/runs/, which `harness leaderboard` lists)")
     p.add_argument("--data", default=None, help="gsm8k-gpt3 / processbench: local data file or folder")
     p.add_argument("--max-problems", default=None,
                    help="gsm8k-gpt3: problems used (seeded subset, split in halves A/B; default 100; 'all')")
@@ -156,14 +156,12 @@ def stage_config(args):
     """The RunConfig of a single-stage command (train, score, tune): no selection, nothing written to results/."""
     args.n, args.aggregation, args.weights, args.subsets = "1", "min", "sigmoid", "random"
     args.untuned = True  # train and score take the options given: the same checkpoint as `run --set ...`
-    args.results, args.no_results = None, True
+    args.results = None
     return config_from_args(args)
 
 
 def config_from_args(args):
     from harness.pipeline import RunConfig
-    results = None if args.no_results else (args.results or ("results" if args.scale == "default"
-                                                              and not args.pool else None))
     from harness.pipeline import check_config
     for flag in ("batch_size", "threads"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
@@ -174,7 +172,7 @@ def config_from_args(args):
                     train_pool=args.train_pool, val_pool=args.val_pool, base=args.base,
                     n=int_list(args.n, "--n"), aggregation=args.aggregation, weights=args.weights,
                     subsets=args.subsets, rm_options=rm_options(args, _stderr), threads=args.threads,
-                    results=results,
+                    results=args.results,
                     label=getattr(args, "label", None), task_options=task_options(args),
                     rebuild=getattr(args, "rebuild", False))
     check_config(cfg)  # every mistake in the arguments is reported before anything is built or trained
