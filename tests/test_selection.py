@@ -197,6 +197,20 @@ def test_votes_seeded_and_shared_across_weightings():
     assert not np.array_equal(alone, majority_vote(b, [1, 4, 16], seed=10))
 
 
+def test_votes_at_small_n_do_not_depend_on_the_larger_n_asked_alongside():
+    """The scan stops at the largest n asked for: asking n = 32 too (which scans every response) leaves the
+    n <= 8 columns bit-identical, since both calls draw the same subsets."""
+    rng = np.random.default_rng(8)
+    cors = [rng.random(32) < 0.4 for _ in range(25)]
+    grps = [rng.integers(0, 6, 32) for _ in range(25)]
+    scs = [rng.normal(size=32) for _ in range(25)]
+    b = pack(cors, grps)
+    short = votes(b, [None, scs], [1, 2, 4, 8], seed=3)
+    full = votes(b, [None, scs], [1, 2, 4, 8, 32], seed=3)
+    for a, f in zip(short, full):
+        np.testing.assert_array_equal(a, f[:, :4])
+
+
 def test_bootstrap_ci_contains_estimate_and_shrinks():
     rng = np.random.default_rng(7)
     widths = []

@@ -136,12 +136,19 @@ def _scan(batch, gc, W, voter, general, sub, relabel, orders, n_eff, G):
     S = W.shape[0]
     p, N = relabel.shape
     K = orders.shape[0]
+    snaps: dict[int, list[int]] = {}
+    for j, t in enumerate(n_eff[0]):                               # all problems of a chunk share N, so n_eff
+        snaps.setdefault(int(t), []).append(j)
+    # The scan stops at the largest n asked for: the first n steps of an order are a uniform n-subset whatever
+    # comes after, so a pool of 1,024 responses selected at n <= 64 costs what a pool of 64 does.
+    N = max(snaps)
+    orders = orders[:, :N]
     R = p * K                                                      # row r = q * K + k: problem q, order k
     width = batch.width
     # Flat index of the response taken at each step of each row, step-major so that every step reads contiguous
     # memory (1-D np.take is several times faster than 2-D fancy indexing).
     start = (np.arange(p) * width)[:, None]
-    pos = orders.T[:, None, :] + (np.arange(p) * N)[None, :, None]                 # (N, p, K) into relabel
+    pos = orders.T[:, None, :] + (np.arange(p) * relabel.shape[1])[None, :, None]  # (N, p, K) into relabel
     flat = np.take((relabel + start).ravel().astype(np.intp), pos.reshape(N, R))   # (N, R)
     size = R * (G + 1)
     row_base = (np.arange(R) * (G + 1))[None, :]
@@ -169,9 +176,6 @@ def _scan(batch, gc, W, voter, general, sub, relabel, orders, n_eff, G):
     gen = np.flatnonzero(general)
     seen = np.zeros(S * size if len(gen) else 0, dtype=bool)      # classes in contention, for negative weights
     gc_rows = gc[sub][prob][:, :G]                                 # (R, G)
-    snaps: dict[int, list[int]] = {}
-    for j, t in enumerate(n_eff[0]):                               # all problems of a chunk share N, so n_eff
-        snaps.setdefault(int(t), []).append(j)
     res = np.zeros((S, p, n_eff.shape[1]))
     for t in range(1, N + 1):
         idx = cells[t - 1]
