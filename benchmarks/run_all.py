@@ -39,8 +39,13 @@ BENCHMARKS = {
                       "grading a real pool cold and warm; verifier calls made and saved"),
     "selection_speed": ("selection_speed.py", [], ["--repeats", "1", "--loop-problems", "1"],
                         "selection engine on 3 x 500 x 64, all methods, n = 1..64"),
+    "scaling": ("scaling.py", [], ["--quick"],
+                "cost against work size: 1x, 4x, 16x problems, responses, tokens, steps, reward models; selection"),
+    "device_check": ("device_check.py", [], ["--quick"],
+                     "the accelerator path (bf16 scoring, training, sampling; agreement with fp32 CPU), here on "
+                     "whatever device this machine has"),
 }
-TORCH_BENCHMARKS = {"scoring_speed", "vs_authors", "prompt_sharing"}
+TORCH_BENCHMARKS = {"scoring_speed", "vs_authors", "prompt_sharing", "scaling"}
 
 
 def machine(threads: int) -> list[tuple[str, str]]:
@@ -61,9 +66,13 @@ def machine(threads: int) -> list[tuple[str, str]]:
             ("load average at start (1/5/15 min)", " / ".join(f"{x:.2f}" for x in load) if load else "n/a")]
 
 
-def run(name: str, args: list[str], threads: int, timeout: float) -> dict:
+def run(name: str, args: list[str], threads: int, timeout: float, plots: Path | None = None) -> dict:
     script = BENCHMARKS[name][0]
     argv = [sys.executable, str(REPO / "benchmarks" / script), *args]
+    if name == "device_check" and "--quick" not in args and not _has_cuda():
+        argv.append("--quick")  # the CPU fallback: SmolLM2's size takes many minutes on 2 cores
+    if name == "scaling" and plots is not None:
+        argv += ["--plot", str(plots / "scaling.png")]
     if name in TORCH_BENCHMARKS:
         argv += ["--threads", str(threads)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
@@ -83,6 +92,11 @@ def run(name: str, args: list[str], threads: int, timeout: float) -> dict:
     command = "python " + " ".join(["benchmarks/" + script, *argv[2:]])
     return {"name": name, "command": f"OMP_NUM_THREADS={threads} {command}", "output": "\n".join(lines),
             "result": result, "rc": rc, "wall": wall, "stderr_tail": "\n".join(err.strip().splitlines()[-5:])}
+
+
+def _has_cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
 
 
 def _fmt(x, spec=".2f"):
@@ -123,6 +137,25 @@ def summary(runs: dict) -> list[list[str]]:
                          f"{f['speedup']:.2f}x wall, {f['cpu_speedup']:.2f}x CPU",
                          "(none: default only if > 1 and equal)", "",
                          "equal" if f["max_abs_diff"] <= 1e-5 else "NOT EQUAL"])
+    if (r := res("scaling")) is not None:
+        for dim, f in r["fits"].items():
+            if dim == "tokens":  # attention makes the model superlinear here; the harness's share must not grow
+                rows.append(["time growth with tokens per response (time ~ work^k, last two sizes; the model's "
+                             "attention)", _fmt(f["time_exponent_last"]), "", "", ""])
+                rows.append(["  growth of scoring time / bare forwards with tokens per response (k)",
+                             _fmt(f["overhead_exponent"]), "<= 0.15 (does not grow)", "",
+                             "yes" if r["linear"]["tokens"] else "NO"])
+                continue
+            k = f["time_exponent_last"]
+            linear = dim in r["linear"]
+            rows.append([f"time growth with {dim} (time ~ work^k, last two sizes)", _fmt(k), "<= 1.15 (linear)" if
+                         linear else "", "", ("yes" if r["linear"][dim] else "NO") if linear else ""])
+    if (r := res("device_check")) is not None:
+        a = r["agreement_vs_fp32_cpu"]
+        rows.append([f"{r['dtype']} scores on {r['device']} vs fp32 CPU, mean |diff| per token",
+                     f"{a['mean_abs_token_diff']:.4f} nats", f"<= {r['tolerance']['mean_abs_token_diff']}",
+                     f"{a['mean_abs_token_diff'] / r['tolerance']['mean_abs_token_diff']:.2f}",
+                     "yes" if a["within_tolerance"] else "NO"])
     if (r := res("grading_speed")) is not None:
         c, w = r["figures"]["cold"], r["figures"]["warm"]
         rows.append(["grading calls made cold / without caching", f"{c['computed']} / {2 * r['responses']}",
@@ -136,7 +169,7 @@ def summary(runs: dict) -> list[list[str]]:
 
 def render(runs: dict, info: list, args, total: float, invocation: str) -> str:
     from tabulate import tabulate
-    out = ["# Performance (issue 8)", "",
+    out = ["# Performance", "",
            f"Written by `{invocation}` (benchmarks/run_all.py) in {total:.0f} s. Every figure below comes from that "
            "run; ratios are between measurements made in the same process, so they hold better than absolute "
            "timings on a shared machine.", ""]
@@ -157,11 +190,29 @@ def render(runs: dict, info: list, args, total: float, invocation: str) -> str:
             "at 2 threads on a quiet machine even for short arith prompts (its table; under a concurrent job at 1 "
             "thread it measured 0.94x once); training's reference pass keeps the plain path. The score cache key "
             "does not include it; scores equal the plain path's within 1e-5.",
+            "- Cost against work size (scaling): every point runs in its own process at 1x, 4x and 16x of one "
+            "dimension; k is the slope of log(seconds) on log(work). Below 1, a fixed cost (loading models, "
+            "writing the cache) is still a visible share at 1x. The model's own cost is timed beside each point "
+            "(bare forwards of the same sequences, one per model pass); scoring should stay a fixed multiple of it. "
+            "Along tokens per response the model itself grows faster than linearly (attention over long sequences "
+            "in a small model) and peak memory grows with it (a batch's attention scores); nothing else grows "
+            "memory much.",
             "- Grading: a grader without caching makes 2 calls a response (verdict, vote key); the runner makes one "
             "per distinct (reference, answer) pair and per distinct answer, and a re-run none (sqlite verdict "
             "cache).", ""]
+    dc = (runs.get("device_check") or {}).get("result")
+    if dc is not None:
+        out += ["## GPU", ""]
+        if dc.get("device_type") == "cuda":
+            out += [f"Measured on {dc['device']} by benchmarks/device_check.py (its section below).", ""]
+        else:
+            out += ["Not measured: no GPU at hand on the machine that wrote this file. `python benchmarks/"
+                    "device_check.py` measures it on one (a few minutes; see its section below for what); the "
+                    f"section below is the same script on {dc['device']}, the CPU fallback.", ""]
     for name, r in runs.items():
         out += [f"## {name}: {BENCHMARKS[name][3]}", "", f"`{r['command']}` ({r['wall']:.0f} s, exit {r['rc']})", ""]
+        if name == "scaling" and r["result"] is not None:
+            out += ["![cost against work size](plots/scaling.png)", ""]
         if r["output"]:
             out += ["```", r["output"], "```", ""]
         if r["result"] is None:
@@ -189,7 +240,8 @@ def main(argv=None) -> int:
     runs = {}
     for name in names:
         print(f"[run_all] {name} ...", file=sys.stderr, flush=True)
-        runs[name] = run(name, BENCHMARKS[name][2 if args.quick else 1], args.threads, args.timeout)
+        runs[name] = run(name, BENCHMARKS[name][2 if args.quick else 1], args.threads, args.timeout,
+                         args.out.parent / "plots")
         print(runs[name]["output"] + "\n", flush=True)
     total = time.perf_counter() - t0
     invocation = shlex.join(["python", "benchmarks/run_all.py", *(sys.argv[1:] if argv is None else argv)])

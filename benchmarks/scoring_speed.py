@@ -144,8 +144,8 @@ def main(argv=None) -> int:
         counts.append([f"implicit_{name}", round((STATS["tokens"] - start) / n_tokens, 3)])
     print("\nmodel passes, cumulative, four implicit PRMs on one reference (without the shared cache: 8)\n")
     print(tabulate(counts, headers=["after scoring", "passes"]))
-    ok = abs(counts[-1][1] - 5) < 1e-6
-    print(f"\nshared reference cache: {counts[-1][1]} passes {'(ok)' if ok else '(EXPECTED 5)'}; "
+    ok = counts[-1][1] <= 5 + 1e-6  # one shared reference pass; prompt sharing makes each pass cheaper still
+    print(f"\nshared reference cache: {counts[-1][1]} passes {'(ok)' if ok else '(EXPECTED <= 5)'}; "
           f"overhead per pass {t_pass / t_bare:.2f}x {'(ok)' if t_pass / t_bare <= 1.3 else '(ABOVE 1.3x TARGET)'}")
     print("RESULT " + json.dumps({"benchmark": "scoring_speed", "args": vars(args), "tokens": n_tokens,
                                   "t_bare": t_bare, "t_pass": t_pass, "t_encode": t_encode, "t_full": t_full,
