@@ -19,14 +19,27 @@ def run_files(folder: Path | None = None) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def load_run(path: Path) -> dict:
+def load_run(path: Path) -> dict | None:
+    """A run file's record; None for a JSON file of another kind beside them (e.g. results/runs/real_track-wall.json);
+    a file that is not JSON at all is an error."""
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise InputError(f"cannot read run file ({e})", file=path, expected="JSON written by `harness run`") from None
     if not isinstance(d, dict) or not isinstance(d.get("config"), dict):
-        raise InputError("not a run file", file=path, field="config", expected="JSON written by `harness run`")
+        return None
     return d
+
+
+def load_runs(folder: Path | None = None) -> tuple[list[tuple[Path, dict]], list[str]]:
+    runs, other = [], []
+    for path in run_files(folder):
+        d = load_run(path)
+        if d is None:
+            other.append(path.name)
+        else:
+            runs.append((path, d))
+    return runs, ([f"not run files, left out: {', '.join(other)}"] if other else [])
 
 
 def cached_results(task: list[str] | None = None, rm: list[str] | None = None, generator: list[str] | None = None,
@@ -35,9 +48,9 @@ def cached_results(task: list[str] | None = None, rm: list[str] | None = None, g
 
     `rm` matches a run's reward model or its label (`implicit_ce` finds implicit_ce-r1 too); each row carries the
     run's name in "run" and the world it measured in "world" (arith)."""
-    out, notes, step_level = [], [], []
-    for path in run_files(folder):
-        d = load_run(path)
+    out, step_level = [], []
+    runs, notes = load_runs(folder)
+    for path, d in runs:
         cfg = d["config"]
         name = cfg.get("label") or cfg.get("rm", path.stem)
         if task and cfg.get("task") not in task:

@@ -172,12 +172,13 @@ def run_processbench(cfg, log=None) -> dict:
         tune_on = splits[0]
     max_n = topts.get("max_per_split", DEFAULT_MAX_PER_SPLIT)
     t0 = time.time()
-    timings, data, dropped, sizes = {}, {}, {}, {}
+    timings, data, dropped, sizes, ids = {}, {}, {}, {}, {}
     rm, what = (None, {"seed": cfg.seed}) if cfg.rm == "random" else _scorer(cfg, log)
     timings["prepare_s"] = round(time.time() - t0, 1)
     for split in splits:
         pool, labels, dropped[split] = split_pool(split, topts.get("data"), max_n, cfg.seed)
         sizes[split] = len(pool)
+        ids[split] = [p.id for p in pool.problems]
         t = time.time()
         log(f"[score] {cfg.rm} on ProcessBench-{split} ({len(pool)} samples)")
         if rm is None:
@@ -187,6 +188,10 @@ def run_processbench(cfg, log=None) -> dict:
         timings[f"score_{split}_s"] = round(time.time() - t, 1)
         data[split] = (labels, scores)
     result = step_eval.evaluate_splits(data, tune_on, resamples=cfg.bootstrap, seed=cfg.seed)
+    # Every sample's predicted first wrong step (-1: none) beside its label, for `harness report`.
+    thr = result["threshold"]
+    result["predictions"] = {split: [{"id": i, "label": lab, "predicted": step_eval.first_below(s, thr)}
+                                     for i, lab, s in zip(ids[split], *data[split])] for split in splits}
     for split, n in dropped.items():
         if n:
             notes.append(f"{split}: {n} samples left out (their 'Step k:' headers mixed with unmarked paragraphs do "

@@ -92,6 +92,17 @@ def test_random_baseline_runs_end_to_end(processbench_dir, cache_root, capsys, t
                      .read_text())
     assert rec["tuned_on"] == "gsm8k" and set(rec["splits"]) == {"gsm8k", "math"}
     assert rec["splits"]["math"]["threshold"] == rec["threshold"]
+    # every sample's predicted first wrong step beside its label; the accuracies are read back from them
+    preds = rec["predictions"]["math"]
+    assert len(preds) == rec["splits"]["math"]["n_error"] + rec["splits"]["math"]["n_correct"]
+    err = [r for r in preds if r["label"] >= 0]
+    assert sum(r["predicted"] == r["label"] for r in err) / len(err) == pytest.approx(
+        rec["splits"]["math"]["acc_error"])
+    site = tmp_path / "site"
+    assert main(["--cache-dir", str(cache_root), "report", "--runs", str(tmp_path / "res" / "runs"), "--no-pools",
+                 "--out", str(site)]) == 0
+    page = (site / "processbench-random.html").read_text()
+    assert page.count("<tr data-agree=") == len(rec["predictions"]["gsm8k"]) + len(preds)
     assert main(argv) == 0  # seeded: the same numbers again
     assert json.loads((tmp_path / "res" / "runs" / "processbench-random-maxpersplit40-splitsgsm8k+math.json")
                       .read_text())["splits"] == rec["splits"]

@@ -1,0 +1,128 @@
+"""`harness report`: the static site for a smoke world, checked in a real headless browser (Debian's chromium)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def browse(url: str, tmp_path: Path, screenshot: Path | None = None) -> tuple[str, str]:
+    """(DOM after the page's scripts ran, the browser's log) of a file:// page in headless chromium."""
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'chrome'}",
+            "--enable-logging=stderr", "--v=0", "--window-size=1200,1600"]
+    dom = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    if screenshot is not None:
+        subprocess.run([*args, f"--screenshot={screenshot}", url], capture_output=True, text=True, timeout=120)
+    return dom.stdout, dom.stderr
+
+
+def step_styles(dom: str) -> dict[int, list[tuple[str, str]]]:
+    """data-index of each response block of the first problem on a page -> its steps' (background, bar) colours."""
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.out, self.current, self.sections = {}, None, 0
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "section":
+                self.sections += 1
+            if self.sections != 1 or tag != "div":
+                return
+            cls = a.get("class", "")
+            if cls.startswith("resp "):
+                self.current = int(a["data-index"])
+                self.out[self.current] = []
+            elif cls == "step" and self.current is not None:
+                style = dict(part.split(":", 1) for part in a["style"].replace(" ", "").split(";") if part)
+                self.out[self.current].append((style["background"], style["border-left"][len("6pxsolid"):]))
+
+    r = Reader()
+    r.feed(dom)
+    return r.out
+
+
+def console_errors(log: str) -> list[str]:
+    return [ln for ln in log.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+
+
+@pytest.fixture
+def smoke_site(smoke_world, tmp_path, monkeypatch):
+    from harness import cache
+    cfg, root, _ = smoke_world
+    shutil.copytree(root, tmp_path / "cache")
+    monkeypatch.chdir(tmp_path)
+    cache.set_root(tmp_path / "cache")
+    try:
+        for rm in ("loglik", "text_hash"):  # step rewards, and one outcome score a response
+            assert main(["run", "--rm", rm, "--scale", "smoke", "--threads", "1", "--n", "1,2,4,8"]) == 0
+        assert main(["report", "--scale", "smoke", "--out", str(tmp_path / "site"), "--rm", "loglik",
+                     "--rm", "text_hash"]) == 0
+        yield tmp_path / "site", tmp_path / "cache"
+    finally:
+        cache.set_root(None)
+
+
+def test_report_writes_every_run_row_and_a_page_per_pool(smoke_site, capsys):
+    site, cache_dir = smoke_site
+    info = json.loads((site / "site.json").read_text())
+    rows = [r for f in sorted((cache_dir / "runs").glob("*.json")) for r in json.loads(f.read_text())["rows"]]
+    assert info["rows"] == len(rows) and info["runs"] == 2
+    assert [p["rms"] for p in info["pools"]] == [["loglik", "text_hash"]] * 3
+    html = (site / "index.html").read_text()
+    assert html.count("<tr data-generator=") == len(rows)
+    assert "http://" not in html and "https://" not in html  # nothing fetched from elsewhere: opens offline
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (apt-get install chromium): the site was not opened "
+                                             "in a browser")
+def test_the_site_opens_in_a_browser_with_the_right_rows_and_step_colours(smoke_site, tmp_path):
+    from harness.pool import load_pool
+    from harness.report import colour_scale
+    from harness.scores import list_scores
+    from harness.steps import step_spans
+    site, cache_dir = smoke_site
+    dom, log = browse((site / "index.html").as_uri(), tmp_path, screenshot=tmp_path / "index.png")
+    assert 'data-ready="1"' in dom and not console_errors(log), console_errors(log)
+    rows = [r for f in sorted((cache_dir / "runs").glob("*.json")) for r in json.loads(f.read_text())["rows"]]
+    assert len(re.findall(r"<tr data-generator=", dom)) == len(rows)
+    best = [r for r in rows if r["generator"] == "mid" and r["method"] == "best_of_n" and r["n"] == 4
+            and r["rm"] == "text_hash"]
+    assert len(best) == 1 and f'{100 * best[0]["accuracy"]:.1f}' in dom
+
+    # The mid pool's first page: every response's steps carry the colour of its own step rewards.
+    pool_dir = next(p for p in site.iterdir() if p.name.startswith("mid"))
+    dom, log = browse((pool_dir / "page-001.html").as_uri(), tmp_path, screenshot=tmp_path / "page.png")
+    assert 'data-ready="1"' in dom and not console_errors(log), console_errors(log)
+    info = json.loads((site / "site.json").read_text())
+    pool = load_pool(next(p["path"] for p in info["pools"] if p["href"].startswith(pool_dir.name)))
+    ss = {s.rm: s for s in list_scores(pool.content_hash())}
+    bg, bar = colour_scale(ss["loglik"]), colour_scale(ss["text_hash"])
+    steps = step_styles(dom)
+    first = pool.problems[0]
+    on_page = [j for j in steps if j < len(first.responses)][:len(first.responses)]
+    assert sorted(on_page) == list(range(len(first.responses)))  # every response of the first problem is shown
+    multi = 0
+    for j in on_page:
+        steps_j = ss["loglik"].step_scores[0][j]
+        assert len(steps_j) == len(step_spans(first.responses[j].text))  # loglik scores the harness's steps
+        (outcome,) = ss["text_hash"].step_scores[0][j]  # one score for the whole response
+        assert steps[j] == [(bg(v), bar(outcome)) for v in steps_j], j
+        multi += len(steps_j) > 1
+    assert multi > 0  # some response has several steps, each with its own colour
+    shots = Path(__file__).resolve().parents[1] / ".cache" / "report-screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    for name in ("index.png", "page.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+        shutil.copy(tmp_path / name, shots / name)  # for a person to look at (ignored by git)
