@@ -191,7 +191,8 @@ def main(argv=None) -> int:
         "bare_forward_tok_s": n_tokens / t_bare, "scorer_tok_s": n_tokens / t_scorer,
         "scorer_over_bare": t_scorer / t_bare, "shared_prompt_tok_s": n_tokens / t_shared,
         "agreement_vs_fp32_cpu": agreement, "tolerance": TOLERANCE,
-        "train_step_s": t_train, "train_tok_s": train_tokens / t_train, "train_loss_finite": bool(np.isfinite(losses).all()),
+        "train_step_s": t_train, "train_tok_s": train_tokens / t_train,
+        "train_loss_finite": bool(np.isfinite(losses).all()),
         "sample_tok_s": stats.get("generated_tokens", 0) / t_gen, "peak_memory_mb": peak_memory_mb(device),
         "device_type": device.type,
     }
@@ -201,10 +202,10 @@ def main(argv=None) -> int:
             ("bare forward", f"{result['bare_forward_tok_s']:.0f} tokens/s"),
             ("scorer pass", f"{result['scorer_tok_s']:.0f} tokens/s ({result['scorer_over_bare']:.2f}x bare)"),
             ("scorer, shared prompts", f"{result['shared_prompt_tok_s']:.0f} tokens/s"),
-            ("vs fp32 CPU", f"{agreement['mean_abs_token_diff']:.4f} nats/token mean, max {agreement['max_abs_sum_diff']:.3f}"
-                            f" per response, Spearman {agreement['spearman']:.4f}, same best response "
-                            f"{agreement['same_best_response']:.0%} ({'within' if agreement['within_tolerance'] else 'OUTSIDE'}"
-                            " tolerance)"),
+            ("vs fp32 CPU", f"{agreement['mean_abs_token_diff']:.4f} nats/token mean, max "
+                            f"{agreement['max_abs_sum_diff']:.3f} per response, Spearman {agreement['spearman']:.4f}, "
+                            f"same best response {agreement['same_best_response']:.0%} "
+                            f"({'within' if agreement['within_tolerance'] else 'OUTSIDE'} tolerance)"),
             ("training step", f"{t_train:.3f} s, {result['train_tok_s']:.0f} tokens/s (fwd+bwd+AdamW, autocast)"),
             ("sampling", f"{result['sample_tok_s']:.0f} new tokens/s"),
             ("peak memory", f"{result['peak_memory_mb']:.0f} MiB")]

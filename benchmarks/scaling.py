@@ -5,9 +5,9 @@
 Dimensions (the others stay at 1x): problems; responses per problem; tokens per response (the same steps, each
 written out several times); steps per response (the same text, cut into more steps); implicit reward models
 sharing one reference; and, for selection (best-of-N, weighted and majority vote, pass@N at N = 1, 2, 4, ..., 64,
-256 Monte Carlo subsets, 1000 bootstrap resamples), responses per problem and problems. Scoring is a cold implicit PRM score set
-(`implicit_ce` with a random-init "small" arith policy and reference: speed does not depend on training) through
-the harness's chunked, cached path. Each point runs in a fresh process, so its peak memory is its own (maximum
+256 Monte Carlo subsets, 1000 bootstrap resamples), responses per problem and problems. Scoring is a cold implicit
+PRM score set (`implicit_ce` with a random-init "small" arith policy and reference: speed does not depend on
+training) through the harness's chunked, cached path. Each point runs in a fresh process, so its peak memory is its own (maximum
 resident set minus the resident set after imports). A fit of log(cost) on log(work) gives the growth exponent:
 1 is linear; below 1 a fixed cost (loading the models, process start-up of the workers) is still a large share.
 Each scoring point also times bare forwards of the same sequences (one per model pass) in the same process: the
@@ -219,7 +219,7 @@ def main(argv=None) -> int:
         fits[dim] = {"time_exponent": fit(factors, secs),
                      "time_exponent_last": fit(factors[-2:], secs[-2:]),  # where fixed costs weigh least
                      "memory_exponent": fit(factors, [max(p["peak_mb"], 1e-3) for p in results[dim]])}
-        if not dim.startswith("selection"):  # growth of the harness's share: 0 when scoring costs a fixed multiple of the model
+        if not dim.startswith("selection"):  # the harness's share: k = 0 when scoring is a fixed multiple of the model
             fits[dim]["overhead_exponent"] = fit(factors, [p["seconds"] / p["bare_seconds"] for p in results[dim]])
     print(tabulate(rows, headers=["dimension", "work", "responses", "tokens forwarded", "seconds",
                                   "bare forwards (s)", "x bare", "peak MiB over baseline"], tablefmt="github"))
@@ -236,7 +236,8 @@ def main(argv=None) -> int:
     linear = {d: v["time_exponent_last"] is not None and v["time_exponent_last"] <= 1.15
               for d, v in fits.items() if d in ("selection", "selection_problems", "responses", "problems")}
     if "tokens" in fits:
-        linear["tokens"] = fits["tokens"]["overhead_exponent"] is not None and fits["tokens"]["overhead_exponent"] <= 0.15
+        k = fits["tokens"]["overhead_exponent"]
+        linear["tokens"] = k is not None and k <= 0.15
     print("RESULT " + json.dumps({"points": results, "fits": fits, "linear": linear, "ok": all(linear.values())}))
     return 0
 

@@ -186,7 +186,9 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     pad = pad_id(tok)
     encs = encode_pool(tok, train_pool, max_len=cfg.max_len)
     labels = torch.tensor([bool(r.correct) for p in train_pool.problems for r in p.responses])
-    runtime = dict(dtype=f"autocast-{cfg.dtype}" if mixed else cfg.dtype, max_len=cfg.max_len, batch_size=score_batch_size, progress=progress,
+    # the reference pass under autocast is its own cache entry, not the one of a pure-bf16 reference
+    runtime = dict(dtype=f"autocast-{cfg.dtype}" if mixed else cfg.dtype, max_len=cfg.max_len,
+                   batch_size=score_batch_size, progress=progress,
                    load=lambda: (model, tok))  # before the first step the policy *is* the reference
 
     # What one optimizer step iterates over: pairs of flat response indices, or single responses with weights.
