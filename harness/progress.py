@@ -89,7 +89,7 @@ class Plain(Silent):
 
     def _line(self, tail: str) -> None:
         elapsed = time.monotonic() - self.t0
-        rate = f", {self.n / elapsed:.1f} {self.unit}/s" if elapsed > 0 and self.n else ""
+        rate = f", {self.n / elapsed:.3g} {self.unit}/s" if elapsed > 0 and self.n else ""  # 0.0123 chunk/s too
         of = f"/{self.total}" if self.total is not None else ""
         extra = f", {self.postfix}" if self.postfix else ""
         print(f"[{self.desc}] {self.n}{of} {self.unit}{tail} ({elapsed:.1f} s{rate}{extra})",
