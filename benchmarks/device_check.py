@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -66,9 +65,11 @@ def pick_model(args, tok):
 
 def peak_memory_mb(device) -> float:
     import torch
+
+    from scaling import rss_mb
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return rss_mb()
 
 
 def spearman(a, b) -> float:

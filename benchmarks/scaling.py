@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 FACTORS = (1, 4, 16)
-# dimension: (what it varies, base problems, base responses, token repeats, steps per response, reward models)
+# The 1x work; a dimension multiplies one entry ("tokens" multiplies repeat, the times each line is written)
 BASE = dict(problems=32, responses=8, repeat=1, steps=4, rms=1)
 DIMS = {
     "problems": "problems",

@@ -29,10 +29,15 @@ def root() -> Path:
     return Path(os.environ.get("HARNESS_CACHE", ".cache/harness"))
 
 
-def run_dirs(results: str | os.PathLike | None) -> list[Path]:
-    """Where a run writes its run files: the cache's runs/ (which `leaderboard` with no pool lists), and DIR/runs/
-    when the run was given a results folder (`--results DIR`, `tables`)."""
-    return [root() / "runs"] + ([Path(results) / "runs"] if results else [])
+def write_run_files(results: str | os.PathLike | None, stem: str, md: str, body: str) -> list[Path]:
+    """A run's <stem>.md and <stem>.json in the cache's runs/ (which `leaderboard` with no pool lists) and, when the
+    run was given a results folder (`--results DIR`, `tables`), in DIR/runs/ too; the paths written."""
+    paths = []
+    for out in [root() / "runs"] + ([Path(results) / "runs"] if results else []):
+        paths += [out / f"{stem}.md", out / f"{stem}.json"]
+        write_text_atomic(paths[-2], md)
+        write_text_atomic(paths[-1], body)
+    return paths
 
 
 def canonical_json(obj: Any) -> str:
@@ -99,8 +104,13 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """The text write_json_atomic writes (keys sorted when indented, one trailing newline)."""
+    return json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=indent is not None) + "\n"
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None) -> None:
-    write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=indent is not None) + "\n")
+    write_text_atomic(path, json_text(obj, indent))
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -91,9 +91,5 @@ def run_crossfit(cfg, log=None) -> dict:
     import json
     body = json.loads(render_report(report, "json"))
     body.update(folds=folds, halves=report["halves"], base=base)
-    report["written"] = []
-    for out in cache.run_dirs(cfg.results):
-        cache.write_text_atomic(out / f"{stem}.md", md)
-        cache.write_json_atomic(out / f"{stem}.json", body, indent=1)
-        report["written"] += [str(out / f"{stem}.md"), str(out / f"{stem}.json")]
+    report["written"] = [str(p) for p in cache.write_run_files(cfg.results, stem, md, cache.json_text(body, indent=1))]
     return report

@@ -254,10 +254,4 @@ def write_results(cfg: RunConfig, report: dict) -> list[Path]:
           f"vote use `{cfg.aggregation}` step aggregation, weighted vote uses {cfg.weights} weights; n-subsets: "
           f"{cfg.subsets}.\n\n" + render_report(report, "markdown")
           + "\nTimings (s, this machine): " + json.dumps(report.get("timings", {})) + "\n")
-    body = render_report(report, "json")
-    paths = []
-    for out in cache.run_dirs(cfg.results):
-        paths += [out / f"{stem}.md", out / f"{stem}.json"]
-        cache.write_text_atomic(paths[-2], md)
-        cache.write_text_atomic(paths[-1], body)
-    return paths
+    return cache.write_run_files(cfg.results, stem, md, render_report(report, "json"))

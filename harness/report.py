@@ -198,11 +198,12 @@ def processbench_views(runs: list[dict]) -> list[dict]:
 def build_site(out: Path, runs_dir: Path | None = None, plots_dir: Path | None = None,
                pools: list[PoolView] = (), agg: str = "min") -> Path:
     """Write the site into `out` (replaced whole: a half-written site never stands in for a finished one)."""
-    from harness.run_index import cached_results, load_runs
+    from harness.run_index import cached_results, read_runs
     env = environment()
-    results, _ = cached_results(folder=runs_dir)
+    records = read_runs(runs_dir)
+    results, _ = cached_results(runs=records)
     rows = [r for res in results for r in res.rows]
-    runs = [d for _, d in load_runs(runs_dir)[0]]
+    runs = [d for _, d in records[0]]
     plots = [{"name": p.name, "data": base64.b64encode(p.read_bytes()).decode()}
              for p in sorted(plots_dir.glob("*.png"))] if plots_dir is not None and plots_dir.is_dir() else []
     nav = [{"name": v.name, "href": f"{slug(v.name)}/index.html"} for v in pools]

@@ -31,7 +31,9 @@ def load_run(path: Path) -> dict | None:
     return d
 
 
-def load_runs(folder: Path | None = None) -> tuple[list[tuple[Path, dict]], list[str]]:
+def read_runs(folder: Path | None = None) -> tuple[list[tuple[Path, dict]], list[str]]:
+    """(path, record) of every run file in `folder` (default: the cache's runs/), and a note naming the other
+    JSON files there."""
     runs, other = [], []
     for path in run_files(folder):
         d = load_run(path)
@@ -43,13 +45,14 @@ def load_runs(folder: Path | None = None) -> tuple[list[tuple[Path, dict]], list
 
 
 def cached_results(task: list[str] | None = None, rm: list[str] | None = None, generator: list[str] | None = None,
-                   folder: Path | None = None) -> tuple[list[PoolResult], list[str]]:
+                   folder: Path | None = None, runs: tuple | None = None) -> tuple[list[PoolResult], list[str]]:
     """One PoolResult per (run, generator) that passes the filters, and notes on the files left out.
 
     `rm` matches a run's reward model or its label (`implicit_ce` finds implicit_ce-r1 too); each row carries the
     run's name in "run" and the world it measured in "world" (arith)."""
     out, step_level = [], []
-    runs, notes = load_runs(folder)
+    runs, notes = runs if runs is not None else read_runs(folder)  # `runs`: what read_runs returned, read once
+    notes = list(notes)
     for path, d in runs:
         cfg = d["config"]
         name = cfg.get("label") or cfg.get("rm", path.stem)

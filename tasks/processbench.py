@@ -217,12 +217,7 @@ def write(cfg, report: dict) -> list[str]:
                          "max_problems": DEFAULT_MAX_PROBLEMS})
     md = (f"# {cfg.rm} on ProcessBench\n\nCommand: `{report['command']}`\n\n"
           + step_eval.render(report, "markdown") + "\nTimings (s, this machine): " + str(report["timings"]) + "\n")
-    written = []
-    for out in cache.run_dirs(cfg.results):
-        cache.write_text_atomic(out / f"{stem}.md", md)
-        cache.write_text_atomic(out / f"{stem}.json", step_eval.render(report, "json"))
-        written += [str(out / f"{stem}.md"), str(out / f"{stem}.json")]
-    return written
+    return [str(p) for p in cache.write_run_files(cfg.results, stem, md, step_eval.render(report, "json"))]
 
 
 @register_task("processbench")

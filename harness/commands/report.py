@@ -17,8 +17,8 @@ def _add(p):
     p.add_argument("--pool", action="append", default=[], metavar="POOL",
                    help="graded pool to browse (repeat); default: the arith world's test pools that have cached scores")
     p.add_argument("--rm", action="append", default=None, metavar="RM",
-                   help="reward model(s) whose step rewards colour the steps (one or two; default: the first two "
-                        "with cached scores for the pool)")
+                   help="reward model(s) whose step rewards colour the steps (one or two; default: implicit_ce and "
+                        "orm, else the first two of harness.report.PREFERRED, else any two scored on the pool)")
     p.add_argument("--aggregation", default="min", help="step aggregation that ranks the responses (default: min)")
     p.add_argument("--scale", default="default", help="arith world scale for the default pools")
     p.add_argument("--no-pools", action="store_true", help="leaderboard and plots only")
