@@ -71,8 +71,9 @@ def run(name: str, args: list[str], threads: int, timeout: float, plots: Path | 
     argv = [sys.executable, str(REPO / "benchmarks" / script), *args]
     if name == "device_check" and "--quick" not in args and not _has_cuda():
         argv.append("--quick")  # the CPU fallback: SmolLM2's size takes many minutes on 2 cores
-    if name == "scaling" and plots is not None:
-        argv += ["--plot", str(plots / "scaling.png")]
+    if name == "scaling" and plots is not None:  # relative to the checkout when inside it: the report names it
+        plot = plots.resolve() / "scaling.png"
+        argv += ["--plot", str(plot.relative_to(REPO) if plot.is_relative_to(REPO) else plot)]
     if name in TORCH_BENCHMARKS:
         argv += ["--threads", str(threads)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
