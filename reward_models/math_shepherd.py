@@ -15,7 +15,6 @@ Scoring is `hf_prm` on that checkpoint: P(good)/(P(good)+P(bad)) at each tag; ag
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,58 +156,21 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
         raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
 
     import torch
-    from harness import progress as progress_mod
 
-    from reward_models import compute
-    from reward_models.hf_prm import encode_pool_tagged, label_token_ids, step_good_probs, tag_logits, write_format
-    from reward_models.modeling import load_causal_lm, pad_id, save_model
-    from reward_models.trainer import auc, lr_at, optimizer_step
+    from reward_models import compute, prm_training
+    from reward_models.hf_prm import encode_pool_tagged
+    from reward_models.modeling import load_causal_lm
 
     model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)
     labels = mc.run(progress=c.progress, load=lambda: (model, tok))  # before training the model *is* the policy
     params = compute.n_params(model)
-    label_ids = label_token_ids(tok, fmt.good, fmt.bad)
     encs = encode_pool_tagged(tok, pool, fmt)
     chosen = labels.soft if c.target == "soft" else labels.hard
     targets = [torch.tensor([float(v) for v in steps]) for prob in chosen for steps in prob]
-    for e, t in zip(encs, targets):
-        assert len(e.tag_pos) == len(t), "one label per step tag"
-
-    torch.manual_seed(c.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-    steps_per_epoch = math.ceil(len(encs) / c.batch_size)
-    total = c.epochs * steps_per_epoch
-    gen = torch.Generator().manual_seed(c.seed)
-    history: dict = {"loss": [], "lr": [], "grad_norm": []}
-    trained_tokens = 0
-    pad = pad_id(tok)
-    model.train()
-    with progress_mod.bar(total, f"train {name}", "step", enabled=c.progress) as bar:
-        for _epoch in range(c.epochs):
-            order = torch.randperm(len(encs), generator=gen).tolist()
-            for b in range(steps_per_epoch):
-                batch = order[b * c.batch_size:(b + 1) * c.batch_size]
-                n_tags = sum(len(targets[i]) for i in batch)
-
-                def chunk_loss(chunk, n_tags=n_tags):
-                    nonlocal trained_tokens
-                    logp = torch.log_softmax(tag_logits(model, [encs[i] for i in chunk], label_ids, pad), -1)
-                    t = torch.cat([targets[i] for i in chunk]).to(logp.device)
-                    trained_tokens += sum(len(encs[i].ids) for i in chunk)
-                    return -(t * logp[:, 0] + (1 - t) * logp[:, 1]).sum() / n_tags
-
-                optimizer_step(opt, list(model.parameters()), batch, lr_at(len(history["loss"]), total, c),
-                               c.grad_accum, c.grad_clip, chunk_loss, history, bar)
-    model.eval()
-
-    metrics = {**history, "steps": total, "train_responses": len(encs), "train_tags": sum(map(len, targets)),
-               "instructions": len(pool.problems), "mc_labels": label_quality(pool, labels.hard)}
+    metrics, trained_tokens = prm_training.fit_tagged(c, model, tok, encs, targets, name)
+    metrics |= {"instructions": len(pool.problems), "mc_labels": label_quality(pool, labels.hard)}
     if val_pool is not None:
-        val_encs = encode_pool_tagged(tok, val_pool, fmt)
-        probs = step_good_probs(model, tok, val_encs, fmt, batch_size=c.score_batch_size, progress=c.progress,
-                                desc="validation")
-        metrics["val_auc"] = auc([min(p) for p in probs], [bool(r.correct) for p in val_pool.problems
-                                                          for r in p.responses])
+        metrics["val_auc"] = prm_training.val_auc(model, tok, val_pool, fmt, c)
     rollout_tokens = compute.generated_tokens(tok, pool)
     comp = compute.record(params=params, generator_params=params, generated=rollout_tokens + labels.generated_tokens,
                           prefill=compute.prompt_tokens(tok, pool) + labels.meta.get("prompt_tokens", 0),
@@ -219,11 +181,5 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
     record = {"kind": "math_shepherd", "name": name, "config": dataclasses.asdict(c), "format": fmt.as_dict(),
               "base_model": str(base_model), "key": key, "mc_labels": mc_key,
               "train_pool_hash": train_pool.content_hash(), "labelled_pool_hash": pool.content_hash()}
-    with cache.atomic_dir(out) as tmp:
-        save_model(model, tok, tmp)
-        write_format(tmp, fmt)
-        cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
-        cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
-        compute.write_compute(tmp, comp)
-        cache.write_manifest(tmp)  # last: the hashes of everything above, checked when the checkpoint is reused
+    prm_training.save_tagged(out, model, tok, fmt, record, metrics, comp)
     return out
