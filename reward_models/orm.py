@@ -2,6 +2,9 @@
 
 The head is one nn.Linear read at the last token (eos) of prompt + response; its logit is the response's score,
 reported as a single step. The head's weights are stored as value_head.safetensors beside the backbone.
+Trained with head_at="steps" (an outcome-supervised verifier in AutoPSV's sense, Lu et al. 2024) the head is also
+read at the end of every step: its logit there estimates whether the response will end correct from that prefix, and
+scoring reports one value per step (the last one is the last token's, as before).
 """
 
 from __future__ import annotations
@@ -52,6 +55,58 @@ def head_values(model, head, encs, pad: int):
                               attention_mask=batch["attention_mask"].to(device),
                               position_ids=batch["position_ids"].to(device), use_cache=False).last_hidden_state
     return head(hidden[:, -1].float()).squeeze(-1)
+
+
+def step_end_positions(e) -> list[int]:
+    """Token indices (into e.ids) where a verifier reads its confidence: the prompt's last token (no step written
+    yet), then the last token of every step (eos belongs to the last step). A step truncated away reads the last
+    token kept before it."""
+    import numpy as np
+    ends = np.searchsorted(e.step_of, np.arange(e.n_steps), side="right") - 1 + e.prompt_len
+    return [e.prompt_len - 1] + [int(x) for x in ends]
+
+
+def head_values_at(model, head, encs, pad: int, positions: list[list[int]]):
+    """Head logits at the given token indices of each sequence, flat (row by row)."""
+    import torch
+
+    from reward_models.logprobs import collate
+    device = next(model.parameters()).device
+    batch = collate(encs, pad, "left")
+    hidden = model.base_model(input_ids=batch["input_ids"].to(device),
+                              attention_mask=batch["attention_mask"].to(device),
+                              position_ids=batch["position_ids"].to(device), use_cache=False).last_hidden_state
+    width = hidden.shape[1]
+    rows = [i for i, pos in enumerate(positions) for _ in pos]
+    cols = [width - len(e.ids) + j for e, pos in zip(encs, positions) for j in pos]
+    return head(hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)].float()).squeeze(-1)
+
+
+def orm_step_values(model, head, tokenizer, pool, *, max_len=None, batch_size=8, max_tokens=None, progress=True,
+                    desc="verifier values") -> list:
+    """Head logits at the prompt's end and at every step's end: one array of n_steps + 1 values per response, flat
+    in pool order."""
+    import torch
+    from harness import progress as progress_mod
+
+    from reward_models.logprobs import STATS, encode_pool, make_batches
+    from reward_models.modeling import pad_id
+    encs = encode_pool(tokenizer, pool, max_len=max_len)
+    positions = [step_end_positions(e) for e in encs]
+    out: list = [None] * len(encs)
+    STATS["passes"] += 1
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode(), progress_mod.bar(len(encs), desc, "seq", enabled=progress, inner=True) as bar:
+        for idx in make_batches([len(e.ids) for e in encs], batch_size, max_tokens):
+            v = head_values_at(model, head, [encs[i] for i in idx], pad_id(tokenizer), [positions[i] for i in idx])
+            v, at = v.double().cpu().numpy(), 0
+            for i in idx:
+                out[i] = v[at:at + len(positions[i])]
+                at += len(positions[i])
+            bar.update(len(idx))
+    model.train(was_training)
+    return out
 
 
 def orm_scores(model, head, tokenizer, pool, *, max_len=None, batch_size=8, max_tokens=None, progress=True):
@@ -109,14 +164,22 @@ class ORM(RewardModel):
 
     def scoring_identity(self):
         c = self.config
+        if c.head_at == "steps":
+            return {"model_fingerprint": fingerprint(self._model()), "dtype": c.dtype, "max_len": c.max_len,
+                    "score": "value-head logit at the end of every step"}
         return {"model_fingerprint": fingerprint(self._model()), "dtype": c.dtype, "max_len": c.max_len,
                 "score": "value-head logit at the last token"}
 
     def compute_scores(self, pool):
+        from reward_models.logprobs import regroup
         from reward_models.modeling import load_causal_lm
         c = self.config
         model, tok = load_causal_lm(self._model(), dtype=c.dtype, device=c.device)
         head = load_head(model, self._model())
+        if c.head_at == "steps":  # one value per step (the prompt's, the first, is not a step's)
+            values = orm_step_values(model, head, tok, pool, max_len=c.max_len, batch_size=c.score_batch_size,
+                                     max_tokens=c.max_batch_tokens, progress=c.progress)
+            return regroup([[float(x) for x in v[1:]] for v in values], pool), {"model": str(self._model())}
         values = orm_scores(model, head, tok, pool, max_len=c.max_len, batch_size=c.score_batch_size,
                             max_tokens=c.max_batch_tokens, progress=c.progress)
         steps, at = [], 0

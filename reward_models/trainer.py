@@ -2,7 +2,8 @@
 
 kind "implicit": the policy starts as the base model, which is also the reference; r = beta * (log pi_theta(y|x) -
 log pi_ref(y|x)) of whole responses, with the reference log-probs computed once up front (no grad, shared cache).
-kind "orm": the same backbone plus a scalar value head read at the last token; r is the head's logit.
+kind "orm": the same backbone plus a scalar value head read at the last token; r is the head's logit (head_at="steps":
+read and trained at the prompt's end and at every step's end, all toward the outcome label, as AutoPSV's verifier).
 Then one of the losses in reward_models.losses, AdamW, linear warm-up then cosine decay, gradient clipping, seeded
 shuffling. The checkpoint (HF folder + value head + train_config.json + metrics.json) is written to a temporary
 folder and renamed into <cache>/checkpoints/<name>-<key>/, so a checkpoint that exists is complete.
@@ -48,11 +49,15 @@ class TrainConfig:
     train_ref: bool = True
     responses_per_instruction: int | None = None  # the first k of each instruction's rollouts (generation order)
     instruction_fraction: float = 1.0             # a seeded, nested subset: 25% is inside 50% is inside 75%
+    # ORM only: where the value head is read and trained. "last": the last token. "steps": the prompt's last token
+    # and the end of every step, each toward the response's outcome label (AutoPSV's outcome-supervised verifier).
+    head_at: str = "last"
 
 
 # Fields added after checkpoints were recorded enter the checkpoint key only when they differ from these defaults,
 # so every checkpoint trained before they existed keeps its key (and its cached scores stay valid).
-_LATE_DEFAULTS = {"train_ref": True, "responses_per_instruction": None, "instruction_fraction": 1.0}
+_LATE_DEFAULTS = {"train_ref": True, "responses_per_instruction": None, "instruction_fraction": 1.0,
+                  "head_at": "last"}
 
 
 def check_train_config(kind: str, cfg: TrainConfig) -> None:
@@ -62,6 +67,9 @@ def check_train_config(kind: str, cfg: TrainConfig) -> None:
     if not 0 < cfg.instruction_fraction <= 1:
         raise InputError(f"instruction fraction {cfg.instruction_fraction}", field="instruction_fraction",
                          expected="a number in (0, 1]")
+    if cfg.head_at not in ("last", "steps") or (kind != "orm" and cfg.head_at != "last"):
+        raise InputError(f"head_at '{cfg.head_at}' for a {kind} model", field="head_at",
+                         expected="last or steps (steps only for a value-head ORM)")
     if kind != "implicit" and not cfg.train_ref:
         raise InputError("train_ref applies only to implicit PRMs", field="train_ref",
                          expected="true for an ORM (its reward is a value head, with no reference model)")
@@ -154,7 +162,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     from reward_models.logp_cache import cached_step_logps
     from reward_models.logprobs import encode_pool, sequence_logps, step_logps
     from reward_models.modeling import load_causal_lm, pad_id, save_model
-    from reward_models.orm import head_values, new_head, save_head
+    from reward_models.orm import head_values, head_values_at, new_head, save_head, step_end_positions
 
     if kind not in ("implicit", "orm"):
         raise ValueError(kind)
@@ -219,10 +227,14 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         head = None
     else:
         head = new_head(model, cfg.seed).to(device)
+    # head_at="steps": every position counts 1/(positions of its response), so each response still weighs its weight
+    positions = [step_end_positions(e) for e in encs] if cfg.head_at == "steps" else None
 
     def rewards(idx: list[int]):
         batch = [encs[i] for i in idx]
         counted["trained"] += sum(len(e.ids) for e in batch)
+        if positions is not None:
+            return head_values_at(model, head, batch, pad, [positions[i] for i in idx])
         if head is not None:
             return head_values(model, head, batch, pad)
         logp = sequence_logps(model, batch, pad)
@@ -246,7 +258,11 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
                     counted["reference"] += sum(len(kl_encs[i].ids) for i in chunk)
                     z0 = L.kto_reference_point(cfg.beta * kl.float())
             return L.kto_loss(r, labels[chunk].to(device), z0, cfg.kto_lambda_d, cfg.kto_lambda_u).sum()
-        return L.ce_loss(r, labels[chunk].to(device), weights[chunk].to(device)).sum()
+        y, w = labels[chunk], weights[chunk]
+        if positions is not None:
+            reps = torch.tensor([len(positions[i]) for i in chunk])
+            y, w = y.repeat_interleave(reps), (w / reps).repeat_interleave(reps)
+        return L.ce_loss(r, y.to(device), w.to(device)).sum()
 
     params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -42,13 +42,14 @@ def test_checkpoint_key_ignores_late_fields_at_their_defaults(tiny_lm_dir):
     from reward_models.base import fingerprint
     from reward_models.logprobs import prompt_format_id
     old = {k: v for k, v in dataclasses.asdict(cfg).items()
-           if k not in ("train_ref", "responses_per_instruction", "instruction_fraction")}
+           if k not in ("train_ref", "responses_per_instruction", "instruction_fraction", "head_at")}
     # the key a checkpoint got before these options existed
     assert checkpoint_key("implicit", cfg, base, pool) == cache.stable_hash(
         {"kind": "implicit", "config": old, "base": fingerprint(base),
          "pool": [pool.content_hash(), pool.grades_hash()], "prompt_format": prompt_format_id()})
     assert checkpoint_key("implicit", TrainConfig(train_ref=False), base, pool) != \
         checkpoint_key("implicit", cfg, base, pool)
+    assert checkpoint_key("orm", TrainConfig(head_at="steps"), base, pool) != checkpoint_key("orm", cfg, base, pool)
 
 
 def test_training_without_reference_starts_from_log_likelihood(tiny_lm_dir, cache_root):
