@@ -32,15 +32,33 @@ def claim_implicit_beats_orm(runs):
     return len(wins) == len(vals), text + f" ({len(wins)} of 4 ahead by > {MARGIN:g})"
 
 
-def claim_beats_math_shepherd(loss: str) -> Callable:
+BASELINES = {"math_shepherd": "Math-Shepherd", "autopsv": "AutoPSV"}  # the paper's reimplemented PRM baselines
+
+
+def claim_beats_baseline(loss: str, baseline: str = "math_shepherd") -> Callable:
     def check(runs):
-        a, ms = _avg(runs, f"implicit_{loss}"), _avg(runs, "math_shepherd")
-        if a is None or ms is None:
+        a, b = _avg(runs, f"implicit_{loss}"), _avg(runs, baseline)
+        if a is None or b is None:
             return None, "runs missing"
-        r = ratio((runs.get("math_shepherd") or {}).get("compute"), (runs.get(f"implicit_{loss}") or {}).get("compute"))
-        cost = "" if r is None else f"; Math-Shepherd cost {r:.2f}x its FLOPs per instruction"
-        return _cmp(a, ms), f"{loss.upper()} {a:.1f} vs Math-Shepherd {ms:.1f}{cost}"
+        r = ratio((runs.get(baseline) or {}).get("compute"), (runs.get(f"implicit_{loss}") or {}).get("compute"))
+        name = BASELINES[baseline]
+        cost = "" if r is None else f"; {name} cost {r:.2f}x its FLOPs per instruction"
+        return _cmp(a, b), f"{loss.upper()} {a:.1f} vs {name} {b:.1f}{cost}"
     return check
+
+
+def claim_beats_both_baselines(runs):
+    """Every implicit PRM of Table 1 ahead of every reimplemented baseline by more than MARGIN."""
+    labels = [f"implicit_{x}" for x in ("dpo", "kto", "nca", "ce")] + list(BASELINES)
+    vals = {label: _avg(runs, label) for label in labels}
+    if any(v is None for v in vals.values()):
+        return None, "runs missing: " + ", ".join(k for k, v in vals.items() if v is None)
+    implicit = {k: v for k, v in vals.items() if k.startswith("implicit_")}
+    best_baseline = max(vals[b] for b in BASELINES)
+    wins = [k for k, v in implicit.items() if v > best_baseline + MARGIN]
+    text = ", ".join(f"{k[len('implicit_'):].upper()} {v:.1f}" for k, v in implicit.items()) + " vs " + \
+        ", ".join(f"{n} {vals[b]:.1f}" for b, n in BASELINES.items())
+    return len(wins) == len(implicit), text + f" ({len(wins)} of {len(implicit)} ahead of both by > {MARGIN:g})"
 
 
 def claim_flops(runs):
@@ -122,8 +140,12 @@ def claim_stage2(runs):
 # (paper's claim, check). Section numbers refer to Yuan et al. (2024).
 CLAIMS: list[tuple[str, Callable]] = [
     ("Implicit PRMs trained with every loss beat the ORM trained on the same data (Table 1)", claim_implicit_beats_orm),
-    ("Implicit PRM (DPO) beats the Math-Shepherd PRM (paper: 50.4 vs 47.8)", claim_beats_math_shepherd("dpo")),
-    ("Implicit PRM (CE) beats the Math-Shepherd PRM (paper: 48.4 vs 47.8)", claim_beats_math_shepherd("ce")),
+    ("Implicit PRM (DPO) beats the Math-Shepherd PRM (paper: 50.4 vs 47.8)", claim_beats_baseline("dpo")),
+    ("Implicit PRM (CE) beats the Math-Shepherd PRM (paper: 48.4 vs 47.8)", claim_beats_baseline("ce")),
+    ("Implicit PRM (DPO) beats AutoPSV (paper: 50.4 vs 45.7)", claim_beats_baseline("dpo", "autopsv")),
+    ("Implicit PRM (CE) beats AutoPSV (paper: 48.4 vs 45.7, by 2.7)", claim_beats_baseline("ce", "autopsv")),
+    ("Implicit PRMs trained with every loss beat both reimplemented baselines, Math-Shepherd and AutoPSV (Table 1)",
+     claim_beats_both_baselines),
     ("Math-Shepherd costs far more to develop than an implicit PRM (paper: 38.8x FLOPs, Figure 2)", claim_flops),
     ("Best-of-N accuracy of implicit PRMs rises from N=4 to N=64 (Table 1)", claim_rises_with_n),
     ("Weighted vote with an implicit PRM beats plain majority vote (Figure 3)", claim_weighted_vote),

@@ -2,7 +2,7 @@
 
 `harness tables` runs whichever of these has no result under results/runs/ yet (each one is an ordinary
 `python -m harness run --rm RM --set ... --label LABEL`, so every stage is cached and resumable) and then tabulates;
-in the order listed, so an interrupted `tables` has the main rows, the noise runs, Math-Shepherd (the longest),
+in the order listed, so an interrupted `tables` has the main rows, the noise runs, Math-Shepherd (the longest), AutoPSV,
 Table 5 and the CE variants before the scaling sweeps.
 Each run starts from the options `harness tune` chose for its reward model on the validation split
 (results/tuning/<task>-<scale>-<rm>.options.json), so an ablation differs from its main row only in what it ablates.
@@ -38,6 +38,9 @@ EXPERIMENTS: list[Experiment] = [
     *[Experiment(f"implicit_ce-seed{s}", "implicit_ce", "noise", {"seed": str(s)}) for s in (1, 2)],
     Experiment("math_shepherd", "math_shepherd", "main",
                note="MC step labels (K = 8) for every step of all 2,000 x 8 RM-training rollouts"),
+    Experiment("autopsv", "autopsv", "main",
+               note="step labels from an outcome verifier's relative confidence change (theta = -0.5); no rollouts "
+                    "beyond the RM-training ones"),
     # Table 5: the reference model at training and at inference.
     *[e for loss in ("dpo", "ce") for e in (
         Experiment(f"{_implicit(loss)}-noref_infer", _implicit(loss), "reference", {"use_ref": "false"}),

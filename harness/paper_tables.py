@@ -15,7 +15,7 @@ NS = [4, 16, 64]
 
 # Yuan et al. (2024), Table 1 (MATH-500 best-of-N averaged over three generators and N = 4, 16, 64). Only the numbers
 # quoted in this project's issues are listed; the paper's other numbers are shown as n/a rather than from memory.
-PAPER_TABLE1_AVG = {"implicit_dpo": 50.4, "implicit_ce": 48.4, "math_shepherd": 47.8}
+PAPER_TABLE1_AVG = {"implicit_dpo": 50.4, "implicit_ce": 48.4, "math_shepherd": 47.8, "autopsv": 45.7}
 PAPER_FLOP_RATIO = 38.8  # Math-Shepherd / implicit PRM development FLOPs (the paper's Figure 2)
 
 

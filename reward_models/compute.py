@@ -8,7 +8,8 @@ the arith models are so small that leaving them out would change the ratios):
                      completions; every sample pays the forward pass over its prompt, and an MC completion over
                      the prompt and the prefix it continues: the prefill)
     training         trained tokens   x 6N       (forward + backward over every sequence of every optimizer step)
-    reference        forward tokens   x 2N       (no-grad passes: pi_ref on the training pool, KTO's KL pairs)
+    reference        forward tokens   x 2N       (no-grad passes: pi_ref on the training pool, KTO's KL pairs,
+                                                 AutoPSV's verifier labelling the rollouts)
 
 Validation passes are evaluation, not development, and are not counted. (World <= v6 left the prefill out, which
 understated Math-Shepherd's cost against the implicit PRM's: its rollouts re-read ever longer prefixes.)

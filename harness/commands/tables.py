@@ -208,7 +208,8 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         "## Development FLOPs (Figure 2 analog)",
         "Data collection ((prompt + generated) tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo "
         "completions, each of which reads its prompt and the prefix it continues), "
-        "reference passes (x 2N) and training (x 6N), from each checkpoint's compute.json. Per instruction, "
+        "reference passes (x 2N: no-grad forwards, such as pi_ref over the rollouts and AutoPSV's verifier pass that "
+        "labels them) and training (x 6N), from each checkpoint's compute.json. Per instruction, "
         "since runs may be trained (or labelled) on different numbers of instructions. The paper's ratio: "
         f"{T.PAPER_FLOP_RATIO}x.",
         T.flops_table(runs, trained_main) if trained_main else "(no compute records)",

@@ -1,0 +1,205 @@
+"""`autopsv`: AutoPSV (Lu et al., 2024, "AutoPSV: Automated Process-Supervised Verifier", arXiv:2405.16802), the
+paper's second reimplemented baseline: step labels read off an outcome verifier's own confidence, no rollouts.
+
+fit(train_pool, base_model, val_pool):
+  1. Outcome-supervised verifier (OSV). The ORM's training (reward_models.trainer, kind "orm") with head_at="steps":
+     the value head is read at the prompt's last token and at the last token of every step, and every position is
+     trained toward the response's outcome label, so sigmoid(head) at a prefix estimates P(correct | prefix). AutoPSV
+     trains this with a squared error; we keep the ORM's cross-entropy. Both are proper scoring rules with the same
+     minimiser, P(correct | prefix), which is all stage 2 reads. Cached as an ordinary ORM checkpoint
+     (`autopsv_osv-<key>`; `--rm orm --set head_at=steps --model PATH` scores with it, one value per step).
+  2. Labels, from one OSV pass over the RM-training rollouts (cached under <cache>/autopsv_confidences/). With
+     c_0 the confidence before any step and c_t the confidence after step t, the relative confidence change is
+
+         delta_t = (c_t - c_{t-1}) / c_{t-1}                       (AutoPSV, section 3)
+
+     and step t is labelled '-' when delta_t < threshold (theta = -0.5) or c_{t-1} < floor (1e-5: no confidence left
+     to lose); once a step is '-', every later step of that response is '-' too. theta = -0.5, the floor and the
+     carry-forward are those of the authors' release (github.com/rookie-joe/AutoPSV, data_annotation.py, which
+     compares the verifier's value at a step's first and last token; we compare the values after consecutive steps,
+     the paper's formula). A response whose confidence never falls by half is all '+', right or wrong.
+  3. Process-supervised verifier: math_shepherd's step-tag PRM training (reward_models.prm_training) on those hard
+     labels, from the same base model, so the two reimplemented baselines differ only in where their labels came
+     from. AutoPSV's own PSV is a value head trained by regression on the labels; the step-tag head is the one this
+     harness's Math-Shepherd row uses.
+Scoring is `hf_prm` on the stage-3 checkpoint: P(good)/(P(good)+P(bad)) at each step tag; aggregate with min.
+Development compute: the rollouts (as for every trained reward model), the OSV's training, its labelling pass (a
+no-grad forward over the rollouts, counted like a reference pass) and the PSV's training; no extra sampling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from harness import cache
+from harness.errors import InputError
+from reward_models import register_rm
+from reward_models.hf_prm import HFPRM, TagFormat
+
+CONFIDENCE_DIR = "autopsv_confidences"
+
+
+def step_labels(confidences: Sequence[float], threshold: float = -0.5, floor: float = 1e-5) -> list[bool]:
+    """AutoPSV's labels of one response from [c_0, c_1, ..., c_m]: m booleans, True for '+'."""
+    out, wrong = [], False
+    for prev, cur in zip(confidences[:-1], confidences[1:]):
+        wrong = wrong or prev < floor or (cur - prev) / prev < threshold
+        out.append(not wrong)
+    return out
+
+
+@dataclass
+class AutoPSVConfig:
+    # stage 1: the outcome-supervised verifier (the ORM's training, value head read at every step's end)
+    osv_lr: float = 3e-4             # the ORM's tuned rate on the arith world (results/tuning/arith-default-orm)
+    osv_epochs: int = 1
+    osv_batch_size: int = 16
+    # stage 2: the labels
+    threshold: float = -0.5          # a relative confidence change below this marks the step (and the rest) '-'
+    floor: float = 1e-5              # a confidence below this before a step marks it '-' (no ratio to take)
+    # stage 3: the step-tag PRM (math_shepherd's training and defaults)
+    lr: float = 1e-4
+    epochs: int = 1
+    batch_size: int = 16             # responses per optimizer step (every step tag of each)
+    grad_accum: int = 1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    dtype: str = "float32"
+    step_tag: str | None = None      # default: "ки" if one token of the tokenizer, else "@" (arith)
+    good: str = "+"
+    bad: str = "-"
+    model: str | None = None         # a trained stage-3 checkpoint (set by fit); scoring is hf_prm on it
+    device: str = "cpu"
+    score_batch_size: int = 32
+    max_batch_tokens: int | None = None
+    progress: bool = True
+
+
+PSV_FIELDS = ("lr", "epochs", "batch_size", "grad_accum", "warmup_ratio", "weight_decay", "grad_clip", "seed",
+              "dtype", "step_tag", "good", "bad")
+
+
+@register_rm("autopsv")
+class AutoPSV(HFPRM):
+    name = "autopsv"
+    trainable = True
+    Config = AutoPSVConfig
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        c = self.config
+        if not c.threshold > -1:
+            raise InputError(f"threshold {c.threshold}", field="threshold",
+                             expected="a number above -1 (a confidence cannot fall by more than all of it)")
+        if c.floor < 0:
+            raise InputError(f"floor {c.floor}", field="floor", expected="a number >= 0")
+
+    def tag_format(self) -> TagFormat:
+        from reward_models.hf_prm import resolve_format
+        c = self.config
+        return resolve_format(self._model(), c.step_tag, c.good, c.bad, None)
+
+    def osv_config(self):
+        from reward_models.trainer import TrainConfig
+        c = self.config
+        return TrainConfig(loss="ce", lr=c.osv_lr, epochs=c.osv_epochs, batch_size=c.osv_batch_size,
+                           grad_accum=c.grad_accum, warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay,
+                           grad_clip=c.grad_clip, seed=c.seed, dtype=c.dtype, head_at="steps")
+
+    def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
+        ckpt = train_autopsv(self, train_pool, base_model, val_pool)
+        self.config.model = str(ckpt)
+        return ckpt
+
+
+def osv_confidences(osv: Path, pool, c: AutoPSVConfig) -> dict:
+    """{"values": per problem, per response, the OSV logits [v_0, ..., v_m]; "tokens": tokens read}, cached by the
+    OSV's fingerprint and the pool's content."""
+    from reward_models.base import fingerprint
+    key = cache.stable_hash({"osv": fingerprint(osv), "pool": pool.content_hash(), "dtype": c.dtype,
+                             "positions": "prompt end, then every step's last token"})
+    path = cache.root() / CONFIDENCE_DIR / f"{key}.json"
+    found = cache.read_json_checked(path)
+    if found is not None and [len(v) for v in found["values"]] == [len(p.responses) for p in pool.problems]:
+        return found
+    with cache.locked(path):
+        found = cache.read_json_checked(path)
+        if found is not None:
+            return found
+        from reward_models.logprobs import encode_pool, regroup
+        from reward_models.modeling import load_causal_lm
+        from reward_models.orm import load_head, orm_step_values
+        model, tok = load_causal_lm(osv, dtype=c.dtype, device=c.device)
+        head = load_head(model, osv)
+        values = orm_step_values(model, head, tok, pool, batch_size=c.score_batch_size,
+                                 max_tokens=c.max_batch_tokens, progress=c.progress, desc="autopsv confidences")
+        tokens = sum(len(e.ids) for e in encode_pool(tok, pool))
+        found = {"key": key, "osv": str(osv), "values": regroup([[float(x) for x in v] for v in values], pool),
+                 "tokens": tokens}
+        cache.write_json_checked(path, found)
+    return found
+
+
+def sigmoid(x: float) -> float:
+    import math
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
+    """Stages 1-3 (each cached); the stage-3 checkpoint folder."""
+    from reward_models.base import fingerprint
+    from reward_models.hf_prm import pick_step_tag
+    from reward_models.logprobs import prompt_format_id
+    from reward_models.math_shepherd import label_quality
+    from reward_models.modeling import load_tokenizer
+    from reward_models.trainer import train
+
+    c = rm.config
+    if val_pool is not None and not val_pool.is_graded():
+        raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
+    osv = train("orm", "autopsv_osv", base_model, train_pool, rm.osv_config(), val_pool, device=c.device,
+                score_batch_size=c.score_batch_size, progress=c.progress)
+    conf = osv_confidences(osv, train_pool, c)
+    hard = [[step_labels([sigmoid(v) for v in resp], c.threshold, c.floor) for resp in prob]
+            for prob in conf["values"]]
+    tok = load_tokenizer(base_model)
+    fmt = TagFormat(c.step_tag or pick_step_tag(tok), c.good, c.bad, "prompt")
+    train_cfg = {f: getattr(c, f) for f in PSV_FIELDS} | {"step_tag": fmt.step_tag}
+    key = cache.stable_hash({"kind": "autopsv", "train": train_cfg, "confidences": conf["key"],
+                             "labels": {"threshold": c.threshold, "floor": c.floor}, "base": fingerprint(base_model),
+                             "prompt_format": prompt_format_id()})
+    out = cache.root() / "checkpoints" / f"{rm.name}-{key}"
+    if cache.check_dir(out, "removing it and training again"):  # a damaged checkpoint is never used
+        return out
+
+    import torch
+
+    from reward_models import compute, prm_training
+    from reward_models.hf_prm import encode_pool_tagged
+    from reward_models.modeling import load_causal_lm
+    model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)
+    params = compute.n_params(model)
+    encs = encode_pool_tagged(tok, train_pool, fmt)
+    targets = [torch.tensor([float(v) for v in steps]) for prob in hard for steps in prob]
+    metrics, trained_tokens = prm_training.fit_tagged(c, model, tok, encs, targets, rm.name)
+    metrics |= {"instructions": len(train_pool.problems), "labels": label_quality(train_pool, hard),
+                "osv_val_auc": cache.read_json(osv / "metrics.json").get("val_auc")}
+    if val_pool is not None:
+        metrics["val_auc"] = prm_training.val_auc(model, tok, val_pool, fmt, c)
+    osv_comp = compute.read_compute(osv)
+    label_comp = compute.record(params=osv_comp["params"], generator_params=osv_comp["generator_params"],
+                                generated=0, trained=0, reference=conf["tokens"], kind="autopsv_labels",
+                                instructions=len(train_pool.problems))
+    psv_comp = compute.record(params=params, generator_params=params, generated=0, trained=trained_tokens,
+                              kind="autopsv_psv", instructions=len(train_pool.problems))
+    comp = compute.combine(osv_comp, label_comp, psv_comp, kind="autopsv")
+    record = {"kind": "autopsv", "name": rm.name, "config": dataclasses.asdict(c), "format": fmt.as_dict(),
+              "base_model": str(base_model), "key": key, "osv": str(osv), "confidences": conf["key"],
+              "train_pool_hash": train_pool.content_hash(), "train_grades_hash": train_pool.grades_hash()}
+    prm_training.save_tagged(out, model, tok, fmt, record, metrics, comp)
+    return out
