@@ -38,6 +38,7 @@ from harness import cache
 from harness.errors import InputError
 from reward_models import register_rm
 from reward_models.hf_prm import HFPRM, TagFormat
+from reward_models.prm_training import TRAIN_FIELDS, StepTagOptions
 
 CONFIDENCE_DIR = "autopsv_confidences"
 
@@ -52,7 +53,7 @@ def step_labels(confidences: Sequence[float], threshold: float = -0.5, floor: fl
 
 
 @dataclass
-class AutoPSVConfig:
+class AutoPSVConfig(StepTagOptions):   # stage 3: the step-tag PRM, math_shepherd's training and defaults
     # stage 1: the outcome-supervised verifier (the ORM's training, value head read at every step's end)
     osv_lr: float = 3e-4             # the ORM's tuned rate on the arith world (results/tuning/arith-default-orm)
     osv_epochs: int = 1
@@ -60,28 +61,6 @@ class AutoPSVConfig:
     # stage 2: the labels
     threshold: float = -0.5          # a relative confidence change below this marks the step (and the rest) '-'
     floor: float = 1e-5              # a confidence below this before a step marks it '-' (no ratio to take)
-    # stage 3: the step-tag PRM (math_shepherd's training and defaults)
-    lr: float = 1e-4
-    epochs: int = 1
-    batch_size: int = 16             # responses per optimizer step (every step tag of each)
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    seed: int = 0
-    dtype: str = "float32"
-    step_tag: str | None = None      # default: "ки" if one token of the tokenizer, else "@" (arith)
-    good: str = "+"
-    bad: str = "-"
-    model: str | None = None         # a trained stage-3 checkpoint (set by fit); scoring is hf_prm on it
-    device: str = "cpu"
-    score_batch_size: int = 32
-    max_batch_tokens: int | None = None
-    progress: bool = True
-
-
-PSV_FIELDS = ("lr", "epochs", "batch_size", "grad_accum", "warmup_ratio", "weight_decay", "grad_clip", "seed",
-              "dtype", "step_tag", "good", "bad")
 
 
 @register_rm("autopsv")
@@ -169,7 +148,7 @@ def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
             for prob in conf["values"]]
     tok = load_tokenizer(base_model)
     fmt = TagFormat(c.step_tag or pick_step_tag(tok), c.good, c.bad, "prompt")
-    train_cfg = {f: getattr(c, f) for f in PSV_FIELDS} | {"step_tag": fmt.step_tag}
+    train_cfg = {f: getattr(c, f) for f in TRAIN_FIELDS} | {"step_tag": fmt.step_tag}
     key = cache.stable_hash({"kind": "autopsv", "train": train_cfg, "confidences": conf["key"],
                              "labels": {"threshold": c.threshold, "floor": c.floor}, "base": fingerprint(base_model),
                              "prompt_format": prompt_format_id()})

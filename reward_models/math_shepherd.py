@@ -20,8 +20,9 @@ from pathlib import Path
 
 from harness import cache
 from harness.errors import InputError
-from reward_models import register_rm
+from reward_models import prm_training, register_rm
 from reward_models.hf_prm import HFPRM, TagFormat
+from reward_models.prm_training import StepTagOptions
 
 
 @dataclass
@@ -87,29 +88,11 @@ def label_quality(pool, hard) -> dict:
 
 
 @dataclass
-class MathShepherdConfig(MCOptions):
+class MathShepherdConfig(StepTagOptions, MCOptions):
     target: str = "hard"            # hard | soft MC labels as cross-entropy targets
-    lr: float = 1e-4
-    epochs: int = 1
-    batch_size: int = 16            # responses per optimizer step (every step tag of each)
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    seed: int = 0
-    dtype: str = "float32"
-    step_tag: str | None = None     # default: "ки" if one token of the tokenizer, else "@" (arith)
-    good: str = "+"
-    bad: str = "-"
-    model: str | None = None        # a trained checkpoint (set by fit); scoring is hf_prm on it
-    device: str = "cpu"
-    score_batch_size: int = 32
-    max_batch_tokens: int | None = None
-    progress: bool = True
 
 
-TRAIN_FIELDS = ("target", "lr", "epochs", "batch_size", "grad_accum", "warmup_ratio", "weight_decay", "grad_clip",
-                "seed", "dtype", "step_tag", "good", "bad")
+TRAIN_FIELDS = ("target",) + prm_training.TRAIN_FIELDS
 
 
 @register_rm("math_shepherd")
@@ -157,7 +140,7 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
 
     import torch
 
-    from reward_models import compute, prm_training
+    from reward_models import compute
     from reward_models.hf_prm import encode_pool_tagged
     from reward_models.modeling import load_causal_lm
 

@@ -10,8 +10,36 @@ The checkpoint is an ordinary causal LM folder with prm_config.json, written who
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from harness import cache
+
+
+@dataclass
+class StepTagOptions:
+    """How a step-tag PRM is fine-tuned and then scored (math_shepherd's and autopsv's last stage)."""
+    lr: float = 1e-4
+    epochs: int = 1
+    batch_size: int = 16            # responses per optimizer step (every step tag of each)
+    grad_accum: int = 1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    dtype: str = "float32"
+    step_tag: str | None = None     # default: "ки" if one token of the tokenizer, else "@" (arith)
+    good: str = "+"
+    bad: str = "-"
+    model: str | None = None        # a trained checkpoint (set by fit); scoring is hf_prm on it
+    device: str = "cpu"
+    score_batch_size: int = 32
+    max_batch_tokens: int | None = None
+    progress: bool = True
+
+
+# the options that decide the trained weights (the checkpoint key's part)
+TRAIN_FIELDS = ("lr", "epochs", "batch_size", "grad_accum", "warmup_ratio", "weight_decay", "grad_clip", "seed",
+                "dtype", "step_tag", "good", "bad")
 
 
 def fit_tagged(c, model, tok, encs, targets, name: str) -> tuple[dict, int]:
