@@ -107,7 +107,8 @@ EQUAL = [
     ("\\frac{\\sqrt3}{2}", "\\sqrt{3}/2"), ("x^2+2x", "x(x+2)"), ("\\cot x", "\\frac{1}{\\sin x \\cos x} - \\tan x"),
     ("-3", "−3"), ("1500", "1.5e3"), ("0.5", "½"), ("\\frac{137}{111}", "\\frac{411}{333}"),
     ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"), ("1:2", "\\frac12"),
-    ("\\frac{1}{3}", "0.333333"), ("\\frac{21}{2}\\pi", "10.5\\pi"),
+    ("\\frac{1}{3}", "0.333333"), ("\\frac{21}{2}\\pi", "10.5\\pi"), ("10", "10\\%"), ("50\\%", "50"),
+    ("0.105", "10.5\\%"), ("\\frac{1}{7}", "0.142857"), ("12", "12.0"), ("5", "5\\text{ meters}"),
 ]
 NOT_EQUAL = [
     ("\\frac{1}{2}", "0.6"), ("\\frac13", "0.33"), ("-3", "3"), ("(1,2)", "[1,2)"), ("\\{1,2\\}", "\\{1,3\\}"),
@@ -160,6 +161,17 @@ def test_identical_pathological_answers_still_match():
 def test_answer_key_groups_equal_answers(group):
     keys = {answer_key(a) for a in group}
     assert len(keys) == 1, keys
+
+
+@pytest.mark.parametrize("reference, answer", EQUAL)
+def test_answer_key_agrees_with_the_verdict_on_equal_pairs(reference, answer):
+    """Votes split no answer the grader calls equal: every equivalent pair of the table shares one key."""
+    assert answer_key(reference) == answer_key(answer)
+
+
+@pytest.mark.parametrize("reference, answer", [(a, b) for a, b in NOT_EQUAL if a and b])
+def test_answer_key_keeps_unequal_pairs_apart(reference, answer):
+    assert answer_key(reference) != answer_key(answer)
 
 
 def test_answer_key_separates_different_answers():

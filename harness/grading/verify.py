@@ -6,6 +6,11 @@ side, a small safe arithmetic parser (safe_arith) takes over. Before either sees
 refuses numbers with more than MAX_DIGITS digits (10^{10^{10}} would otherwise be computed in C, where no timeout
 reaches). Nothing here raises: a failure is "not equivalent".
 
+Vote keys (`answer_key`) follow the same verdicts, so a vote never splits answers the grader calls equal: integer
+percentages key as the integer, written decimals as the simplest fraction that rounds to them at math-verify's six
+places, expressions in symbols by their values at fixed points. Equality within rounding is not transitive (10% = 10
+and 10% = 0.1, but 10 != 0.1), so where the verdicts disagree among themselves the key takes the rule stated here.
+
 Timeouts are not handled here (math-verify's own are switched off because they only work on the main thread):
 callers wrap calls in harness.grading.deadline or run them in runner's worker processes.
 """
@@ -18,6 +23,7 @@ import importlib.metadata
 import logging
 import math
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import sympy
@@ -145,6 +151,55 @@ def is_equivalent(reference: str, answer: str) -> bool:
         return False
 
 
+def _percent_value(value):
+    """math-verify reads "X\\%" as X * UnevaluatedExpr(1/100) and calls an integer percentage equal to the integer
+    (10% = 10) but a decimal one equal to its value (10.5% = 0.105): the key follows the same two rules."""
+    if isinstance(value, sympy.Mul) and len(value.args) == 2 and \
+            value.args[1] == sympy.UnevaluatedExpr(sympy.Rational(1, 100)):
+        x = value.args[0]
+        return x if isinstance(x, sympy.Integer) else x / 100
+    return value
+
+
+def _simplest_between(lo: Fraction, hi: Fraction) -> Fraction:
+    """The fraction with the smallest denominator in [lo, hi] (lo <= hi), by continued fractions."""
+    fl = math.floor(lo)
+    if fl == lo or fl + 1 <= hi:
+        return Fraction(fl if fl == lo else fl + 1)
+    return fl + 1 / _simplest_between(1 / (hi - fl), 1 / (lo - fl))
+
+
+def _decimal(f) -> sympy.Rational:
+    """A written decimal as the simplest fraction math-verify would call equal to it: it compares a decimal with any
+    number by rounding both to 6 places, so 0.333333 votes with 1/3, 0.142857 with 1/7, 0.5 with 1/2, 0.333 stays
+    333/1000 (no simpler fraction rounds to it)."""
+    exact = Fraction(str(f))
+    c = round(exact, 6)
+    half = Fraction(1, 2 * 10**6)
+    r = _simplest_between(c - half, c + half - Fraction(1, 10**15)) if exact == c else exact
+    return sympy.Rational(r.numerator, r.denominator)
+
+
+def _point(name: str, k: int) -> sympy.Rational:
+    """A fixed, irregular value for a free symbol at evaluation point k (the same for every answer)."""
+    h = int(hashlib.sha256(f"{name}|{k}".encode()).hexdigest()[:8], 16)
+    return sympy.Rational(3, 10) + sympy.Rational(h % 100003, 71429)
+
+
+def _function_key(value) -> str | None:
+    """Expressions in free symbols vote together when they are the same function: their values at three fixed
+    points, to 12 significant digits (x(x+2) with x^2+2x, cot x with 1/(sin x cos x) - tan x, as verify's symbolic
+    check finds). None when a value is not a finite number there."""
+    parts = []
+    for k in range(3):
+        v = sympy.N(value.subs({s: _point(s.name, k) for s in value.free_symbols}), 30)
+        re_, im_ = v.as_real_imag()
+        if not (re_.is_number and im_.is_number) or not (re_.is_finite and im_.is_finite):
+            return None
+        parts.append(f"{sympy.Float(re_, 12)}{'' if abs(im_) < 1e-20 else f'+{sympy.Float(im_, 12)}i'}")
+    return "f:" + ",".join(sorted(s.name for s in value.free_symbols)) + ":" + ";".join(parts)
+
+
 def _key_of(value) -> str | None:
     if isinstance(value, sympy.Eq) and isinstance(value.lhs, sympy.Symbol):
         value = value.rhs  # "x = 5" votes with "5"
@@ -152,15 +207,17 @@ def _key_of(value) -> str | None:
         return "m:" + sympy.sstr(value.tolist())
     if not isinstance(value, sympy.Basic):
         return None
+    value = _percent_value(value)
+    floats = value.atoms(sympy.Float)
+    if floats:  # written decimals, inside any expression (10.5\pi votes with \frac{21}{2}\pi)
+        value = value.xreplace({f: _decimal(f) for f in floats})
     if value.is_number and not isinstance(value, (sympy.Set, sympy.Tuple)):
         v = value.doit()
-        if isinstance(v, sympy.Float):
-            v = sympy.Rational(str(v))  # the decimal as written: 0.5 -> 1/2, 0.333 stays 333/1000
         if not isinstance(v, sympy.Rational):
             v = sympy.nsimplify(v) if isinstance(v, sympy.Float) else sympy.simplify(v)
         return "n:" + sympy.sstr(v)
     if isinstance(value, sympy.Expr) and value.free_symbols:
-        return "e:" + sympy.sstr(sympy.expand(value))
+        return _function_key(value) or "e:" + sympy.sstr(sympy.expand(value))
     return "o:" + sympy.sstr(value)
 
 
