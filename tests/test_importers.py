@@ -250,6 +250,66 @@ def test_implicitprm_falls_back_to_position_only_when_consistent(tmp_path, cache
     assert f"{bad}:" in err and "field '[2].question'" in err and "disagree" in err and not out2.exists()
 
 
+def flat_records(n: int = 4) -> list[dict]:
+    """The authors' flat layout (bon_eval.py's input): one record per response, n per MATH-500 row, file order."""
+    answers = {0: ["2", "3", "2", "11"], 1: ["\\frac{3}{2}", "1.5", "2", "\\frac32"], 2: ["32", "16", "16", "10"]}
+    refs = {0: "2", 1: "\\frac{3}{2}", 2: "32"}
+    out = []
+    for idx in (0, 1, 2):
+        for j in range(n):
+            a = answers[idx][j]
+            out.append({"idx": idx, "prompt": MATH_REF[idx]["problem"], "response": f"Step 1: think {j}.\n\n"
+                        f"Step 2: so $\\boxed{{{a}}}$.", "steps": [f"Step 1: think {j}.", f"Step 2: so {a}."],
+                        "extracted_output": a, "reference": refs[idx], "correctness": a in (refs[idx], "1.5",
+                                                                                              "\\frac32")})
+    return out
+
+
+def test_implicitprm_flat_layout_imports_and_its_leaderboard_matches_an_independent_count(tmp_path, cache_dir,
+                                                                                          capsys):
+    from harness import leaderboard as lb
+    from harness.scores import ScoreSet
+    ref = _write_jsonl(tmp_path / "MATH500.jsonl", MATH_REF)
+    recs = flat_records()
+    src = _write_json(tmp_path / "math-llama3.1-8b-inst-64.json", recs)
+    out = tmp_path / "flat.jsonl"
+    assert _import("implicitprm", [src], out, "--reference-data", str(ref)) == 0
+    assert "flat layout, 12 responses of 3 problems (4 each), joined by idx" in capsys.readouterr().out
+    pool = load_pool(out)
+    assert [p.id for p in pool] == [r["unique_id"] for r in MATH_REF]
+    assert [[r.text for r in p.responses] for p in pool] == [[r["response"] for r in recs[i:i + 4]]
+                                                             for i in (0, 4, 8)]
+    assert all(r.correct == r.extra["published_correct"] for p in pool for r in p.responses)
+    assert pool.generator() == "math-llama3.1-8b-inst-64"
+    # graded here beside the published labels (which stay in extra), with vote keys
+    assert main(["grade", str(out), "--workers", "1"]) == 0
+    pool = load_pool(out)
+    assert [r.correct for p in pool for r in p.responses] == [r["correctness"] for r in recs]
+    assert all(r.extra["published_correct"] == r.correct and "answer_key" in r.extra for p in pool for r in p.responses)
+
+    # best-of-n (first n, as the authors' code takes them) and majority vote, against a count done by hand
+    scores = [[[0.1], [0.9], [0.5], [0.2]], [[0.3], [0.2], [0.8], [0.1]], [[0.0], [0.7], [0.6], [0.9]]]
+    ss = ScoreSet("hand", pool.content_hash(), scores)
+    opts = lb.Options(methods=("best_of_n", "majority_vote", "pass_at_n"), ns=[2, 4], subsets="prefix", bootstrap=10)
+    rows = {(r["method"], r["n"]): r["accuracy"] for r in lb.rows_of([lb.evaluate_pool(pool, [ss], opts, [2, 4])])}
+    label = [[r["correctness"] for r in recs[i:i + 4]] for i in (0, 4, 8)]
+    best = {n: sum(lab[max(range(n), key=lambda j: sc[j][0])] for lab, sc in zip(label, scores)) / 3 for n in (2, 4)}
+    assert rows[("best_of_n", 2)] == pytest.approx(best[2]) and rows[("best_of_n", 4)] == pytest.approx(best[4])
+    assert rows[("pass_at_n", 4)] == pytest.approx(1.0)
+    # majority over 4: "2" (2 of 4) right; 3/2 = 1.5 = \\frac32 (3 of 4) right; "16" (2 of 4) wrong
+    assert rows[("majority_vote", 4)] == pytest.approx(2 / 3)
+
+
+def test_implicitprm_flat_layout_bad_idx_names_the_record(tmp_path, cache_dir, capsys):
+    ref = _write_jsonl(tmp_path / "MATH500.jsonl", MATH_REF)
+    recs = flat_records(2)
+    recs[3]["idx"] = 7
+    bad = _write_json(tmp_path / "bad.json", recs)
+    assert _import("implicitprm", [bad], tmp_path / "o.jsonl", "--reference-data", str(ref)) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:" in err and "field '[3].idx'" in err and "row 7" in err and not (tmp_path / "o.jsonl").exists()
+
+
 def test_implicitprm_with_real_math500(tmp_path, cache_dir):
     math500 = _need(DATA / "math500" / "MATH500.jsonl")
     rows = [json.loads(line) for line in math500.read_text(encoding="utf-8").splitlines()[:3]]
