@@ -234,7 +234,8 @@ class HFPRM(RewardModel):
     def _model(self) -> str:
         if self.config.model is None:
             raise InputError(f"{self.name} needs a PRM checkpoint: pass --model PATH", field="model")
-        return self.config.model
+        from reward_models.released import locate
+        return locate(self.config.model)  # a folder, or a Hugging Face id (e.g. peiyi9979/math-shepherd-mistral-7b-prm)
 
     def tag_format(self) -> TagFormat:
         c = self.config

@@ -1,0 +1,104 @@
+"""Released implicit PRMs by name: a policy, its reference, the coefficient and the layout their authors score with.
+
+`implicitprm_release` (Yuan et al. 2024's checkpoints; their eval/bon_eval.sh and prm_eval_utils.py):
+    policy Windy0822/ImplicitPRM_DPO (release=dpo) or Windy0822/ImplicitPRM_CE (release=ce),
+    reference meta-llama/Llama-3.1-8B-Instruct, coefficient 0.001 (their code's `coef`, in place of beta);
+    each step re-prefixed "Step k: " after "Step" inside it is lower-cased, steps joined by blank lines, as a chat
+    [user: problem, assistant: steps].
+`eurus_prm` (PRIME-RL/EurusPRM-Stage1 / -Stage2, stage=1|2): two recipes that disagree, offered by name:
+    recipe=card: reference Qwen/Qwen2.5-Math-7B-Instruct, coefficient 0.001 (the model card);
+    recipe=eval: reference Qwen/Qwen2.5-7B-Instruct, coefficient 0.005 (ImplicitPRM's eval/process_eval.sh);
+    steps joined by blank lines, no re-prefixing.
+Scoring is the implicit PRM's (reward_models.implicit): q_t = coef * sum of log pi/pi_ref over the response tokens
+up to the end of step t, step reward q_t - q_{t-1}. Steps are the harness's (harness.steps); the authors re-split on
+"Step k:" markers, which gives the same steps on responses that carry them. The prompt is the policy tokenizer's
+chat template with the generation prompt, then the response and eos (the end-of-turn token of these chat models),
+the context the authors' chat layout gives. `--model` / `--ref` (or --set model=/ref=) point at local copies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from harness.errors import InputError
+from harness.steps import split_steps
+from reward_models import register_rm
+from reward_models.implicit import ImplicitConfig, ImplicitPRM
+from reward_models.released import locate
+
+
+@dataclass
+class ReleasedImplicitConfig(ImplicitConfig):
+    recipe: str = ""                 # eurus_prm: card | eval
+    release: str = ""                # implicitprm_release: dpo | ce;  eurus_prm: stage1 | stage2
+    reprefix: bool | None = None     # default: the preset's layout
+
+
+class ReleasedImplicit(ImplicitPRM):
+    trainable = False
+    Config = ReleasedImplicitConfig
+    releases: dict[str, str] = {}            # release -> policy id
+    recipes: dict[str, tuple[str, float]] = {}   # recipe -> (reference id, coefficient)
+    default_release = default_recipe = ""
+    default_reprefix = False
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        c = self.config
+        c.release, c.recipe = c.release or self.default_release, c.recipe or self.default_recipe
+        for name, value, known in (("release", c.release, self.releases), ("recipe", c.recipe, self.recipes)):
+            if value not in known:
+                raise InputError(f"unknown {name} '{value}' for {self.name}", field=name,
+                                 expected="one of " + ", ".join(known))
+        ref, coef = self.recipes[c.recipe]
+        c.model = c.model or self.releases[c.release]
+        c.ref = c.ref or ref
+        c.score_beta = coef if c.score_beta is None else c.score_beta
+        c.reprefix = self.default_reprefix if c.reprefix is None else c.reprefix
+
+    def fit(self, train_pool, base_model, val_pool=None):
+        return None  # released weights: nothing to train
+
+    def _paths(self):
+        c = self.config
+        return locate(c.model, "model"), (locate(c.ref, "ref") if c.use_ref else None)
+
+    def scoring_identity(self):
+        return {**super().scoring_identity(), "layout": "Step k: re-prefixed" if self.config.reprefix else
+                "steps joined by blank lines"}
+
+    def layout(self, text: str) -> str:
+        steps = split_steps(text)
+        if self.config.reprefix:  # prm_eval_utils.get_dataloader
+            steps = [f"Step {k + 1}: " + re.sub(r"^Step\s*\d+\s*:", "", s).strip().replace("Step", "step")
+                     for k, s in enumerate(steps)]
+        return "\n\n".join(steps)
+
+    def compute_scores(self, pool):
+        from harness.pool import Pool
+        problems = []
+        for p in pool.problems:
+            rs = [replace(r, text=self.layout(r.text)) for r in p.responses]
+            for r, new in zip(p.responses, rs):
+                if len(split_steps(new.text)) != len(split_steps(r.text)):
+                    raise InputError("the authors' layout changes this response's steps", field=f"problem {p.id}",
+                                     expected="steps that survive joining by blank lines (or reprefix=false)")
+            problems.append(replace(p, responses=rs))
+        return super().compute_scores(Pool(problems, pool.path))
+
+
+@register_rm("implicitprm_release")
+class ImplicitPRMRelease(ReleasedImplicit):
+    name = "implicitprm_release"
+    releases = {"dpo": "Windy0822/ImplicitPRM_DPO", "ce": "Windy0822/ImplicitPRM_CE"}
+    recipes = {"authors": ("meta-llama/Llama-3.1-8B-Instruct", 0.001)}
+    default_release, default_recipe, default_reprefix = "dpo", "authors", True
+
+
+@register_rm("eurus_prm")
+class EurusPRM(ReleasedImplicit):
+    name = "eurus_prm"
+    releases = {"stage1": "PRIME-RL/EurusPRM-Stage1", "stage2": "PRIME-RL/EurusPRM-Stage2"}
+    recipes = {"card": ("Qwen/Qwen2.5-Math-7B-Instruct", 0.001), "eval": ("Qwen/Qwen2.5-7B-Instruct", 0.005)}
+    default_release, default_recipe = "stage2", "card"

@@ -1,0 +1,70 @@
+"""Tiny randomly initialised stand-ins for released reward models: the same architecture class, special tokens and
+chat-template layout as the published checkpoint, saved the way the release is (safetensors + tokenizer files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}"
+          "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+LLAMA3 = ("{{ bos_token }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' + "
+          "m['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+          "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}")
+CORPUS = ["Step 1: 3 * 4 = 12", "Step 2: 12 + 2 = 14", "The answer is 14", "Compute 7 * 8 - 6", "system user",
+          "assistant Please reason step by step, and put your final answer within \\boxed{}.", "+ - \n\n \n x"]
+
+
+def tokenizer(specials: list[str], template: str, bos: str | None, eos: str, pad: str):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(CORPUS * 20, trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
+                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=pad,
+                                   additional_special_tokens=[s for s in specials if s not in (bos, eos, pad)])
+    fast.chat_template = template
+    return fast
+
+
+def qwen_tokenizer(extra=("<extra_0>",), bos=None):
+    return tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>", *extra], CHATML, bos, "<|im_end|>",
+                     "<|endoftext|>")
+
+
+def llama3_tokenizer():
+    return tokenizer(["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
+                      "<|eot_id|>"], LLAMA3, "<|begin_of_text|>", "<|eot_id|>", "<|end_of_text|>")
+
+
+def qwen2_config(tok, **kw):
+    from transformers import Qwen2Config
+    return Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                       pad_token_id=tok.pad_token_id, tie_word_embeddings=False, **kw)
+
+
+def llama_config(tok, **kw):
+    from transformers import LlamaConfig
+    return LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                       pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                       **kw)
+
+
+def save_with_head(folder: Path, body_state: dict, head_state: dict, config, tok, architecture: str,
+                   auto_map: dict | None = None) -> Path:
+    """A checkpoint laid out as the release is: body tensors under their names plus the head's under its prefix."""
+    from safetensors.torch import save_file
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in {**body_state, **head_state}.items()}, str(folder / "model.safetensors"))
+    config.architectures = [architecture]
+    config.save_pretrained(folder)
+    if auto_map:  # the release points at remote code; the adapter must not need it
+        cfg = json.loads((folder / "config.json").read_text())
+        cfg["auto_map"] = auto_map
+        (folder / "config.json").write_text(json.dumps(cfg))
+    tok.save_pretrained(folder)
+    return folder
