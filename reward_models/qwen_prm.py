@@ -23,9 +23,7 @@ from reward_models.released import (
     Marked,
     ReleasedConfig,
     ReleasedRM,
-    load_backbone,
     load_tokenizer,
-    read_tensors,
 )
 
 SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -37,14 +35,14 @@ class QwenPRMConfig(ReleasedConfig):
     step_sep: str = "<extra_0>"
 
 
-def score_head(tensors: dict, dtype, device):
+def score_head(tensors: dict):
     """The released head, Linear(H, H) -> ReLU -> Linear(H, 2), from its tensors."""
     import torch
     w0, w2 = tensors["0.weight"], tensors["2.weight"]
     head = torch.nn.Sequential(torch.nn.Linear(w0.shape[1], w0.shape[0]), torch.nn.ReLU(),
                                torch.nn.Linear(w2.shape[1], w2.shape[0]))
     head.load_state_dict({"0.weight": w0, "0.bias": tensors["0.bias"], "2.weight": w2, "2.bias": tensors["2.bias"]})
-    return head.to(device=device, dtype=dtype).eval()
+    return head
 
 
 @register_rm("qwen_prm")
@@ -61,9 +59,7 @@ class QwenPRM(ReleasedRM, RewardModel):
 
     def load(self, path):
         import torch
-        body = load_backbone(path, self.config.dtype, self.config.device)
-        p = next(body.parameters())
-        head = score_head(read_tensors(path, "score."), p.dtype, p.device)
+        body, head = self.body_and_head(path, "score.", score_head)
         return body, lambda h: torch.softmax(head(h).float(), -1)[:, 1], load_tokenizer(path)
 
     def encode(self, tok, problem: str, text: str, steps: list[str]) -> Marked:

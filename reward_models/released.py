@@ -167,6 +167,13 @@ class ReleasedRM:
     def n_marks(self, steps: list[str]) -> int:
         return len(steps)
 
+    def body_and_head(self, path: str, prefix: str, build):
+        """The checkpoint's body and its head, built by `build(tensors)` from the tensors named prefix*, on the
+        body's device and dtype."""
+        body = load_backbone(path, self.config.dtype, self.config.device)
+        p = next(body.parameters())
+        return body, build(read_tensors(path, prefix)).to(device=p.device, dtype=p.dtype).eval()
+
     def scoring_identity(self):
         from reward_models.base import fingerprint
         c = self.config

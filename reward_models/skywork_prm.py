@@ -21,9 +21,7 @@ from reward_models.released import (
     Marked,
     ReleasedConfig,
     ReleasedRM,
-    load_backbone,
     load_tokenizer,
-    read_tensors,
 )
 
 
@@ -32,12 +30,12 @@ class SkyworkPRMConfig(ReleasedConfig):
     step_token: str = "\n"
 
 
-def value_head(tensors: dict, dtype, device):
+def value_head(tensors: dict):
     import torch
     w = tensors["weight"]
     head = torch.nn.Linear(w.shape[1], w.shape[0])
     head.load_state_dict({"weight": w, "bias": tensors["bias"]})
-    return head.to(device=device, dtype=dtype).eval()
+    return head
 
 
 @register_rm("skywork_prm")
@@ -52,9 +50,7 @@ class SkyworkPRM(ReleasedRM, RewardModel):
 
     def load(self, path):
         import torch
-        body = load_backbone(path, self.config.dtype, self.config.device)
-        p = next(body.parameters())
-        head = value_head(read_tensors(path, "v_head.summary."), p.dtype, p.device)
+        body, head = self.body_and_head(path, "v_head.summary.", value_head)
         return body, lambda h: torch.sigmoid(head(h).float().squeeze(-1)), load_tokenizer(path)
 
     def encode(self, tok, problem: str, text: str, steps: list[str]) -> Marked:
