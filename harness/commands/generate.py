@@ -30,7 +30,8 @@ def _add(p):
     # --samples: under torchrun, whose own parser takes "--n" for an abbreviation of its --nnodes/--nproc_per_node
     p.add_argument("--n", "--samples", dest="n", type=int, default=64, help="responses per problem")
     p.add_argument("--temperature", type=float, default=0.5)
-    p.add_argument("--max-new-tokens", type=int, default=1024)
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="default 1024 (the lm-eval backend: the task's max_gen_toks)")
     p.add_argument("--limit", type=int, default=None, help="first K problems only")
     p.add_argument("-o", "--output", default=None, help="pool file to write (data-backed tasks)")
     p.add_argument("--device", default=None, help="data-backed tasks: cpu (default) | cuda | cuda:1 ...")
@@ -42,6 +43,16 @@ def _add(p):
     p.add_argument("--freeze", action="store_true",
                    help="arith, for maintainers: build (as --rebuild) and write that world as the shipped one under "
                         "tasks/arith/data/ (generators, compressed pools, checksum manifest)")
+    p.add_argument("--backend", default="harness", choices=["harness", "lm-eval"],
+                   help="lm-eval: sample through lm-evaluation-harness (--model is then its model type, e.g. hf or "
+                        "vllm, with --model-args), from this harness's lm-eval task of --task")
+    p.add_argument("--model-args", default=None, help="lm-eval backend: e.g. pretrained=PATH,dtype=bfloat16")
+    p.add_argument("--lm-eval-task", default=None, help="lm-eval backend: another task than the pack's for --task")
+    p.add_argument("--include-path", action="append", default=None, help="lm-eval backend: extra task folders")
+    p.add_argument("--generator", default=None, help="lm-eval backend: generator name in the pool's meta")
+    p.add_argument("--batch-size", default=None, help="lm-eval backend: its batch size (an integer or auto)")
+    p.add_argument("--lm-eval-output", default=None, metavar="DIR",
+                   help="lm-eval backend: also write lm-eval's own results and samples files under DIR")
     p.add_argument("--chunk-problems", type=int, default=None, metavar="K",
                    help="problems per sampling chunk of a data-backed task, each with its own seed (default 32; "
                         "part of what the samples are, however many processes share the work)")
@@ -69,6 +80,14 @@ def run(args) -> int:
     task_cls = TASKS.get(args.task)
     if args.chunk_problems is not None and args.chunk_problems < 1:
         raise InputError(f"cannot use {args.chunk_problems}", field="--chunk-problems", expected="an integer >= 1")
+    if args.backend == "lm-eval":
+        if not args.model or not args.output:
+            raise InputError("the lm-eval backend samples from the model you give", field="--model/-o",
+                             expected="--model hf --model-args pretrained=PATH and -o POOL")
+        from harness.lm_eval_backend import generate_pool as lm_eval_pool
+        pool = lm_eval_pool(args)
+        print(f"wrote {args.output}: {len(pool)} problems x {args.n} responses (lm-eval)")
+        return 0
     if getattr(task_cls, "builds_world", False):
         distributed.init()  # under torchrun: rank 0 trains, every rank samples its share; non-zero ranks are quiet
         world = ensure_world(args, sharded=True)
@@ -86,6 +105,7 @@ def run(args) -> int:
         raise InputError(f"task '{args.task}' samples from a model you give", field="--model/-o",
                          expected="--model PATH and -o POOL")
     from harness.generation import generate_pool
+    args.max_new_tokens = args.max_new_tokens or 1024
     task = task_cls(data=args.data)
     distributed.init()
     pool = generate_pool(task, args)

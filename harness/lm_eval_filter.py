@@ -1,0 +1,119 @@
+"""Reward-model selection inside lm-evaluation-harness: the `reward_rerank` filter (and `keep_all`).
+
+lm-eval's filters offer majority vote and take-first; `reward_rerank` chooses among a document's `repeats`
+generations with any reward model registered here:
+
+    filter_list:
+      - name: best_of_n
+        filter:
+          - function: reward_rerank
+            rm: implicit_ce                 # any name of `python -m harness list`
+            mode: best_of_n                 # best_of_n | weighted_vote | majority_vote
+            aggregation: min                # step aggregation (min, sum, mean, last, prod)
+            rm_options: {model: PATH, ref: PATH}
+          - function: take_first
+
+or, from Python, `import harness.lm_eval_filter` (registers the names) and the same keys in a task dict. The
+documents and their generations become a pool (ids from the doc's `id`, else its position; the problem from
+`problem`, else `question`); its scores go through the harness cache keyed by that pool's content, so a second
+lm-eval run, or `harness run --pool` on the pool `generate --backend lm-eval` wrote, reads them instead of scoring
+again. Votes group answers by the harness's answer keys (the doc's `task` picks the extractor: arith's, else the
+MATH/GSM8K one); weighted vote sums sigmoid(aggregated score), as `harness leaderboard` does.
+
+Limits: lm-eval keeps one filtered response per document, so a filter returns the chosen generation (for a vote:
+the first generation with the winning answer), and metrics are computed on it; best-of-N over n < repeats needs
+take_first_k before this filter (the first n, the paper's code's estimator, not the harness's expectation over
+random n-subsets); ties go to the first generation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from lm_eval.api.filter import Filter
+from lm_eval.api.registry import register_filter
+
+MODES = ("best_of_n", "weighted_vote", "majority_vote")
+
+
+@register_filter("keep_all")
+class KeepAll(Filter):
+    """Every generation of a document, in order (lm-eval's default pipeline keeps only the first)."""
+
+    def apply(self, resps, docs):
+        return [list(r) for r in resps]
+
+
+def resolve_option(value):
+    """'arith:NAME' -> the shipped arith world's generator NAME (weak, mid, strong); anything else unchanged."""
+    if isinstance(value, str) and value.startswith("arith:"):
+        from tasks.arith import frozen
+        return str(frozen.generator_path(value.split(":", 1)[1]))
+    return value
+
+
+def pool_of(docs, resps, generator: str = "lm-eval"):
+    """A pool of the documents (in order) with their generations (in order)."""
+    from harness.pool import Pool, Problem, Response
+    problems = []
+    for i, (doc, gens) in enumerate(zip(docs, resps)):
+        text = doc.get("problem", doc.get("question"))
+        if text is None:
+            from harness.errors import InputError
+            raise InputError("document has no problem text", field=f"doc {i}", expected="a 'problem' or 'question'")
+        problems.append(Problem(str(doc.get("id", i)), text, str(doc.get("reference", doc.get("answer", ""))),
+                                [Response(g) for g in gens], {"generator": generator}))
+    return Pool(problems)
+
+
+def answer_key_of(doc, text: str) -> str | None:
+    from harness.grading import answer_key
+    from tasks.lm_eval_pack.utils import extract
+    ans = extract(doc, text)
+    return None if ans is None else (ans if doc.get("task") == "arith" else answer_key(ans))
+
+
+def choose(mode: str, texts: list[str], scores: list[float], keys: list[str | None]) -> int:
+    """Index of the chosen generation (the first on ties)."""
+    if mode == "best_of_n":
+        return max(range(len(texts)), key=lambda j: (scores[j], -j))
+    weight: dict[str, float] = defaultdict(float)
+    first: dict[str, int] = {}
+    for j, k in enumerate(keys):
+        if k is None:
+            continue
+        weight[k] += 1.0 if mode == "majority_vote" else 1 / (1 + math.exp(-scores[j]))
+        first.setdefault(k, j)
+    if not weight:
+        return 0
+    best = max(weight, key=lambda k: (weight[k], -first[k]))
+    return first[best]
+
+
+@register_filter("reward_rerank")
+class RewardRerank(Filter):
+    def __init__(self, rm: str, mode: str = "best_of_n", aggregation: str = "min", rm_options: dict | None = None,
+                 **kwargs) -> None:
+        from harness.errors import InputError
+        if mode not in MODES:
+            raise InputError(f"unknown mode '{mode}'", field="reward_rerank.mode", expected=" | ".join(MODES))
+        self.rm, self.mode, self.aggregation = rm, mode, aggregation
+        self.options = {k: resolve_option(v) for k, v in (rm_options or {}).items()}
+        super().__init__(**kwargs)
+
+    def apply(self, resps, docs):
+        import dataclasses
+
+        from reward_models import REWARD_MODELS, get_rm
+        resps = [list(r) for r in resps]
+        pool = pool_of(docs, resps)
+        quiet = {"progress": False} if "progress" in {f.name for f in dataclasses.fields(
+            REWARD_MODELS.get(self.rm).Config)} else {}
+        ss = get_rm(self.rm, **{**quiet, **self.options}).score(pool)
+        scores = ss.aggregate(self.aggregation)
+        out = []
+        for doc, gens, sc in zip(docs, resps, scores):
+            keys = [answer_key_of(doc, g) for g in gens] if self.mode != "best_of_n" else [None] * len(gens)
+            out.append([gens[choose(self.mode, gens, [float(x) for x in sc], keys)]])
+        return out

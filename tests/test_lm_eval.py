@@ -1,0 +1,108 @@
+"""lm-evaluation-harness both ways: the task pack loads, `generate --backend lm-eval` writes exactly what lm-eval
+generated, and `reward_rerank` inside lm-eval selects as the harness leaderboard does on the same pool."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import cache
+from harness.cli import main
+from harness.pool import load_pool
+from tasks.arith import frozen
+from tasks.lm_eval_pack import PACK_DIR, TASKS, task_manager
+
+MID = frozen.generator_path("mid")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def test_the_pack_validates_with_lm_evals_own_command():
+    names = ",".join([*TASKS.values(), "harness_arith_rerank"])
+    out = subprocess.run([sys.executable, "-m", "lm_eval", "validate", "--tasks", names, "--include_path",
+                          str(PACK_DIR)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "valid" in out.stdout + out.stderr, out.stderr[-2000:]
+
+
+def test_pack_tasks_build_from_this_harness_problems():
+    import lm_eval.tasks
+    tasks = ["harness_arith"] + [t for t, d in (("harness_math500", "math500"), ("harness_gsm8k", "gsm8k"))
+                                 if (DATA / d).is_dir()]
+    built = lm_eval.tasks.get_task_dict(tasks, task_manager())
+    arith = list(built["harness_arith"].test_docs())
+    assert len(arith) == 500 and arith[0]["id"] == "test/0" and arith[0]["prompt"].startswith("<|user|>")
+    assert built["harness_arith"].config.repeats == 8
+    if "harness_math500" in built:
+        doc = next(iter(built["harness_math500"].test_docs()))
+        assert built["harness_math500"].doc_to_text(doc) == "Problem:\n" + doc["problem"] + "\n\nSolution:"
+        assert built["harness_math500"].config.generation_kwargs["temperature"] == 0.5
+
+
+def test_generate_through_lm_eval_writes_every_generation_lm_eval_logged(tmp_path, capsys):
+    out, logs = tmp_path / "pool.jsonl", tmp_path / "lm-eval"
+    assert main(["--cache-dir", str(tmp_path / "cache"), "generate", "--task", "arith", "--backend", "lm-eval",
+                 "--model", "hf", "--model-args", f"pretrained={MID},dtype=float32", "--n", "8", "--limit", "3",
+                 "--batch-size", "8", "-o", str(out), "--lm-eval-output", str(logs)]) == 0
+    assert "3 problems x 8 responses" in capsys.readouterr().out
+    pool = load_pool(out)
+    [samples_file] = logs.rglob("samples_harness_arith_*.jsonl")
+    logged = sorted((json.loads(line) for line in samples_file.read_text().splitlines()), key=lambda s: s["doc_id"])
+    assert [p.id for p in pool] == [s["doc"]["id"] for s in logged] == ["test/0", "test/1", "test/2"]
+    for p, s in zip(pool, logged):
+        assert [r.text for r in p.responses] == [g for r in s["resps"] for g in r]  # content and order
+        assert p.meta["prompt"] == s["arguments"]["gen_args_0"]["arg_0"] and p.reference == s["target"]
+        assert p.meta["generator"] == "mid" and p.meta["temperature"] == 0.5 and p.meta["repeats"] == 8
+    assert len({r.text for p in pool for r in p.responses}) > 3  # sampled, not greedy
+
+
+def test_vllm_without_vllm_is_one_clear_error(tmp_path, capsys):
+    import importlib.util
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    assert main(["generate", "--task", "arith", "--backend", "lm-eval", "--model", "vllm", "--model-args",
+                 f"pretrained={MID}", "-o", str(tmp_path / "p.jsonl")]) == 2
+    assert "pip install vllm" in capsys.readouterr().err and not (tmp_path / "p.jsonl").exists()
+
+
+def test_reward_rerank_in_lm_eval_equals_the_harness_leaderboard_on_the_same_pool(tmp_path):
+    import lm_eval
+
+    from harness import leaderboard as lb
+    from harness.lm_eval_backend import pool_from_samples
+    from harness.pool import Pool, Problem, Response
+    from reward_models import get_rm
+    from tasks.lm_eval_pack.utils import extract, is_correct
+    cache.set_root(tmp_path / "cache")
+    try:
+        results = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={MID},dtype=float32",
+                                          tasks=["harness_arith_rerank"], task_manager=task_manager(), limit=4,
+                                          batch_size=8, device="cpu", log_samples=True)
+        got = results["results"]["harness_arith_rerank"]
+        raw = pool_from_samples(results["samples"]["harness_arith_rerank"], {"generator": "mid"})
+        docs = {s["doc"]["id"]: s["doc"] for s in results["samples"]["harness_arith_rerank"]}
+        def graded(doc, text):  # as the arith world grades: its extractor, the answer as the vote key
+            ans = extract(doc, text)
+            return Response(text, ans, is_correct(doc, text), {} if ans is None else {"answer_key": ans})
+        pool = Pool([Problem(p.id, p.problem, p.reference, [graded(docs[p.id], r.text) for r in p.responses], p.meta)
+                     for p in raw.problems])
+        scores_before = list((tmp_path / "cache" / "scores").rglob("loglik-*.json"))
+        assert scores_before, "the filter's scores went through the harness cache"
+        ss = get_rm("loglik", model=str(MID), progress=False).score(pool)  # read back, not recomputed
+        assert list((tmp_path / "cache" / "scores").rglob("loglik-*.json")) == scores_before
+        opts = lb.Options(methods=("best_of_n", "weighted_vote"), ns=[8], subsets="prefix", bootstrap=10)
+        rows = {r["method"]: r["accuracy"] for r in lb.rows_of([lb.evaluate_pool(pool, [ss], opts, [8])])
+                if r["rm"] == "loglik"}
+        assert got["exact_match,best_of_8-loglik"] == pytest.approx(rows["best_of_n"])
+        assert got["exact_match,weighted_vote-loglik"] == pytest.approx(rows["weighted_vote"])
+    finally:
+        cache.set_root(None)
+
+
+def test_reward_rerank_bad_mode_is_one_clear_error():
+    from harness.errors import InputError
+    from harness.lm_eval_filter import RewardRerank
+    with pytest.raises(InputError, match="best_of_n"):
+        RewardRerank(rm="loglik", mode="best")
