@@ -103,8 +103,8 @@ def osv_confidences(osv: Path, pool, c: AutoPSVConfig) -> dict:
     key = cache.stable_hash({"osv": fingerprint(osv), "pool": pool.content_hash(), "dtype": c.dtype,
                              "positions": "prompt end, then every step's last token"})
     path = cache.root() / CONFIDENCE_DIR / f"{key}.json"
-    found = cache.read_json_checked(path)
-    if found is not None and [len(v) for v in found["values"]] == [len(p.responses) for p in pool.problems]:
+    found = cache.read_json_checked(path)  # keyed by the pool's content: a stored entry fits it
+    if found is not None:
         return found
     with cache.locked(path):
         found = cache.read_json_checked(path)
