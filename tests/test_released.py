@@ -3,6 +3,8 @@ prefix), on tiny random models of the released architecture, special tokens and 
 
 from __future__ import annotations
 
+import re
+
 import _released as R
 import numpy as np
 import pytest
@@ -94,7 +96,8 @@ def test_a_response_holding_the_separator_is_refused_by_name(qwen_prm, cache_roo
 
 # --- skywork_prm ----------------------------------------------------------------------------------------------------
 
-def test_skywork_prm_is_the_authors_inference_recipe(tmp_path, cache_root):
+@pytest.fixture(scope="module")
+def skywork_prm(tmp_path_factory):
     import torch
     from transformers import Qwen2ForCausalLM
     torch.manual_seed(1)
@@ -103,10 +106,15 @@ def test_skywork_prm_is_the_authors_inference_recipe(tmp_path, cache_root):
     lm = Qwen2ForCausalLM(cfg).eval()
     v_head = torch.nn.Linear(32, 1)
     torch.nn.init.normal_(v_head.weight, std=0.5)
-    folder = R.save_with_head(tmp_path / "skywork", lm.state_dict(),
+    folder = R.save_with_head(tmp_path_factory.mktemp("skywork"), lm.state_dict(),
                               {f"v_head.summary.{k}": v for k, v in v_head.state_dict().items()}, cfg, tok,
                               "Qwen2ForCausalLM")
-    tok = load_tokenizer(folder)
+    return folder, lm, v_head, load_tokenizer(folder)
+
+
+def test_skywork_prm_is_the_authors_inference_recipe(skywork_prm, cache_root):
+    import torch
+    folder, lm, v_head, tok = skywork_prm
     nl = tok.encode("\n")[-1]
 
     def brute(problem, steps):  # prepare_input, cut after step t, and the value at its last token
@@ -124,17 +132,22 @@ def test_skywork_prm_is_the_authors_inference_recipe(tmp_path, cache_root):
 
 # --- rlhflow_prm ----------------------------------------------------------------------------------------------------
 
-def test_rlhflow_prm_is_the_authors_per_step_recipe_in_one_forward(tmp_path, cache_root):
+@pytest.fixture(scope="module")
+def rlhflow_prm(tmp_path_factory):
     import torch
     from transformers import LlamaForCausalLM
     torch.manual_seed(2)
     tok = R.llama3_tokenizer()
-    cfg = R.llama_config(tok)
-    lm = LlamaForCausalLM(cfg).eval()
-    folder = tmp_path / "rlhflow"
+    lm = LlamaForCausalLM(R.llama_config(tok)).eval()
+    folder = tmp_path_factory.mktemp("rlhflow")
     lm.save_pretrained(folder)
     tok.save_pretrained(folder)
-    tok = load_tokenizer(folder)
+    return folder, lm, load_tokenizer(folder)
+
+
+def test_rlhflow_prm_is_the_authors_per_step_recipe_in_one_forward(rlhflow_prm, cache_root):
+    import torch
+    folder, lm, tok = rlhflow_prm
     plus, minus = tok.encode("+", add_special_tokens=False)[-1], tok.encode("-", add_special_tokens=False)[-1]
 
     def brute(problem, steps):  # the authors' loop: the conversation so far, logits[:, -3, [+, -]]
@@ -152,16 +165,22 @@ def test_rlhflow_prm_is_the_authors_per_step_recipe_in_one_forward(tmp_path, cac
 
 # --- hf_orm ---------------------------------------------------------------------------------------------------------
 
-def test_hf_orm_is_the_model_cards_sequence_classifier_score(tmp_path, cache_root):
+@pytest.fixture(scope="module")
+def hf_orm(tmp_path_factory):
     import torch
     from transformers import LlamaForSequenceClassification
     torch.manual_seed(3)
     tok = R.llama3_tokenizer()
     rm = LlamaForSequenceClassification(R.llama_config(tok, num_labels=1)).eval()
-    folder = tmp_path / "skywork-reward"
+    folder = tmp_path_factory.mktemp("skywork-reward")
     rm.save_pretrained(folder)
     tok.save_pretrained(folder)
-    tok = load_tokenizer(folder)
+    return folder, rm, load_tokenizer(folder)
+
+
+def test_hf_orm_is_the_model_cards_sequence_classifier_score(hf_orm, cache_root):
+    import torch
+    folder, rm, tok = hf_orm
 
     def brute(problem, steps):  # the card: rm(apply_chat_template(conv)).logits[0][0], one sequence at a time
         text = next(r.text for p in pool().problems for r in p.responses if split_steps(r.text) == steps)
@@ -227,15 +246,17 @@ def test_a_released_id_that_is_not_here_gets_one_message_saying_how_to_point_at_
     assert "Qwen/Qwen2.5-Math-PRM-7B" in msg and "huggingface-cli download" in msg and "--model" in msg
 
 
-def test_run_qwen_prm_on_an_imported_math_pool_prints_its_leaderboard(qwen_prm, tmp_path, capsys):
+@pytest.mark.parametrize("rm", ["qwen_prm", "skywork_prm", "rlhflow_prm", "hf_orm"])
+def test_run_on_an_imported_math_pool_prints_its_leaderboard(rm, request, tmp_path, capsys):
     from harness.cli import main
     from harness.pool import save_pool
+    folder = request.getfixturevalue(rm)[0]
     boxed = Pool([Problem(p.id, p.problem, p.reference, [Response(r.text.replace("The answer is ", "So \\boxed{") + "}")
                                                          for r in p.responses], {"generator": "hand"})
                   for p in pool().problems])
     path = save_pool(boxed, tmp_path / "pool.jsonl")
     assert main(["--cache-dir", str(tmp_path / "cache"), "grade", str(path), "--workers", "1"]) == 0
-    assert main(["--cache-dir", str(tmp_path / "cache"), "run", "--rm", "qwen_prm", "--task", "math500", "--pool",
-                 str(path), "--model", str(qwen_prm[0]), "--n", "1,2", "--set", "progress=false"]) == 0
+    assert main(["--cache-dir", str(tmp_path / "cache"), "run", "--rm", rm, "--task", "math500", "--pool",
+                 str(path), "--model", str(folder), "--n", "1,2", "--set", "progress=false"]) == 0
     out = capsys.readouterr().out
-    assert "qwen_prm  best_of_n" in out and "majority_vote" in out
+    assert re.search(rf"\b{rm}\s+best_of_n", out) and "majority_vote" in out
