@@ -32,7 +32,7 @@ def run_lm_eval(args, log=print):
     """lm-eval's results (with samples) for the pack's task of args.task; raises InputError for a missing backend."""
     import lm_eval
 
-    from tasks.lm_eval_pack import TASKS, task_manager
+    from tasks.lm_eval_pack import TASKS, load_tasks, task_manager
     if args.model == "vllm" and importlib.util.find_spec("vllm") is None:
         raise InputError("lm-eval's vllm backend needs vllm, which is not installed", field="--model",
                          expected="`pip install vllm` (a CUDA machine), or --model hf")
@@ -46,7 +46,7 @@ def run_lm_eval(args, log=print):
         import torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        task = lm_eval.tasks.get_task_dict([name], tm)[name]
+        task = load_tasks(tm, [name])[name]
     except (KeyError, ValueError) as e:
         raise InputError(f"lm-eval task '{name}' not found ({e})", field="--lm-eval-task",
                          expected="a task of tasks/lm_eval_pack or of --include-path") from None

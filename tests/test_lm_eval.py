@@ -14,7 +14,7 @@ from harness import cache
 from harness.cli import main
 from harness.pool import load_pool
 from tasks.arith import frozen
-from tasks.lm_eval_pack import PACK_DIR, TASKS, task_manager
+from tasks.lm_eval_pack import PACK_DIR, TASKS, load_tasks, task_manager
 
 MID = frozen.generator_path("mid")
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -28,10 +28,9 @@ def test_the_pack_validates_with_lm_evals_own_command():
 
 
 def test_pack_tasks_build_from_this_harness_problems():
-    import lm_eval.tasks
     tasks = ["harness_arith"] + [t for t, d in (("harness_math500", "math500"), ("harness_gsm8k", "gsm8k"))
                                  if (DATA / d).is_dir()]
-    built = lm_eval.tasks.get_task_dict(tasks, task_manager())
+    built = load_tasks(task_manager(), tasks)
     arith = list(built["harness_arith"].test_docs())
     assert len(arith) == 500 and arith[0]["id"] == "test/0" and arith[0]["prompt"].startswith("<|user|>")
     assert built["harness_arith"].config.repeats == 8

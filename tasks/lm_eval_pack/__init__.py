@@ -19,3 +19,11 @@ TASKS = {"arith": "harness_arith", "math500": "harness_math500", "gsm8k": "harne
 def task_manager(extra_paths=()):
     from lm_eval.tasks import TaskManager
     return TaskManager(include_path=[str(PACK_DIR), *map(str, extra_paths)])
+
+
+def load_tasks(tm, names: list[str]) -> dict:
+    """{name: lm-eval Task}: TaskManager.load where lm-eval has it (get_task_dict is deprecated there)."""
+    if hasattr(tm, "load"):
+        return tm.load(list(names))["tasks"]
+    from lm_eval.tasks import get_task_dict
+    return get_task_dict(list(names), tm)
