@@ -173,17 +173,17 @@ def _decimal(f) -> sympy.Rational:
     """A written decimal as the simplest fraction math-verify would call equal to it: it compares a decimal with any
     number by rounding both to 6 places, so 0.333333 votes with 1/3, 0.142857 with 1/7, 0.5 with 1/2, 0.333 stays
     333/1000 (no simpler fraction rounds to it)."""
-    exact = Fraction(str(f))
-    c = round(exact, 6)
+    c = round(Fraction(str(f)), 6)  # as math-verify rounds it: 0.3333333 and 0.333333 both vote with 1/3
     half = Fraction(1, 2 * 10**6)
-    r = _simplest_between(c - half, c + half - Fraction(1, 10**15)) if exact == c else exact
+    r = _simplest_between(c - half, c + half - Fraction(1, 10**15))
     return sympy.Rational(r.numerator, r.denominator)
 
 
 def _point(name: str, k: int) -> sympy.Rational:
     """A fixed, irregular value for a free symbol at evaluation point k (the same for every answer)."""
     h = int(hashlib.sha256(f"{name}|{k}".encode()).hexdigest()[:8], 16)
-    return sympy.Rational(3, 10) + sympy.Rational(h % 100003, 71429)
+    x = sympy.Rational(3, 10) + sympy.Rational(h % 100003, 71429)
+    return -x if k == 1 else x  # one negative point keeps |x| and sqrt(x^2) apart from x
 
 
 def _function_key(value) -> str | None:
