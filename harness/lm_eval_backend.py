@@ -61,11 +61,16 @@ def run_lm_eval(args, log=print):
     if getattr(args, "lm_eval_output", None):  # lm-eval's own results and samples files, as its CLI writes them
         from lm_eval.loggers import EvaluationTracker
         tracker = EvaluationTracker(output_path=str(args.lm_eval_output))
-    results = lm_eval.simple_evaluate(model=args.model, model_args=args.model_args, tasks=[task], task_manager=tm,
-                                      log_samples=True, predict_only=True, limit=args.limit, device=device,
-                                      batch_size=args.batch_size, random_seed=args.seed, numpy_random_seed=args.seed,
-                                      torch_random_seed=args.seed, fewshot_random_seed=args.seed,
-                                      evaluation_tracker=tracker)
+    try:
+        results = lm_eval.simple_evaluate(model=args.model, model_args=args.model_args, tasks=[task], task_manager=tm,
+                                          log_samples=True, predict_only=True, limit=args.limit, device=device,
+                                          batch_size=args.batch_size, random_seed=args.seed,
+                                          numpy_random_seed=args.seed, torch_random_seed=args.seed,
+                                          fewshot_random_seed=args.seed, evaluation_tracker=tracker)
+    except (OSError, ValueError, KeyError) as e:  # an unknown model type, a missing checkpoint, bad model args
+        raise InputError(f"lm-eval could not run {args.model} ({type(e).__name__}: {e})", field="--model/--model-args",
+                         expected="an lm-eval model type (hf, vllm, ...) and model args it accepts, e.g. "
+                                  "pretrained=PATH") from None
     if tracker is not None:
         samples = results["samples"]
         tracker.save_results_aggregated(results={k: v for k, v in results.items() if k != "samples"},

@@ -81,9 +81,9 @@ def choose(mode: str, texts: list[str], scores: list[float], keys: list[str | No
     weight: dict[str, float] = defaultdict(float)
     first: dict[str, int] = {}
     for j, k in enumerate(keys):
-        if k is None:
-            continue
-        weight[k] += 1.0 if mode == "majority_vote" else 1 / (1 + math.exp(-scores[j]))
+        if k is None or (mode == "weighted_vote" and not math.isfinite(scores[j])):
+            continue  # no answer, or (as in harness.selection.voting) a response scored -inf casts no vote
+        weight[k] += 1.0 if mode == "majority_vote" else 0.5 * (1.0 + math.tanh(0.5 * scores[j]))  # no overflow
         first.setdefault(k, j)
     if not weight:
         return 0

@@ -43,9 +43,9 @@ def test_pack_tasks_build_from_this_harness_problems():
 def test_generate_through_lm_eval_writes_every_generation_lm_eval_logged(tmp_path, capsys):
     out, logs = tmp_path / "pool.jsonl", tmp_path / "lm-eval"
     assert main(["--cache-dir", str(tmp_path / "cache"), "generate", "--task", "arith", "--backend", "lm-eval",
-                 "--model", "hf", "--model-args", f"pretrained={MID},dtype=float32", "--n", "8", "--limit", "3",
-                 "--batch-size", "8", "-o", str(out), "--lm-eval-output", str(logs)]) == 0
-    assert "3 problems x 8 responses" in capsys.readouterr().out
+                 "--model", "hf", "--model-args", f"pretrained={MID},dtype=float32", "--n", "4", "--limit", "3",
+                 "--temperature", "0.7", "--batch-size", "8", "-o", str(out), "--lm-eval-output", str(logs)]) == 0
+    assert "3 problems x 4 responses" in capsys.readouterr().out  # --n and --temperature override the YAML's
     pool = load_pool(out)
     [samples_file] = logs.rglob("samples_harness_arith_*.jsonl")
     logged = sorted((json.loads(line) for line in samples_file.read_text().splitlines()), key=lambda s: s["doc_id"])
@@ -53,8 +53,16 @@ def test_generate_through_lm_eval_writes_every_generation_lm_eval_logged(tmp_pat
     for p, s in zip(pool, logged):
         assert [r.text for r in p.responses] == [g for r in s["resps"] for g in r]  # content and order
         assert p.meta["prompt"] == s["arguments"]["gen_args_0"]["arg_0"] and p.reference == s["target"]
-        assert p.meta["generator"] == "mid" and p.meta["temperature"] == 0.5 and p.meta["repeats"] == 8
+        assert len(p.responses) == 4 and p.meta["sampling"]["temperature"] == 0.7
+        assert p.meta["generator"] == "mid" and p.meta["temperature"] == 0.7 and p.meta["repeats"] == 4
     assert len({r.text for p in pool for r in p.responses}) > 3  # sampled, not greedy
+
+
+def test_an_unknown_lm_eval_model_type_is_one_clear_error(tmp_path, capsys):
+    assert main(["generate", "--task", "arith", "--backend", "lm-eval", "--model", "hff", "--model-args",
+                 f"pretrained={MID}", "--limit", "1", "-o", str(tmp_path / "p.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "lm-eval could not run hff" in err and "Traceback" not in err and not (tmp_path / "p.jsonl").exists()
 
 
 def test_vllm_without_vllm_is_one_clear_error(tmp_path, capsys):
@@ -98,6 +106,15 @@ def test_reward_rerank_in_lm_eval_equals_the_harness_leaderboard_on_the_same_poo
         assert got["exact_match,weighted_vote-loglik"] == pytest.approx(rows["weighted_vote"])
     finally:
         cache.set_root(None)
+
+
+def test_weighted_vote_takes_any_score_and_minus_infinity_casts_no_vote():
+    from harness.lm_eval_filter import choose
+    texts = ["a", "b", "c"]
+    assert choose("weighted_vote", texts, [-800.0, -10.0, -11.0], ["1", "2", "1"]) == 1  # 4.5e-5 vs ~1.7e-5
+    assert choose("weighted_vote", texts, [float("-inf"), float("-inf"), -50.0], ["1", "1", "2"]) == 2
+    assert choose("majority_vote", texts, [0.0, 0.0, 0.0], ["1", "2", "2"]) == 1  # the first with the winner
+    assert choose("best_of_n", texts, [0.5, 0.9, 0.9], [None] * 3) == 1  # ties to the first
 
 
 def test_reward_rerank_bad_mode_is_one_clear_error():
