@@ -303,6 +303,12 @@ def test_implicitprm_flat_layout_imports_and_its_leaderboard_matches_an_independ
 def test_implicitprm_flat_layout_bad_idx_names_the_record(tmp_path, cache_dir, capsys):
     ref = _write_jsonl(tmp_path / "MATH500.jsonl", MATH_REF)
     recs = flat_records(2)
+    recs[0]["idx"] = 1  # the idx of another row: its prompt does not match that row's problem
+    shifted = _write_json(tmp_path / "shifted.json", recs)
+    assert _import("implicitprm", [shifted], tmp_path / "o.jsonl", "--reference-data", str(ref)) == 2
+    err = capsys.readouterr().err
+    assert "field '[0].prompt'" in err and "idx 1" in err and not (tmp_path / "o.jsonl").exists()
+    recs = flat_records(2)
     recs[3]["idx"] = 7
     bad = _write_json(tmp_path / "bad.json", recs)
     assert _import("implicitprm", [bad], tmp_path / "o.jsonl", "--reference-data", str(ref)) == 2

@@ -94,7 +94,7 @@ def _read_flat(path: Path, records: list[Rec], refs: list[Rec] | None, ref_path,
         if refs is not None and idx >= len(refs):
             rec.fail("idx", f"row {idx} but the reference data has {len(refs)} rows", f"< {len(refs)} ({ref_path})")
         groups.setdefault(idx, []).append(rec)
-    problems, mismatched = [], 0
+    problems = []
     for idx, recs in groups.items():
         first = recs[0]
         text = first.text("prompt", "question", "problem")
@@ -110,7 +110,10 @@ def _read_flat(path: Path, records: list[Rec], refs: list[Rec] | None, ref_path,
         if refs is not None:
             ref = refs[idx]
             pid, reference = ref.data["unique_id"], ref.scalar("answer", required=False) or own_ref
-            mismatched += normalize_problem(text) != normalize_problem(ref.data["problem"])
+            if normalize_problem(text) != normalize_problem(ref.data["problem"]):
+                first.fail("prompt", f"idx {idx} names row {idx} of {ref_path}, whose problem is a different text",
+                           "the prompt of that MATH500.jsonl row (idx counts rows from 0); pass --reference-data "
+                           "with the file these came from")
             for key in ("subject", "level"):
                 if key in ref.data:
                     meta[key] = ref.data[key]
@@ -124,9 +127,8 @@ def _read_flat(path: Path, records: list[Rec], refs: list[Rec] | None, ref_path,
         problems.append(Problem(pid, text, reference, responses, meta))
     sizes = sorted({len(p.responses) for p in problems})
     notes.append(f"{path.name}: flat layout, {sum(map(len, groups.values()))} responses of {len(problems)} problems "
-                 f"({'/'.join(map(str, sizes))} each), joined by idx" +
-                 (f" with {ref_path}; {mismatched} prompts differ from its problem text (the file's prompt is kept: it is what the generator read)"
-                  if refs is not None else ""))
+                 f"({'/'.join(map(str, sizes))} each), joined by idx"
+                 + (f" with {ref_path}" if refs is not None else ""))
     return problems
 
 
