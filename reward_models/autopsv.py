@@ -47,7 +47,7 @@ def step_labels(confidences: Sequence[float], threshold: float = -0.5, floor: fl
     """AutoPSV's labels of one response from [c_0, c_1, ..., c_m]: m booleans, True for '+'."""
     out, wrong = [], False
     for prev, cur in zip(confidences[:-1], confidences[1:]):
-        wrong = wrong or prev < floor or (cur - prev) / prev < threshold
+        wrong = wrong or prev <= 0 or prev < floor or (cur - prev) / prev < threshold
         out.append(not wrong)
     return out
 

@@ -5,15 +5,17 @@
     reference meta-llama/Llama-3.1-8B-Instruct, coefficient 0.001 (their code's `coef`, in place of beta);
     each step re-prefixed "Step k: " after "Step" inside it is lower-cased, steps joined by blank lines, as a chat
     [user: problem, assistant: steps].
-`eurus_prm` (PRIME-RL/EurusPRM-Stage1 / -Stage2, stage=1|2): two recipes that disagree, offered by name:
+`eurus_prm` (PRIME-RL/EurusPRM-Stage1 / -Stage2, release=stage1|stage2): two recipes that disagree, by name:
     recipe=card: reference Qwen/Qwen2.5-Math-7B-Instruct, coefficient 0.001 (the model card);
     recipe=eval: reference Qwen/Qwen2.5-7B-Instruct, coefficient 0.005 (ImplicitPRM's eval/process_eval.sh);
     steps joined by blank lines, no re-prefixing.
 Scoring is the implicit PRM's (reward_models.implicit): q_t = coef * sum of log pi/pi_ref over the response tokens
 up to the end of step t, step reward q_t - q_{t-1}. Steps are the harness's (harness.steps); the authors re-split on
-"Step k:" markers, which gives the same steps on responses that carry them. The prompt is the policy tokenizer's
-chat template with the generation prompt, then the response and eos (the end-of-turn token of these chat models),
-the context the authors' chat layout gives. `--model` / `--ref` (or --set model=/ref=) point at local copies.
+"Step k:" markers, which gives the same steps on responses that carry them. Each model reads the response after
+its own tokenizer's chat template with the generation prompt (then eos, the end-of-turn token of these chat
+models), as the authors' code encodes the reference with the reference's tokenizer; the vocabularies must match,
+so the response tokens, and the steps their log-ratios are summed over, are the same for both.
+`--model` / `--ref` (or --set model=/ref=) point at local copies.
 """
 
 from __future__ import annotations

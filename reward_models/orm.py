@@ -146,6 +146,11 @@ class ORM(RewardModel):
     trainable = True
     Config = ORMConfig
 
+    def __init__(self, **options):
+        super().__init__(**options)
+        if self.config.head_at not in ("last", "steps"):
+            raise InputError(f"head_at '{self.config.head_at}'", field="head_at", expected="last or steps")
+
     def train_config(self) -> TrainConfig:
         return TrainConfig(**{f.name: getattr(self.config, f.name) for f in fields(TrainConfig)})
 

@@ -30,7 +30,7 @@ def locate(model: str | None, field: str = "model") -> str:
         raise InputError("no model given", field=field, expected="a Hugging Face id or a local folder (--model)")
     if Path(model).exists():
         return str(model)
-    if model.count("/") != 1 or model.startswith((".", "/", "~")):
+    if model.count("/") != 1 or model.startswith((".", "/", "~")) or Path(model).parent.is_dir():
         raise InputError(f"model '{model}' not found", file=model, field=field,
                          expected="a local model folder, or a Hugging Face id such as Qwen/Qwen2.5-Math-PRM-7B")
     try:

@@ -37,6 +37,7 @@ def test_a_response_whose_confidence_never_drops_is_all_positive_right_or_wrong(
         assert all(step_labels(conf))
     assert step_labels([0.5, 0.2, 0.6], threshold=-0.7) == [True, True]  # theta is an option
     assert step_labels([0.5, 0.2, 0.6], threshold=-0.5) == [False, False]
+    assert step_labels([0.0, 0.3], floor=0.0) == [False]  # no confidence to divide by, even with no floor
     with pytest.raises(InputError, match="threshold"):
         get_rm("autopsv", threshold=-1.5)
 
@@ -97,6 +98,8 @@ def test_head_at_steps_trains_every_prefix_toward_the_outcome(tiny_lm_dir, cache
     assert first == pytest.approx(sum(losses) / len(losses), abs=1e-5)
     with pytest.raises(InputError, match="head_at"):
         train("implicit", "x", base, pool, TrainConfig(head_at="steps"), progress=False)
+    with pytest.raises(InputError, match="head_at"):
+        get_rm("orm", model=str(ckpt), head_at="step")
     # the ORM adapter scores such a checkpoint with one value per step
     ss = get_rm("orm", model=str(ckpt), head_at="steps", progress=False).score(pool)
     assert [len(s) for p in ss.step_scores for s in p] == [2] * 12

@@ -244,6 +244,10 @@ def test_a_released_id_that_is_not_here_gets_one_message_saying_how_to_point_at_
         get_rm("qwen_prm", progress=False).compute_scores(pool())
     msg = str(e.value)
     assert "Qwen/Qwen2.5-Math-PRM-7B" in msg and "huggingface-cli download" in msg and "--model" in msg
+    (cache_root.parent / "ckpts").mkdir()
+    with pytest.raises(InputError, match="not found") as e:  # a local-looking path that is missing
+        get_rm("qwen_prm", model=str(cache_root.parent / "ckpts" / "prm"), progress=False).compute_scores(pool())
+    assert "could not be downloaded" not in str(e.value)
 
 
 @pytest.mark.parametrize("rm", ["qwen_prm", "skywork_prm", "rlhflow_prm", "hf_orm"])
