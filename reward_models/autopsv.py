@@ -112,7 +112,7 @@ def osv_confidences(osv: Path, pool, c: AutoPSVConfig) -> dict:
             return found
         from reward_models.logprobs import encode_pool, regroup
         from reward_models.modeling import load_causal_lm
-        from reward_models.orm import load_head, orm_step_values
+        from reward_models.value_head import load_head, orm_step_values
         model, tok = load_causal_lm(osv, dtype=c.dtype, device=c.device)
         head = load_head(model, osv)
         values = orm_step_values(model, head, tok, pool, batch_size=c.score_batch_size,

@@ -162,7 +162,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     from reward_models.logp_cache import cached_step_logps
     from reward_models.logprobs import encode_pool, sequence_logps, step_logps
     from reward_models.modeling import load_causal_lm, pad_id, save_model
-    from reward_models.orm import head_values, head_values_at, new_head, save_head, step_end_positions
+    from reward_models.value_head import head_values, head_values_at, new_head, save_head, step_end_positions
 
     if kind not in ("implicit", "orm"):
         raise ValueError(kind)
@@ -293,7 +293,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
                                  progress=progress)
             val_scores = cfg.beta * (np.array([s.sum() for s in pol]) - val_ref)
         else:
-            from reward_models.orm import orm_scores
+            from reward_models.value_head import orm_scores
             with amp():
                 val_scores = orm_scores(model, head, tok, val_pool, max_len=cfg.max_len,
                                         batch_size=score_batch_size, progress=progress)

@@ -60,7 +60,7 @@ def test_step_values_equal_one_forward_per_prefix_in_any_batch(tiny_lm_dir):
 
     from reward_models.logprobs import encode_pool
     from reward_models.modeling import load_causal_lm
-    from reward_models.orm import new_head, orm_step_values, step_end_positions
+    from reward_models.value_head import new_head, orm_step_values, step_end_positions
     model, tok = load_causal_lm(tiny_lm_dir("nano", 0))
     head = new_head(model, 3)
     torch.nn.init.normal_(head.weight, std=0.5)
@@ -83,7 +83,7 @@ def test_head_at_steps_trains_every_prefix_toward_the_outcome(tiny_lm_dir, cache
     from harness import cache
     from reward_models.logprobs import encode_pool
     from reward_models.modeling import load_causal_lm
-    from reward_models.orm import new_head, step_end_positions
+    from reward_models.value_head import new_head, step_end_positions
     from reward_models.trainer import TrainConfig, train
     base = tiny_lm_dir("nano", 0)
     pool = synthetic_pool(1, 4)
@@ -112,7 +112,7 @@ def test_autopsv_labels_equal_the_formula_on_its_verifier_and_its_prm_ranks(tiny
     from harness import leaderboard as lb
     from reward_models.logprobs import encode_pool
     from reward_models.modeling import load_causal_lm
-    from reward_models.orm import load_head, step_end_positions
+    from reward_models.value_head import load_head, step_end_positions
     base = str(tiny_lm_dir("nano", 0))
     train_pool, test = synthetic_pool(1, 6), synthetic_pool(2, 3)
     rm = get_rm("autopsv", osv_lr=3e-3, osv_epochs=20, osv_batch_size=6, lr=3e-3, epochs=20, batch_size=6,

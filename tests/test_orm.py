@@ -10,7 +10,7 @@ import pytest
 from harness.errors import InputError
 from harness.pool import Pool, Problem, Response
 from reward_models import get_rm
-from reward_models.orm import HEAD_FILE
+from reward_models.value_head import HEAD_FILE
 
 
 def graded_pool() -> Pool:
