@@ -151,21 +151,8 @@ def encode_pool_tagged(tokenizer, pool, fmt: TagFormat) -> list[TaggedEncoding]:
 
 def tag_logits(model, encs: list[TaggedEncoding], label_ids: tuple[int, int], pad: int):
     """[number of tags in the batch, 2] logits of (good, bad) at every tag, row by row (differentiable)."""
-    import torch
-    device = next(model.parameters()).device
-    width = max(len(e.ids) for e in encs)
-    ids = torch.full((len(encs), width), pad, dtype=torch.long)
-    attn = torch.zeros((len(encs), width), dtype=torch.long)
-    rows, cols = [], []
-    for i, e in enumerate(encs):  # right padding: a tag's column is its token index
-        ids[i, :len(e.ids)] = torch.tensor(e.ids)
-        attn[i, :len(e.ids)] = 1
-        rows += [i] * len(e.tag_pos)
-        cols += e.tag_pos
-    position_ids = (attn.cumsum(-1) - 1).clamp(min=0)
-    hidden = model.base_model(input_ids=ids.to(device), attention_mask=attn.to(device),
-                              position_ids=position_ids.to(device), use_cache=False).last_hidden_state
-    h = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
+    from reward_models.logprobs import hidden_at
+    h = hidden_at(model.base_model, [(e.ids, e.tag_pos) for e in encs], pad)
     logits = model.get_output_embeddings()(h)  # only the tag positions go through the output layer
     return logits[:, list(label_ids)].float()
 

@@ -119,6 +119,27 @@ def collate(encs: list[Encoded], pad: int, padding_side: str = "left"):
             "step_slot": slot, "n_slots": first_slot}
 
 
+def hidden_at(body, seqs: list[tuple[list[int], list[int]]], pad: int):
+    """[marks in the batch, hidden] last hidden states of `body` (a transformer without its LM head) at the marked
+    token indices of each (ids, marks) sequence, row by row. Right padding, so a mark's column is its token index;
+    position ids from the mask, so no sequence depends on the others. Differentiable unless under no_grad."""
+    import torch
+    device = next(body.parameters()).device
+    width = max(len(ids) for ids, _ in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    attn = torch.zeros((len(seqs), width), dtype=torch.long)
+    rows, cols = [], []
+    for i, (seq, marks) in enumerate(seqs):
+        ids[i, :len(seq)] = torch.tensor(seq)
+        attn[i, :len(seq)] = 1
+        rows += [i] * len(marks)
+        cols += marks
+    position_ids = (attn.cumsum(-1) - 1).clamp(min=0)
+    hidden = body(input_ids=ids.to(device), attention_mask=attn.to(device), position_ids=position_ids.to(device),
+                  use_cache=False).last_hidden_state
+    return hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
+
+
 _KEEP_SUPPORT: dict[type, bool] = {}
 
 

@@ -107,25 +107,12 @@ def marked_values(body, encs: list[Marked], pad: int, head, *, batch_size: int =
     import torch
 
     from harness import progress as progress_mod
-    from reward_models.logprobs import make_batches
-    device = next(body.parameters()).device
+    from reward_models.logprobs import hidden_at, make_batches
     out: list = [None] * len(encs)
     with torch.inference_mode(), progress_mod.bar(len(encs), desc, "seq", enabled=progress, inner=True) as bar:
         for idx in make_batches([len(e.ids) for e in encs], batch_size, max_tokens):
             batch = [encs[i] for i in idx]
-            width = max(len(e.ids) for e in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            attn = torch.zeros((len(batch), width), dtype=torch.long)
-            rows, cols = [], []
-            for r, e in enumerate(batch):  # right padding: a mark's column is its token index
-                ids[r, :len(e.ids)] = torch.tensor(e.ids)
-                attn[r, :len(e.ids)] = 1
-                rows += [r] * len(e.marks)
-                cols += e.marks
-            position_ids = (attn.cumsum(-1) - 1).clamp(min=0)
-            hidden = body(input_ids=ids.to(device), attention_mask=attn.to(device),
-                          position_ids=position_ids.to(device), use_cache=False).last_hidden_state
-            values = head(hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)])
+            values = head(hidden_at(body, [(e.ids, e.marks) for e in batch], pad))
             values, at = values.double().cpu().numpy(), 0
             for i, e in zip(idx, batch):
                 out[i] = values[at:at + len(e.marks)].tolist()
