@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.errors import InputError
 from reward_models import register_rm
 from reward_models.base import RewardModel, fingerprint
-from reward_models.trainer import TrainConfig
+from reward_models.trainer import TrainConfig, check_train_config
 from reward_models.value_head import load_head, orm_scores, orm_step_values
 
 
@@ -36,8 +36,7 @@ class ORM(RewardModel):
 
     def __init__(self, **options):
         super().__init__(**options)
-        if self.config.head_at not in ("last", "steps"):
-            raise InputError(f"head_at '{self.config.head_at}'", field="head_at", expected="last or steps")
+        check_train_config("orm", self.train_config())  # e.g. a head_at typo, before anything is scored under it
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(**{f.name: getattr(self.config, f.name) for f in fields(TrainConfig)})
@@ -57,11 +56,9 @@ class ORM(RewardModel):
 
     def scoring_identity(self):
         c = self.config
-        if c.head_at == "steps":
-            return {"model_fingerprint": fingerprint(self._model()), "dtype": c.dtype, "max_len": c.max_len,
-                    "score": "value-head logit at the end of every step"}
+        where = "the end of every step" if c.head_at == "steps" else "the last token"
         return {"model_fingerprint": fingerprint(self._model()), "dtype": c.dtype, "max_len": c.max_len,
-                "score": "value-head logit at the last token"}
+                "score": f"value-head logit at {where}"}
 
     def compute_scores(self, pool):
         from reward_models.logprobs import regroup
