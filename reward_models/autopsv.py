@@ -115,9 +115,10 @@ def osv_confidences(osv: Path, pool, c: AutoPSVConfig) -> dict:
         from reward_models.value_head import load_head, orm_step_values
         model, tok = load_causal_lm(osv, dtype=c.dtype, device=c.device)
         head = load_head(model, osv)
-        values = orm_step_values(model, head, tok, pool, batch_size=c.score_batch_size,
-                                 max_tokens=c.max_batch_tokens, progress=c.progress, desc="autopsv confidences")
-        tokens = sum(len(e.ids) for e in encode_pool(tok, pool))
+        encs = encode_pool(tok, pool)
+        values = orm_step_values(model, head, tok, pool, batch_size=c.score_batch_size, max_tokens=c.max_batch_tokens,
+                                 progress=c.progress, desc="autopsv confidences", encs=encs)
+        tokens = sum(len(e.ids) for e in encs)
         found = {"key": key, "osv": str(osv), "values": regroup([[float(x) for x in v] for v in values], pool),
                  "tokens": tokens}
         cache.write_json_checked(path, found)

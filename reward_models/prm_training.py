@@ -50,13 +50,13 @@ def fit_tagged(c, model, tok, encs, targets, name: str) -> tuple[dict, int]:
     import torch
     from harness import progress as progress_mod
 
-    from reward_models.hf_prm import tag_logits
+    from reward_models.hf_prm import label_token_ids, tag_logits
     from reward_models.modeling import pad_id
     from reward_models.trainer import lr_at, optimizer_step
 
     for e, t in zip(encs, targets):
         assert len(e.tag_pos) == len(t), "one label per step tag"
-    label_ids = _label_ids(tok, c)
+    label_ids = label_token_ids(tok, c.good, c.bad)
     torch.manual_seed(c.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     steps_per_epoch = math.ceil(len(encs) / c.batch_size)
@@ -85,11 +85,6 @@ def fit_tagged(c, model, tok, encs, targets, name: str) -> tuple[dict, int]:
     model.eval()
     return {**history, "steps": total, "train_responses": len(encs), "train_tags": sum(map(len, targets))}, \
         trained_tokens
-
-
-def _label_ids(tok, c):
-    from reward_models.hf_prm import label_token_ids
-    return label_token_ids(tok, c.good, c.bad)
 
 
 def val_auc(model, tok, val_pool, fmt, c) -> float | None:

@@ -77,15 +77,15 @@ def head_values_at(model, head, encs, pad: int, positions: list[list[int]]):
 
 
 def orm_step_values(model, head, tokenizer, pool, *, max_len=None, batch_size=8, max_tokens=None, progress=True,
-                    desc="verifier values") -> list:
+                    desc="verifier values", encs=None) -> list:
     """Head logits at the prompt's end and at every step's end: one array of n_steps + 1 values per response, flat
-    in pool order."""
+    in pool order. `encs`: the pool already encoded (reward_models.logprobs.encode_pool), to encode it once."""
     import torch
     from harness import progress as progress_mod
 
     from reward_models.logprobs import STATS, encode_pool, make_batches
     from reward_models.modeling import pad_id
-    encs = encode_pool(tokenizer, pool, max_len=max_len)
+    encs = encode_pool(tokenizer, pool, max_len=max_len) if encs is None else encs
     positions = [step_end_positions(e) for e in encs]
     out: list = [None] * len(encs)
     STATS["passes"] += 1
