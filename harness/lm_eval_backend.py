@@ -82,21 +82,26 @@ def run_lm_eval(args, log=print):
 def pool_from_samples(samples: list[dict], meta: dict):
     """Every generation of every logged sample, documents in lm-eval's doc_id order, generations in their order
     (a task with several filter pipelines logs each document once per pipeline, with the same generations)."""
-    from harness.pool import Pool, Problem, Response
-    problems, seen = [], set()
+    import dataclasses
+
+    from harness.lm_eval_filter import pool_of
+    docs, gens, metas, seen = [], [], [], set()
     for s in sorted(samples, key=lambda s: s["doc_id"]):
         if s["doc_id"] in seen:
             continue
         seen.add(s["doc_id"])
-        doc = s["doc"]
-        gens = [g for r in s["resps"] for g in (r if isinstance(r, list) else [r])]
         args = s["arguments"]  # [(context, gen_kwargs)], or {"gen_args_0": {"arg_0", "arg_1"}} once lm-eval saved it
         context, gen_kwargs = (args[0][0], args[0][1]) if isinstance(args, (list, tuple)) else \
             (args["gen_args_0"]["arg_0"], args["gen_args_0"]["arg_1"])
-        problems.append(Problem(str(doc.get("id", s["doc_id"])), doc.get("problem", doc.get("question", context)),
-                                str(doc.get("reference", s.get("target", ""))), [Response(g) for g in gens],
-                                {**meta, "prompt": context, "sampling": gen_kwargs}))
-    return Pool(problems)
+        doc = s["doc"]
+        docs.append({**doc, "id": doc.get("id", s["doc_id"]),
+                     "problem": doc.get("problem", doc.get("question", context)),
+                     "reference": doc.get("reference", s.get("target", ""))})
+        gens.append([g for r in s["resps"] for g in (r if isinstance(r, list) else [r])])
+        metas.append({**meta, "prompt": context, "sampling": gen_kwargs})
+    # the filter's own pool builder, so reward_rerank's cached scores and this pool share one content hash
+    from harness.pool import Pool
+    return Pool([dataclasses.replace(p, meta=m) for p, m in zip(pool_of(docs, gens).problems, metas)])
 
 
 def generate_pool(args, log=print):
