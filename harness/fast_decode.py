@@ -64,7 +64,18 @@ class LlamaDecoder:
         return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
     def forward(self, ids, pos, kv, start, key_mask):
-        """Run tokens `ids` [B, T] at cache slots start..start+T; key_mask [B, start+T] marks real tokens."""
+        """Run tokens `ids` [B, T] at cache slots start..start+T; key_mask [B, start+T] marks real tokens. Returns the
+        logits of the last position."""
+        x = self._layers(ids, pos, kv, start, key_mask)
+        return self.lm_head(self._norm(x[:, -1], self.m.norm.weight))
+
+    def hidden(self, ids, pos, kv, start, key_mask):
+        """The final-norm hidden states [B, T, H] of every position of `ids` (see forward). Blocks of several
+        tokens attend grouped by kv head (enable_gqa): the search extends long caches by blocks, and copying every
+        key `rep` times cost more than the attention itself."""
+        return self._norm(self._layers(ids, pos, kv, start, key_mask, grouped=True), self.m.norm.weight)
+
+    def _layers(self, ids, pos, kv, start, key_mask, grouped: bool = False):
         B, T = ids.shape
         x = self.m.embed_tokens(ids)
         cos, sin = (c.to(x.dtype) for c in self._rope(pos))
@@ -91,6 +102,8 @@ class LlamaDecoder:
                 att = (qg @ K.transpose(-1, -2)) * self.scale
                 att = att.masked_fill(~mask, float("-inf")).softmax(-1)
                 o = (att @ V).view(B, self.n_heads, 1, self.head_dim)
+            elif grouped and rep > 1:
+                o = F.scaled_dot_product_attention(q, K, V, attn_mask=mask, enable_gqa=True)
             else:
                 if rep > 1:
                     K, V = K.repeat_interleave(rep, dim=1), V.repeat_interleave(rep, dim=1)
@@ -99,8 +112,7 @@ class LlamaDecoder:
             h = self._norm(x, layer.post_attention_layernorm.weight)
             mlp = layer.mlp
             x = x + mlp.down_proj(F.silu(mlp.gate_proj(h)) * mlp.up_proj(h))
-        x = self._norm(x, self.m.norm.weight)
-        return self.lm_head(x[:, -1])
+        return x
 
     @torch.inference_mode()
     def sample(self, input_ids, attention_mask, temperature, max_new_tokens, eos_id, pad_id, gen):

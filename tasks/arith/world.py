@@ -341,7 +341,7 @@ def _sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, 
     if mine:
         from harness import progress as progress_mod
 
-        model, tok = _load_generator(generator_path(cfg, gen))
+        model, tok = load_generator(generator_path(cfg, gen))
         with progress_mod.bar(sum(len(problems[c0:c0 + chunk]) for c0 in mine), f"sample {split} {gen} x{n}",
                               "problem") as bar:
             for c0 in mine:
@@ -370,7 +370,8 @@ def _chunk_path(cdir: Path, c0: int) -> Path:
     return cdir / f"{c0:06d}.jsonl"
 
 
-def _load_generator(gpath: Path):
+def load_generator(gpath: Path):
+    """(LlamaForCausalLM in float32, tokenizer) of a generator folder."""
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM
     return (LlamaForCausalLM.from_pretrained(gpath, use_safetensors=True, dtype=torch.float32),
@@ -455,7 +456,7 @@ def _worker_init() -> None:
 
 def _worker_job(cfg: WorldConfig, gpath: str, part, gen: str, split: str, n: int, c0: int, cdir: str) -> int:
     if gpath not in _WORKER_GENERATORS:
-        _WORKER_GENERATORS[gpath] = _load_generator(Path(gpath))
+        _WORKER_GENERATORS[gpath] = load_generator(Path(gpath))
     model, tok = _WORKER_GENERATORS[gpath]
     _sample_chunk(cfg, model, tok, part, gen, split, n, c0, Path(cdir))
     return len(part)

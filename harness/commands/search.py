@@ -1,0 +1,80 @@
+"""`harness search --rm NAME --method beam --n 4,16,64`: reward-guided step-level search on the arith world, beside
+best-of-N and weighted vote of the same reward model on the sampled pools (harness.search.experiment)."""
+
+from __future__ import annotations
+
+from harness.cli import arguments, command
+from harness.errors import InputError
+
+
+def _add(p):
+    from harness.commands.run import add_rm_arguments
+    add_rm_arguments(p)
+    p.add_argument("--method", default="beam",
+                   help="comma-separated: beam | dvts | sample (plain sampling through the same decoder)")
+    p.add_argument("--n", default="4,16,64", help="solutions a problem (comma-separated)")
+    p.add_argument("--expand", type=int, default=4,
+                   help="M: continuations of each kept partial solution (search-and-learn's beam_width); beam keeps "
+                        "N/M, dvts grows N/M subtrees")
+    p.add_argument("--problems", type=int, default=None,
+                   help="the first K test problems of each generator's pool (default: all 500)")
+    p.add_argument("--search-seed", type=int, default=0, help="seed of the search's draws")
+    p.add_argument("--guide", default="auto",
+                   help="auto (incremental q_t for implicit PRMs and loglik, else re-scoring) | incremental | "
+                        "rescore")
+    p.add_argument("--guide-aggregation", default=None,
+                   help="how re-scored prefixes are ranked: last (default; sum for implicit PRMs) | min | mean | ...")
+    p.add_argument("--temperature", type=float, default=None, help="default: the world's (0.5)")
+    p.add_argument("--max-new-tokens", type=int, default=None, help="default: the world's (200)")
+    p.add_argument("--aggregation", default="min", help="step aggregation of the final selection")
+    p.add_argument("--weights", default="sigmoid", help="weighted-vote weights")
+    p.add_argument("--results", default=None, metavar="DIR",
+                   help="also write DIR/search-<rm>-<methods>.md, .json and DIR/plots/ (e.g. --results results)")
+
+
+@command("search", "reward-guided step-level search (beam, DVTS) beside best-of-N, at equal N and compute")
+@arguments(_add)
+def run(args) -> int:
+    from harness.commands.run import config_from_args, int_list
+    from harness.search import report as report_mod
+    from harness.search.experiment import SearchOptions, run_search
+    from harness.search.tree import METHODS
+    methods = [m for m in args.method.split(",") if m]
+    for m in methods:
+        if m not in METHODS:
+            raise InputError(f"unknown search method '{m}'", field="--method", expected="one of " + ", ".join(METHODS))
+    ns = int_list(args.n, "--n")
+    if args.problems is not None and args.problems < 1:
+        raise InputError(f"{args.problems} is not positive", field="--problems", expected="an integer >= 1")
+    if "dvts" in methods and any(n % min(args.expand, n) for n in ns):
+        raise InputError(f"dvts needs every N divisible by M = {args.expand}", field="--expand",
+                         expected="a divisor of " + ", ".join(map(str, ns)))
+    wanted = args.n
+    args.n, args.subsets, args.label = "1", "random", None
+    cfg = config_from_args(args)
+    args.n = wanted
+    opts = SearchOptions(methods=methods, ns=ns, expand=args.expand, seed=args.search_seed,
+                         max_problems=args.problems, guide=args.guide, guide_aggregation=args.guide_aggregation,
+                         temperature=args.temperature, max_new_tokens=args.max_new_tokens)
+    report = run_search(cfg, opts)
+    command_line = _command(args, cfg)
+    print(report_mod.render(report), end="")
+    for p in report_mod.write(report, args.results, command_line):
+        if str(p).endswith(".md"):
+            print(f"[search] wrote {p}")
+    return 0
+
+
+def _command(args, cfg) -> str:
+    parts = ["python -m harness search", f"--rm {cfg.rm}", f"--method {args.method}", f"--n {args.n}"]
+    if args.expand != 4:
+        parts.append(f"--expand {args.expand}")
+    if args.problems:
+        parts.append(f"--problems {args.problems}")
+    if args.search_seed:
+        parts.append(f"--search-seed {args.search_seed}")
+    if args.generators != "weak,mid,strong":
+        parts.append(f"--generators {args.generators}")
+    for k, v in sorted(cfg.rm_options.items()):
+        parts.append(f"--set {k}={v}")
+    return " ".join(parts)

@@ -1,0 +1,113 @@
+"""`search` as a stage: the search pool of one generator, method and N, cached and resumable.
+
+A search pool is keyed by everything its texts depend on: the generator's files, the problems, the search settings
+(method, N, M, temperature, token budget, seed) and the guide (the reward model's scoring identity, which names its
+checkpoint's fingerprint, and how the guide reads it). Problems go in chunks of about ROWS partial solutions;
+each finished chunk is kept (checksummed) under <cache>/search/<key>.chunks/ until the pool is written, so an
+interrupted search resumes where it stopped. The pool is graded as the world's pools are, and each response
+carries its search metadata (the guide's score after each step, where the steps ended); each problem's meta
+carries the search's compute (generated tokens, guide tokens and FLOPs, which include the branches pruned).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from harness import cache
+from harness.pool import Pool, Problem, Response, load_pool_checked, save_pool_checked
+from harness.search.tree import SearchConfig, search_batch
+
+SEARCH_VERSION = 1
+ROWS = 3200  # partial solutions a chunk holds at once: N = 64 -> 50 problems a chunk
+
+
+def guide_identity(rm, guide) -> dict | None:
+    if guide is None:
+        return None
+    return {"rm": rm.name, "scoring": rm.scoring_identity(), "guide": type(guide).__name__,
+            "aggregation": getattr(guide, "aggregation", None)}
+
+
+def search_key(generator_dir, problems, cfg: SearchConfig, guide_id: dict | None) -> str:
+    from reward_models.base import fingerprint
+    return cache.stable_hash({"version": SEARCH_VERSION, "generator": fingerprint(generator_dir),
+                              "problems": cache.stable_hash([[p.id, p.problem] for p in problems]),
+                              "search": asdict(cfg), "guide": guide_id})
+
+
+def search_path(key: str) -> Path:
+    return cache.root() / "search" / f"{key}.jsonl"
+
+
+def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=None, guide=None, grade=None,
+                meta: dict | None = None, log=None, model=None) -> Pool:
+    """The graded search pool of `problems` (records with id, problem, reference), computed if missing.
+
+    grade(text, problem) -> (answer, correct, extra dict); model: the generator already loaded (model, tokenizer).
+    """
+    from harness import progress
+    log = log or (lambda m: print(m, file=sys.stderr))
+    key = search_key(generator_dir, problems, cfg, guide_identity(rm, guide))
+    path = search_path(key)
+    found = load_pool_checked(path, "searching again") if path.exists() else None
+    if found is not None:
+        return found
+    size = max(1, ROWS // cfg.n)
+    spans = cache.plan_chunks(len(problems), size)
+    store = cache.ChunkStore(path.with_suffix(".chunks"))
+    keys = [cache.stable_hash([key, span]) for span in spans]
+    parts = {i: v for i, span in enumerate(spans) if (v := store.load(span, keys[i])) is not None}
+    if parts:
+        log(f"[search] resuming, {len(parts)} of {len(spans)} chunks already done ({store.folder})")
+    todo = [i for i in range(len(spans)) if i not in parts]
+    if todo:
+        from tasks.arith.world import load_generator
+        gen_model, tok = model or load_generator(Path(generator_dir))
+        from harness.search.tree import StopTable
+        stop = StopTable(tok)
+        label = f"search {cfg.method} N={cfg.n}" + (f" M={cfg.expansions()}" if cfg.method != "sample" else "")
+        with progress.bar(sum(spans[i][1] - spans[i][0] for i in todo), label, "problem") as bar:
+            for i in todo:
+                a, b = spans[i]
+                done, stats = search_batch(gen_model, tok, problems[a:b], cfg, guide=guide, stop=stop)
+                recs = [_record(p, chains, st, tok, cfg, rm, guide, grade, meta) for p, chains, st in
+                        zip(problems[a:b], done, stats)]
+                value = json.loads(json.dumps(recs))  # what a resumed run reads back
+                store.save(spans[i], keys[i], value)
+                parts[i] = value
+                bar.update(b - a)
+    from harness.pool import parse_record
+    pool = Pool([parse_record(d, path) for i in range(len(spans)) for d in parts[i]])
+    save_pool_checked(pool, path)
+    store.clear()
+    return Pool(pool.problems, path)
+
+
+def _record(p, chains, stats, tok, cfg: SearchConfig, rm, guide, grade, meta) -> dict:
+    responses = []
+    for c in chains:
+        text = tok.decode(c.text_tokens(), skip_special_tokens=True)
+        answer, correct, extra = grade(text, p) if grade is not None else (None, None, {})
+        ends = [len(tok.decode(c.tokens[:e], skip_special_tokens=True)) for e in c.ends]
+        info = {"ends": ends, "truncated": c.truncated}
+        if c.scores:
+            info["scores"] = c.scores
+        responses.append(Response(text, answer, correct, {**extra, "search": info}))
+    search = {"method": cfg.method, "n": cfg.n, "expand": cfg.expansions(), "seed": cfg.seed,
+              "temperature": cfg.temperature, "max_new_tokens": cfg.max_new_tokens,
+              "rm": rm.name if guide is not None else None, "guide": type(guide).__name__ if guide else None,
+              **stats}
+    return Problem(p.id, p.problem, p.reference, responses,
+                   {**(meta or {}), **{k: v for k, v in p.meta.items() if k in ("task", "generator", "split",
+                                                                                 "world", "n_steps")},
+                    "temperature": cfg.temperature, "search": search}).to_dict()
+
+
+def grade_arith(text: str, problem) -> tuple:
+    """The arith world's grading of a response (as tasks.arith.world grades its pools, without the step checker)."""
+    from tasks.arith.problems import extract_answer, is_correct
+    ans = extract_answer(text)
+    return ans, is_correct(text, problem.reference), ({"answer_key": ans} if ans is not None else {})
