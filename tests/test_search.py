@@ -216,6 +216,13 @@ def test_search_pool_is_cached_resumes_and_carries_its_metadata(world, cache_roo
     assert r.extra["search"]["ends"][-1] == len(r.text) and len(r.extra["search"]["scores"]) == len(
         r.extra["search"]["ends"])
     assert out.problems[0].meta["search"]["method"] == "beam"
+    # the score set came from the search's own passes, and is the reward model's ordinary scoring
+    ss = rm.score(out)
+    assert ss.meta["source"].startswith("search")
+    ordinary, _ = rm.compute_scores(out)
+    flat = lambda rows: np.concatenate([np.asarray(s, dtype=float) for p in rows for s in p])  # noqa: E731
+    assert [[len(s) for s in p] for p in ss.step_scores] == [[len(s) for s in p] for p in ordinary]
+    assert np.allclose(flat(ss.step_scores), flat(ordinary), atol=1e-5)
     calls.clear()
     again = stage.search_pool(paths["mid"], problems, cfg, rm=rm, guide=guide, model=(model, tok))
     assert calls == [] and again.content_hash() == out.content_hash()
@@ -247,7 +254,7 @@ def test_search_command_runs_and_a_second_call_reads_the_cache(world, cache_root
     assert main(argv) == 0
     first = capsys.readouterr()
     assert "| beam | 4 |" in first.out and "| dvts | 2 |" in first.out and "sampling (world pool)" in first.out
-    assert (tmp_path / "res" / "search-implicit_ce-beam-dvts.md").is_file()
+    assert (tmp_path / "res" / "runs" / "search-implicit_ce-beam-dvts.md").is_file()
     assert (tmp_path / "res" / "plots" / "search-implicit_ce-beam-dvts.png").is_file()
     assert main(argv) == 0
     second = capsys.readouterr()
@@ -255,3 +262,32 @@ def test_search_command_runs_and_a_second_call_reads_the_cache(world, cache_root
     assert second.out == first.out
     assert main(argv[:-2] + ["--method", "dvts", "--n", "3"]) == 2
     assert "divisible" in capsys.readouterr().err
+
+
+def test_loglik_guides_incrementally_and_random_by_rescoring(world, cache_root):
+    """loglik's q is the running sum of its own step scores (log pi per step, no reference); `random` guides
+    through the re-scoring path; either way every problem gets N finished solutions."""
+    from harness.pool import Pool, Problem, Response
+    from harness.search.guides import IncrementalGuide, RescoreGuide, make_guide
+    from harness.search.tree import SearchConfig, search_batch
+    from reward_models import get_rm
+    gens, pool, paths = world
+    model, tok = gens["mid"]
+    problems = pool.problems[:4]
+    loglik = get_rm("loglik", model=str(paths["mid"]), progress=False)
+    guide = make_guide(loglik, tok)
+    assert isinstance(guide, IncrementalGuide) and len(guide.models) == 1
+    done, _ = search_batch(model, tok, problems, SearchConfig(method="dvts", n=4, expand=2), guide=guide)
+    finished = Pool([Problem(p.id, p.problem, p.reference, [Response(tok.decode(c.text_tokens())) for c in chains])
+                     for p, chains in zip(problems, done)])
+    steps, _ = loglik.compute_scores(finished)
+    searched = [c for chains in done for c in chains if not c.truncated and not c.completing]
+    assert searched
+    for chains, rows in zip(done, steps):
+        for c, s in zip(chains, rows):
+            if not c.truncated and not c.completing:
+                assert c.scores[-1] == pytest.approx(float(np.sum(s)), abs=1e-4)  # sum of ~100 log-probs
+    rnd = make_guide(get_rm("random"), tok)
+    assert isinstance(rnd, RescoreGuide)
+    done, stats = search_batch(model, tok, problems, SearchConfig(method="beam", n=4, expand=2), guide=rnd)
+    assert [len(d) for d in done] == [4] * 4 and all(s["guide_flops"] is None for s in stats)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from harness.cli import arguments, command
 from harness.errors import InputError
 
+DEFAULT_PROBLEMS = 200
+
 
 def _add(p):
     from harness.commands.run import add_rm_arguments
@@ -16,8 +18,9 @@ def _add(p):
     p.add_argument("--expand", type=int, default=4,
                    help="M: continuations of each kept partial solution (search-and-learn's beam_width); beam keeps "
                         "N/M, dvts grows N/M subtrees")
-    p.add_argument("--problems", type=int, default=None,
-                   help="the first K test problems of each generator's pool (default: all 500)")
+    p.add_argument("--problems", type=int, default=DEFAULT_PROBLEMS,
+                   help=f"the first K test problems of each generator's pool (default {DEFAULT_PROBLEMS}, which keeps "
+                        "the default command within 15 min on 2 CPU cores; 500 for the whole test split)")
     p.add_argument("--search-seed", type=int, default=0, help="seed of the search's draws")
     p.add_argument("--guide", default="auto",
                    help="auto (incremental q_t for implicit PRMs and loglik, else re-scoring) | incremental | "
@@ -29,7 +32,8 @@ def _add(p):
     p.add_argument("--aggregation", default="min", help="step aggregation of the final selection")
     p.add_argument("--weights", default="sigmoid", help="weighted-vote weights")
     p.add_argument("--results", default=None, metavar="DIR",
-                   help="also write DIR/search-<rm>-<methods>.md, .json and DIR/plots/ (e.g. --results results)")
+                   help="also write the run files under DIR/runs/ and the plot under DIR/plots/ (e.g. --results "
+                        "results); by default they go to the cache's runs/ only")
 
 
 @command("search", "reward-guided step-level search (beam, DVTS) beside best-of-N, at equal N and compute")
@@ -69,7 +73,7 @@ def _command(args, cfg) -> str:
     parts = ["python -m harness search", f"--rm {cfg.rm}", f"--method {args.method}", f"--n {args.n}"]
     if args.expand != 4:
         parts.append(f"--expand {args.expand}")
-    if args.problems:
+    if args.problems != DEFAULT_PROBLEMS:
         parts.append(f"--problems {args.problems}")
     if args.search_seed:
         parts.append(f"--search-seed {args.search_seed}")

@@ -22,10 +22,13 @@ class IncrementalGuide:
 
     incremental = True
 
-    def __init__(self, policy: str, ref: str | None, scale: float, generator_tokenizer, label: str):
+    def __init__(self, policy: str, ref: str | None, scale: float, generator_tokenizer, label: str,
+                 reward: str | None = None):
+        """reward: "single" or "accumulative" when the reward model's own step scores are these passes' per-step
+        sums (float32, no max_len), so the search can hand them over (step_scores); None otherwise."""
         from harness import fast_decode
         from reward_models.modeling import check_same_tokenizer, load_causal_lm, load_tokenizer
-        self.label, self.scale = label, float(scale)
+        self.label, self.scale, self.reward = label, float(scale), reward
         self.models = []
         for path in [policy] + ([ref] if ref else []):
             model, tok = load_causal_lm(path, dtype="float32", device="cpu")
@@ -45,6 +48,29 @@ class IncrementalGuide:
 
     def open(self, problems, prompt_ids: list[list[int]], tokenizer=None) -> "_IncrementalState":
         return _IncrementalState(self, prompt_ids)
+
+    def step_scores(self, tokenizer, text: str, chain) -> list[float] | None:
+        """The reward model's step scores of a finished response from the search's own passes: each token's
+        reward summed into the harness's step of its first character, eos into the last step (as
+        reward_models.logprobs.encode_pool attributes them). None when they would not be the same numbers: a
+        truncated response (ordinary scoring appends an eos it never drew) or one whose text re-tokenizes to
+        other ids."""
+        from harness.steps import step_spans
+        if self.reward is None or not chain.finished or chain.truncated or not chain.values:
+            return None
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        if enc["input_ids"] != chain.text_tokens():
+            return None
+        vals = np.concatenate(chain.values)
+        spans = step_spans(text)
+        starts = np.array([a for a, _ in spans])
+        tok_starts = np.array([o[0] for o in enc["offset_mapping"]], dtype=np.int64)
+        step_of = np.clip(np.searchsorted(starts, tok_starts, side="right") - 1, 0, len(spans) - 1)
+        step_of = np.concatenate([step_of, [len(spans) - 1]])
+        if len(step_of) != len(vals):
+            return None
+        sums = np.bincount(step_of, weights=vals, minlength=len(spans))
+        return (np.cumsum(sums) if self.reward == "accumulative" else sums).tolist()
 
 
 class _IncrementalState:
@@ -74,18 +100,20 @@ class _IncrementalState:
             self.problem_tokens[c.problem] += len(toks)
         block, lens = pad_block(new_tokens)
         if block.shape[1] == 0:
+            self.token_values = [np.zeros(0) for _ in new_tokens]
             return self.q.copy()
         valid = torch.arange(block.shape[1]).unsqueeze(0) < lens.unsqueeze(1)
-        total = np.zeros(len(new_tokens))
+        per_token = torch.zeros(block.shape, dtype=torch.float64)
         with torch.inference_mode():
             for w, c in zip(self.g.weights, self.caches):
                 before = c.last.unsqueeze(1)
                 x = c.extend(block, lens)
                 pred = torch.cat([before, x[:, :-1]], dim=1)          # position j-1 predicts token j
                 logp = torch.log_softmax(c.dec.lm_head(pred).float(), dim=-1)
-                tok_lp = logp.gather(-1, block.unsqueeze(-1)).squeeze(-1).double() * valid
-                total += w * tok_lp.sum(-1).numpy()
-        self.q = self.q + self.g.scale * total
+                per_token += w * logp.gather(-1, block.unsqueeze(-1)).squeeze(-1).double() * valid
+        per_token = (self.g.scale * per_token).numpy()
+        self.token_values = [per_token[i, :n] for i, n in enumerate(lens.tolist())]
+        self.q = self.q + per_token.sum(-1)
         return self.q.copy()
 
     def problem_cost(self, p: int) -> dict:
@@ -151,11 +179,13 @@ def make_guide(rm, generator_tokenizer, how: str = "auto", aggregation: str | No
     if how != "rescore" and isinstance(rm, (ImplicitPRM, LoglikRM)):
         if isinstance(rm, ImplicitPRM):
             policy, ref = rm._paths()
-            scale = rm.score_beta
+            scale, reward = rm.score_beta, rm.config.reward
         else:
-            policy, ref, scale = rm._model(), None, 1.0
+            policy, ref, scale, reward = rm._model(), None, 1.0, "single"
+        if rm.config.max_len is not None or rm.config.dtype != "float32":
+            reward = None  # its own scores truncate or round otherwise: the search's passes are not them
         try:
-            return IncrementalGuide(policy, ref, scale, generator_tokenizer, rm.name)
+            return IncrementalGuide(policy, ref, scale, generator_tokenizer, rm.name, reward)
         except InputError:
             if how == "incremental":
                 raise

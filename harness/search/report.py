@@ -87,7 +87,8 @@ def plot(report: dict, out: Path) -> Path:
 
 
 def write(report: dict, results: str | None, command: str) -> list[Path]:
-    """The report's markdown and JSON in the cache's runs/ and, with `results`, results/search.md (+ .json, plot)."""
+    """The report's markdown and JSON in the cache's runs/ and, with `results`, in DIR/runs/ with its plot in
+    DIR/plots/ (results/search.md reads them)."""
     from harness import cache
     stem = f"search-{report['rm']}-" + "-".join(report["search"]["methods"])
     md = (f"# Reward-guided search: {report['rm']} ({', '.join(report['search']['methods'])})\n\n"
@@ -96,14 +97,9 @@ def write(report: dict, results: str | None, command: str) -> list[Path]:
           f"of each kept partial solution, guide {report['guide']}. Accuracy in % with 95% bootstrap CIs over "
           f"problems; compute is the mean a problem.\n\n" + render(report)
           + "\nTimings (s, this machine): " + json.dumps(report.get("timings", {})) + "\n")
-    body = json.dumps({"command": command, **report}, indent=1) + "\n"
-    written = cache.write_run_files(None, stem, md, body)
     if results:
-        out = Path(results)
-        out.mkdir(parents=True, exist_ok=True)
-        png = plot(report, out / "plots" / f"{stem}.png")
-        md_res = md + f"\n![accuracy against N and compute](plots/{png.name})\n"
-        cache.write_text_atomic(out / f"{stem}.md", md_res)
-        cache.write_text_atomic(out / f"{stem}.json", body)
-        written += [out / f"{stem}.md", out / f"{stem}.json", png]
-    return written
+        png = plot(report, Path(results) / "plots" / f"{stem}.png")
+        md += f"\n![accuracy against N and compute](../plots/{png.name})\n"
+    body = json.dumps({"command": command, **report}, indent=1) + "\n"
+    written = cache.write_run_files(results, stem, md, body)
+    return written + ([png] if results else [])

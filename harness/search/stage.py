@@ -83,7 +83,28 @@ def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=No
     pool = Pool([parse_record(d, path) for i in range(len(spans)) for d in parts[i]])
     save_pool_checked(pool, path)
     store.clear()
-    return Pool(pool.problems, path)
+    pool = Pool(pool.problems, path)
+    hand_over_scores(pool, rm)
+    return pool
+
+
+def hand_over_scores(pool: Pool, rm) -> None:
+    """Save the reward model's score set of the pool from the search's own passes (every response's
+    step_rewards), so scoring the pool runs no model again: an implicit PRM's step rewards of a finished solution
+    are the sums of the per-token rewards its guide already computed (equal to the ordinary scoring to float
+    rounding, tests/test_search.py). Nothing is saved when any response lacks them (truncated ones) or a score
+    set is already there."""
+    from harness.scores import ScoreSet, save_scores
+    if rm is None:
+        return
+    steps = [[r.extra.get("search", {}).get("step_rewards") for r in p.responses] for p in pool.problems]
+    if any(s is None for row in steps for s in row):
+        return
+    key = rm.score_key(pool)
+    if rm.score_path(pool).exists():
+        return
+    save_scores(ScoreSet(rm.name, pool.content_hash(), steps,
+                         {"key": key, **rm.scoring_identity(), "source": "search: the guide's own passes"}), key)
 
 
 def _record(p, chains, stats, tok, cfg: SearchConfig, rm, guide, grade, meta) -> dict:
@@ -95,6 +116,9 @@ def _record(p, chains, stats, tok, cfg: SearchConfig, rm, guide, grade, meta) ->
         info = {"ends": ends, "truncated": c.truncated}
         if c.scores:
             info["scores"] = c.scores
+        steps = guide.step_scores(tok, text, c) if hasattr(guide, "step_scores") else None
+        if steps is not None:
+            info["step_rewards"] = steps
         responses.append(Response(text, answer, correct, {**extra, "search": info}))
     search = {"method": cfg.method, "n": cfg.n, "expand": cfg.expansions(), "seed": cfg.seed,
               "temperature": cfg.temperature, "max_new_tokens": cfg.max_new_tokens,

@@ -63,6 +63,7 @@ class Chain:
     tokens: list[int] = field(default_factory=list)    # generated tokens (eos included when it was drawn)
     ends: list[int] = field(default_factory=list)      # token count at the end of each search step
     scores: list[float] = field(default_factory=list)  # the guide's score after each step
+    values: list = field(default_factory=list)         # incremental guides: each step's per-token rewards
     finished: bool = False
     truncated: bool = False
     completing: bool = False                           # dvts: a sibling sampled to its end, not searched
@@ -72,7 +73,8 @@ class Chain:
         return self.tokens[:-1] if self.finished and not self.truncated else self.tokens
 
     def fork(self, key: int) -> "Chain":
-        return Chain(key, self.problem, self.subtree, list(self.tokens), list(self.ends), list(self.scores))
+        return Chain(key, self.problem, self.subtree, list(self.tokens), list(self.ends), list(self.scores),
+                     list(self.values))
 
 
 class StopTable:
@@ -136,6 +138,8 @@ def _search(model, tokenizer, problems, cfg, guide, stop):
             scores = state.advance(new, chains)
             for c, s in zip(chains, scores):
                 c.scores.append(float(s))
+            for c, v in zip(chains, getattr(state, "token_values", ())):
+                c.values.append(v)
         rows, keys = _next_rows(chains, cfg, M, depth, done)
         if not rows:
             break
