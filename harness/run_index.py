@@ -20,7 +20,8 @@ def run_files(folder: Path | None = None) -> list[Path]:
 
 
 def load_run(path: Path) -> dict | None:
-    """A run file's record; None for a JSON file of another kind beside them (e.g. results/runs/real_track-wall.json);
+    """A run file's record; None for a JSON file of another kind beside them (e.g. results/runs/real_track-wall.json,
+    a search report);
     a file that is not JSON at all is an error."""
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -28,6 +29,8 @@ def load_run(path: Path) -> dict | None:
         raise InputError(f"cannot read run file ({e})", file=path, expected="JSON written by `harness run`") from None
     if not isinstance(d, dict) or not isinstance(d.get("config"), dict):
         return None
+    if d.get("kind") == "search" or isinstance(d.get("search"), dict):
+        return None  # a search report (harness search): its rows compare pools, not reward models on one pool
     return d
 
 

@@ -256,10 +256,16 @@ def test_search_command_runs_and_a_second_call_reads_the_cache(world, cache_root
     assert "| beam | 4 |" in first.out and "| dvts | 2 |" in first.out and "sampling (world pool)" in first.out
     assert (tmp_path / "res" / "runs" / "search-implicit_ce-beam-dvts.md").is_file()
     assert (tmp_path / "res" / "plots" / "search-implicit_ce-beam-dvts.png").is_file()
+    from harness.run_index import read_runs
+    runs, notes = read_runs(tmp_path / "res" / "runs")
+    assert runs == [] and "search-implicit_ce-beam-dvts.json" in notes[0]  # `leaderboard` leaves it out, saying so
     assert main(argv) == 0
     second = capsys.readouterr()
     assert "[search beam" not in second.err  # no search ran: every pool came from the cache
     assert second.out == first.out
+    assert main(["--cache-dir", str(cache_root), "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "search pool: generator" in listed and listed.count("beam") == 2 and listed.count("dvts") == 2
     assert main(argv[:-2] + ["--method", "dvts", "--n", "3"]) == 2
     assert "divisible" in capsys.readouterr().err
 
@@ -291,3 +297,24 @@ def test_loglik_guides_incrementally_and_random_by_rescoring(world, cache_root):
     assert isinstance(rnd, RescoreGuide)
     done, stats = search_batch(model, tok, problems, SearchConfig(method="beam", n=4, expand=2), guide=rnd)
     assert [len(d) for d in done] == [4] * 4 and all(s["guide_flops"] is None for s in stats)
+
+
+def test_truncated_solutions_are_scored_again_and_the_rest_handed_over(world, cache_root):
+    """Responses cut at the token budget have no eos the ordinary scoring would append, so only they are scored
+    again; the merged score set is still the reward model's ordinary scoring."""
+    from harness.search import stage
+    from harness.search.guides import make_guide
+    from harness.search.tree import SearchConfig
+    gens, pool, paths = world
+    model, tok = gens["mid"]
+    rm = _implicit(world)
+    cfg = SearchConfig(method="beam", n=4, expand=2, max_new_tokens=100)
+    out = stage.search_pool(paths["mid"], pool.problems[:6], cfg, rm=rm, guide=make_guide(rm, tok),
+                            grade=stage.grade_arith, model=(model, tok))
+    ss = rm.score(out)
+    truncated = sum(r.extra["search"]["truncated"] for p in out.problems for r in p.responses)
+    assert 0 < ss.meta["scored_again"] == truncated < out.n_responses
+    ordinary, _ = rm.compute_scores(out)
+    for a, b in zip(ss.step_scores, ordinary):
+        for x, y in zip(a, b):
+            assert np.allclose(x, y, atol=1e-5)

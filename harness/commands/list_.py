@@ -48,6 +48,23 @@ def cached_scores() -> list[dict]:
     return out
 
 
+def cached_search_pools() -> list[dict]:
+    """The search pools of `harness search` (their first record's meta names the search)."""
+    from harness import cache
+    out = []
+    for f in sorted((cache.root() / "search").glob("*.jsonl")):
+        try:
+            with f.open(encoding="utf-8") as fh:
+                lines = fh.readlines()
+            meta = json.loads(lines[0]).get("meta", {})
+        except (OSError, ValueError, IndexError):
+            continue  # damaged: `search` reports and redoes it
+        s = meta.get("search", {})
+        out.append({"pool": str(f), "generator": meta.get("generator"), "method": s.get("method"), "n": s.get("n"),
+                    "expand": s.get("expand"), "rm": s.get("rm"), "problems": len(lines)})
+    return out
+
+
 @command("list", "registered tasks, reward models and import formats, and what is cached")
 @arguments(_add)
 def run(args) -> int:
@@ -60,7 +77,7 @@ def run(args) -> int:
 
     info = {"cache": str(cache.root()), "tasks": TASKS.names(), "reward_models": REWARD_MODELS.names(),
             "import_formats": IMPORTERS.names(), "worlds": cached_worlds(), "checkpoints": cached_checkpoints(),
-            "score_sets": cached_scores()}
+            "score_sets": cached_scores(), "search_pools": cached_search_pools()}
     if args.format == "json":
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -86,4 +103,9 @@ def run(args) -> int:
                                tablefmt="simple"))
     print(f"\n{len(info['score_sets'])} cached score sets over "
           f"{len({s['pool_hash'] for s in info['score_sets']})} pools")
+    if info["search_pools"]:
+        rows = [[p["generator"], p["method"], p["n"], p["expand"], p["rm"] or "-", p["problems"]]
+                for p in info["search_pools"]]
+        print("\n" + tabulate(rows, ["search pool: generator", "method", "N", "M", "guide", "problems"],
+                               tablefmt="simple"))
     return 0

@@ -11,8 +11,10 @@ expectation for best-of-N). Compute per problem, counted the same way for both:
                      passes (each token of every branch once, the prompt once), which also give the finished
                      solutions' step rewards; best-of-N: one pass over the prompt and each sampled response
 
-The harness then scores the finished search pools through the ordinary cached path (so selection is the same code
-for every pool); that second pass is a convenience and is not counted.
+With an incremental guide the finished solutions' step rewards are sums of what the guide computed
+(stage.hand_over_scores), so scoring a search pool runs no model again. A re-scoring guide's tokens count its
+prefix passes; the harness then scores the finished pool through the ordinary path, which is not counted (its FLOPs
+a token are the adapter's, unknown here, so the compute columns stay empty for it).
 """
 
 from __future__ import annotations

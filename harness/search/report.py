@@ -75,6 +75,7 @@ def plot(report: dict, out: Path) -> Path:
                 if None not in fl:
                     axes[1][j].plot(fl, ys, ls=ls, marker="o", label=label)
         axes[0][j].set(xscale="log", xlabel="N (solutions a problem)", ylabel="accuracy %", title=f"{g}")
+        axes[0][j].minorticks_off()
         axes[0][j].set_xticks(opts["ns"], [str(n) for n in opts["ns"]])
         axes[1][j].set(xscale="log", xlabel="FLOPs a problem (generator + reward model)", ylabel="accuracy %")
     axes[0][0].legend(fontsize=7)
@@ -100,6 +101,6 @@ def write(report: dict, results: str | None, command: str) -> list[Path]:
     if results:
         png = plot(report, Path(results) / "plots" / f"{stem}.png")
         md += f"\n![accuracy against N and compute](../plots/{png.name})\n"
-    body = json.dumps({"command": command, **report}, indent=1) + "\n"
+    body = json.dumps({"kind": "search", "command": command, **report}, indent=1) + "\n"
     written = cache.write_run_files(results, stem, md, body)
     return written + ([png] if results else [])

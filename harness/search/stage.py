@@ -92,19 +92,30 @@ def hand_over_scores(pool: Pool, rm) -> None:
     """Save the reward model's score set of the pool from the search's own passes (every response's
     step_rewards), so scoring the pool runs no model again: an implicit PRM's step rewards of a finished solution
     are the sums of the per-token rewards its guide already computed (equal to the ordinary scoring to float
-    rounding, tests/test_search.py). Nothing is saved when any response lacks them (truncated ones) or a score
-    set is already there."""
+    rounding, tests/test_search.py). The few responses without them (truncated at the token budget: ordinary
+    scoring appends an eos they never drew) are scored the ordinary way; nothing is saved when no response has
+    them (a re-scoring guide) or a score set is already there."""
     from harness.scores import ScoreSet, save_scores
-    if rm is None:
+    if rm is None or rm.score_path(pool).exists():
         return
     steps = [[r.extra.get("search", {}).get("step_rewards") for r in p.responses] for p in pool.problems]
-    if any(s is None for row in steps for s in row):
+    missing = [(i, j) for i, row in enumerate(steps) for j, s in enumerate(row) if s is None]
+    if len(missing) == sum(len(row) for row in steps):
         return
+    if missing:
+        rows: dict[int, list[int]] = {}
+        for i, j in missing:
+            rows.setdefault(i, []).append(j)
+        part = Pool([Problem(pool.problems[i].id, pool.problems[i].problem, pool.problems[i].reference,
+                             [pool.problems[i].responses[j] for j in js]) for i, js in rows.items()])
+        computed, _ = rm.compute_scores(part)
+        for (i, js), got in zip(rows.items(), computed):
+            for j, s in zip(js, got):
+                steps[i][j] = s
     key = rm.score_key(pool)
-    if rm.score_path(pool).exists():
-        return
     save_scores(ScoreSet(rm.name, pool.content_hash(), steps,
-                         {"key": key, **rm.scoring_identity(), "source": "search: the guide's own passes"}), key)
+                         {"key": key, **rm.scoring_identity(), "source": "search: the guide's own passes",
+                          "scored_again": len(missing)}), key)
 
 
 def _record(p, chains, stats, tok, cfg: SearchConfig, rm, guide, grade, meta) -> dict:
