@@ -7,7 +7,9 @@ running sum of the implicit PRM's step rewards of the finished response (tests/t
 
 RescoreGuide: any registered reward model, by re-scoring every prefix as a one-step-shorter response (its
 compute_scores on a pool of prefixes) and aggregating its step scores ("last" by default: a PRM's judgement of the
-newest step, search-and-learn's default). It costs a forward of the whole prefix at every depth.
+newest step, search-and-learn's default). It costs a forward of the whole prefix at every depth. The adapter
+scores a prefix as a finished response (an implicit PRM's scoring appends eos, an ORM reads its head at the end),
+so for an implicit PRM this is not q_t; the incremental guide is.
 """
 
 from __future__ import annotations
