@@ -41,11 +41,14 @@ BENCHMARKS = {
                         "selection engine on 3 x 500 x 64, all methods, n = 1..64"),
     "scaling": ("scaling.py", [], ["--quick"],
                 "cost against work size: 1x, 4x, 16x problems, responses, tokens, steps, reward models; selection"),
+    "search_speed": ("search_speed.py", ["--problems", "25", "--n", "64"], ["--problems", "4", "--n", "8"],
+                     "guided beam search (incremental q_t) vs plain sampling of the same chains and vs re-scoring "
+                     "every prefix"),
     "device_check": ("device_check.py", [], ["--quick"],
                      "the accelerator path (bf16 scoring, training, sampling; agreement with fp32 CPU), here on "
                      "whatever device this machine has"),
 }
-TORCH_BENCHMARKS = {"scoring_speed", "vs_authors", "prompt_sharing", "scaling"}
+TORCH_BENCHMARKS = {"scoring_speed", "vs_authors", "prompt_sharing", "scaling", "search_speed"}
 
 
 def machine(threads: int) -> list[tuple[str, str]]:
@@ -151,6 +154,11 @@ def summary(runs: dict) -> list[list[str]]:
             linear = dim in r["linear"]
             rows.append([f"time growth with {dim} (time ~ work^k, last two sizes)", _fmt(k), "<= 1.15 (linear)" if
                          linear else "", "", ("yes" if r["linear"][dim] else "NO") if linear else ""])
+    if (r := res("search_speed")) is not None:
+        rows.append([f"guided beam search / plain sampling, same {r['chains']} chains (time; generator plus two "
+                     "reward-model caches)", f"{r['beam_over_sampling']:.2f}x", "(none)", "", ""])
+        rows.append(["re-scoring every prefix / incremental q_t from key/value caches (time)",
+                     f"{r['rescoring_over_incremental']:.2f}x", "> 1", "", "yes" if r["ok"] else "NO"])
     if (r := res("device_check")) is not None:
         a = r["agreement_vs_fp32_cpu"]
         rows.append([f"{r['dtype']} scores on {r['device']} vs fp32 CPU, mean |diff| per token",
