@@ -245,6 +245,16 @@ def test_bad_search_settings_get_one_clear_error():
         SearchConfig(method="mcts").validate()
 
 
+@pytest.mark.parametrize("flags, message", [(["--expand", "0"], "--expand"), (["--method", "mcts"], "mcts"),
+                                            (["--problems", "0"], "--problems"), (["--n", "0"], "--n")])
+def test_bad_search_flags_exit_with_one_message_before_any_work(cache_root, capsys, flags, message):
+    from harness.cli import main
+    assert main(["--cache-dir", str(cache_root), "search", "--rm", "implicit_ce", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and err.count("\n") == 1
+    assert not (cache_root / "search").exists()
+
+
 def test_search_command_runs_and_a_second_call_reads_the_cache(world, cache_root, tmp_path, capsys):
     from harness.cli import main
     _, _, paths = world

@@ -50,6 +50,8 @@ def run(args) -> int:
     ns = int_list(args.n, "--n")
     if args.problems is not None and args.problems < 1:
         raise InputError(f"{args.problems} is not positive", field="--problems", expected="an integer >= 1")
+    if args.expand < 1:
+        raise InputError(f"{args.expand} is not positive", field="--expand", expected="an integer >= 1")
     if "dvts" in methods and any(n % min(args.expand, n) for n in ns):
         raise InputError(f"dvts needs every N divisible by M = {args.expand}", field="--expand",
                          expected="a divisor of " + ", ".join(map(str, ns)))
