@@ -135,7 +135,7 @@ def _sampled_cost(pool: Pool, tok, ns, gen_params: int, guide) -> dict:
         per_problem_mean.append(float(np.mean(lens)))
         prompts.append(len(tok(build_prompt(tok, p.problem), add_special_tokens=False)["input_ids"]))
     mean_len, prompt = float(np.mean(per_problem_mean)), float(np.mean(prompts))
-    rm_params = sum(guide.params) if guide is not None and hasattr(guide, "params") else None
+    rm_params = _rm_params(guide)
     out = {}
     for n in ns:
         gen = n * mean_len
@@ -143,6 +143,11 @@ def _sampled_cost(pool: Pool, tok, ns, gen_params: int, guide) -> dict:
                        "rm_tokens": prompt + gen,
                        "rm_flops": None if rm_params is None else 2.0 * rm_params * (prompt + gen)}
     return out
+
+
+def _rm_params(guide) -> int | None:
+    """Parameters the reward model runs a token through (policy + reference); None for a re-scoring guide."""
+    return sum(guide.params) if guide is not None and hasattr(guide, "params") else None
 
 
 def _search_cost(pool: Pool, gen_params: int, guide) -> dict:
@@ -153,7 +158,7 @@ def _search_cost(pool: Pool, gen_params: int, guide) -> dict:
     prompt = float(np.mean([m["prompt_tokens"] for m in metas]))
     out = {"generated_tokens": gen, "generator_flops": 2.0 * gen_params * (prompt + gen)}
     if metas[0].get("guide") is None:
-        rm_params = sum(guide.params) if guide is not None and hasattr(guide, "params") else None
+        rm_params = _rm_params(guide)
         return {**out, "rm_tokens": prompt + gen, "rm_flops": None if rm_params is None else
                 2.0 * rm_params * (prompt + gen)}
     flops = [m.get("guide_flops") for m in metas]

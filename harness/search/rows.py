@@ -24,7 +24,6 @@ class RowCache:
         self.n_real = torch.zeros(rows, dtype=torch.long)   # real tokens so far: the next position id
         self.used = 0                                       # slots written (real tokens and holes)
         self.last = torch.zeros(rows, decoder.cfg.hidden_size, dtype=dtype)  # hidden state at each row's last token
-        self.tokens = 0                                     # real tokens run through the model (compute)
 
     @property
     def rows(self) -> int:
@@ -63,7 +62,6 @@ class RowCache:
         self.last = torch.where(has.unsqueeze(1), at, self.last)
         self.n_real = self.n_real + lens
         self.used += T
-        self.tokens += int(lens.sum())
         return x
 
     def logits(self) -> torch.Tensor:
@@ -71,8 +69,8 @@ class RowCache:
         return self.dec.lm_head(self.last)
 
     def select(self, rows: torch.Tensor, headroom: int = 64) -> "RowCache":
-        """A cache of the given rows (repeats allowed: forks), with `headroom` free slots; compute counters carry
-        over. Only the written slots are copied."""
+        """A cache of the given rows (repeats allowed: forks), with `headroom` free slots. Only the written slots
+        are copied."""
         out = object.__new__(RowCache)
         out.dec = self.dec
         u, cap = self.used, self.used + headroom
@@ -88,7 +86,6 @@ class RowCache:
         out.n_real = self.n_real.index_select(0, rows)
         out.used = self.used
         out.last = self.last.index_select(0, rows)
-        out.tokens = self.tokens
         return out
 
 

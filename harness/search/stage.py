@@ -143,6 +143,5 @@ def _record(p, chains, stats, tok, cfg: SearchConfig, rm, guide, grade, meta) ->
 
 def grade_arith(text: str, problem) -> tuple:
     """The arith world's grading of a response (as tasks.arith.world grades its pools, without the step checker)."""
-    from tasks.arith.problems import extract_answer, is_correct
-    ans = extract_answer(text)
-    return ans, is_correct(text, problem.reference), ({"answer_key": ans} if ans is not None else {})
+    from tasks.arith.problems import grade
+    return grade(text, problem.reference)

@@ -235,25 +235,24 @@ def _dvts_rows(chains, idx, M, depth, done_p, rows, keys) -> None:
     subtrees: dict[int, list[int]] = {}
     for i in idx:
         subtrees.setdefault(chains[i].subtree, []).append(i)
-    for s, members in subtrees.items():
-        completing = [i for i in members if chains[i].completing]
-        for i in completing:
-            if chains[i].finished:
-                done_p.append(chains[i])
-            else:
-                rows.append(i)
-                keys.append(None)
+    for members in subtrees.values():
+        _settle(chains, [i for i in members if chains[i].completing], done_p, rows, keys)
         searching = [i for i in members if not chains[i].completing]
         if not searching:
             continue
         best = sorted(searching, key=lambda i: (-chains[i].scores[-1], i))[0]
         if chains[best].finished:  # the subtree ends: this depth's continuations are its solutions
-            for i in searching:
-                if chains[i].finished:
-                    done_p.append(chains[i])
-                else:
-                    rows.append(i)
-                    keys.append(None)
+            _settle(chains, searching, done_p, rows, keys)
             continue
         rows += [best] * M
         keys += [child_key(chains[best].key, depth, j) for j in range(M)]
+
+
+def _settle(chains, members, done_p, rows, keys) -> None:
+    """Finished chains become solutions; the others are sampled on to their end (key None: as they are)."""
+    for i in members:
+        if chains[i].finished:
+            done_p.append(chains[i])
+        else:
+            rows.append(i)
+            keys.append(None)

@@ -148,8 +148,13 @@ def extract_answer(text: str) -> str | None:
 
 
 def is_correct(text: str, reference: int | str) -> bool:
+    return grade(text, reference)[1]
+
+
+def grade(text: str, reference: int | str) -> tuple[str | None, bool, dict]:
+    """(answer, correct, extra) of a response as the world's pools record them; extra holds the vote key."""
     ans = extract_answer(text)
-    return ans is not None and int(ans) == int(reference)
+    return ans, ans is not None and int(ans) == int(reference), ({"answer_key": ans} if ans is not None else {})
 
 
 def first_error_step(text: str, tree: Node) -> int | None:

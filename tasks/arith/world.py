@@ -382,7 +382,7 @@ def _sample_chunk(cfg: WorldConfig, model, tok, part, gen: str, split: str, n: i
     """Sample, grade and save chunk c0 (its own seed: the bytes do not depend on who samples it, or with how many
     threads: float32 CPU sampling here gives the same tokens at 1 and 2 threads, checked on the default world)."""
     from harness.sampling import sample_responses
-    from tasks.arith.problems import extract_answer, first_error_step, is_correct
+    from tasks.arith.problems import first_error_step, grade
 
     texts = sample_responses(model, tok, [p.problem for p in part], n, temperature=cfg.temperature,
                              max_new_tokens=cfg.max_new_tokens, seed=chunk_seed(cfg, split, c0))
@@ -390,9 +390,7 @@ def _sample_chunk(cfg: WorldConfig, model, tok, part, gen: str, split: str, n: i
     for p, outs in zip(part, texts):
         resps = []
         for t in outs:
-            ans = extract_answer(t)
-            ok = is_correct(t, p.answer)
-            extra = {"answer_key": ans} if ans is not None else {}
+            ans, ok, extra = grade(t, p.answer)
             extra["error_step"] = None if ok else first_error_step(t, p.tree)
             resps.append(Response(t, ans, ok, extra))
         recs.append(Problem(p.id, p.problem, str(p.answer), resps,
