@@ -63,9 +63,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pool", default=None, help="its RM-training pool (default: the cache's arith rm_train-mid)")
     ap.add_argument("--thresholds", default="-0.5,-0.3,-0.2,-0.1")
     a = ap.parse_args(argv)
-    from harness import cache
-    from harness.errors import InputError
-    from harness.pool import load_pool
+    from harness.core import cache
+    from harness.core.errors import InputError
+    from harness.core.pool import load_pool
     root = Path(a.cache)
     cache.set_root(root)
     ckpts = [Path(a.checkpoint)] if a.checkpoint else sorted((root / "checkpoints").glob("autopsv-*"),

@@ -15,7 +15,7 @@ arith model. On a synthetic arith pool it measures, on the same batches:
     highest-scoring response of a problem is the same one. Tolerance: mean per-token difference <= 0.05 nats and
     Spearman >= 0.99 (bf16 keeps 8 bits of mantissa; the scorer's log-softmax and sums run in float32/float64);
   - a training step (forward + backward + AdamW, float32 weights, autocast to the dtype, as the trainer does);
-  - sampling tokens/s (harness.sampling on the device);
+  - sampling tokens/s (harness.generation.sampling on the device);
   - peak memory (CUDA: max allocated; CPU: the process's maximum resident set).
 The last line is `RESULT {json}`.
 """
@@ -42,7 +42,7 @@ def pick_model(args, tok):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
     if args.quick:
         from tasks.arith.model import make_model
         return make_model(tok, "nano", 0).eval(), tok, "arith nano model (random init)"
@@ -50,7 +50,7 @@ def pick_model(args, tok):
         model, mtok = load_causal_lm(args.model, dtype="float32")
         return model, mtok or tok, f"{args.model}"
     try:
-        from reward_models.bases import converted_dir, find_gguf
+        from reward_models.lm.bases import converted_dir, find_gguf
         folder = converted_dir("smollm2", find_gguf("smollm2"))
         if folder.is_dir():
             model, mtok = load_causal_lm(folder, dtype="float32")
@@ -65,7 +65,6 @@ def pick_model(args, tok):
 
 def peak_memory_mb(device) -> float:
     import torch
-
     from scaling import rss_mb
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -95,11 +94,17 @@ def main(argv=None) -> int:
 
     import numpy as np
     import torch
-
-    from harness.sampling import sample_responses
-    from reward_models.logprobs import collate, encode_pool, make_batches, sequence_logps, step_logps
-    from reward_models.modeling import pad_id
     from scoring_speed import best_of, synthetic_pool
+
+    from harness.generation.sampling import sample_responses
+    from reward_models.lm.loading import pad_id
+    from reward_models.lm.logprobs import (
+        collate,
+        encode_pool,
+        make_batches,
+        sequence_logps,
+        step_logps,
+    )
     from tasks.arith.tokenizer import build_tokenizer
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -154,7 +159,7 @@ def main(argv=None) -> int:
     agreement["within_tolerance"] = bool(agreement["mean_abs_token_diff"] <= TOLERANCE["mean_abs_token_diff"]
                                          and agreement["spearman"] >= TOLERANCE["spearman"])
 
-    # Training step: float32 master weights, forward under autocast (reward_models/trainer.py does the same).
+    # Training step: float32 master weights, forward under autocast (reward_models/training/loop.py does the same).
     train_model = cpu_model.to(device=device, dtype=torch.float32).train()
     opt = torch.optim.AdamW(train_model.parameters(), lr=1e-6)
     batch = encs[:args.batch_size]

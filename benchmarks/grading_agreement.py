@@ -31,11 +31,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from harness.core.pool import Pool, Problem, Response  # noqa: E402
 from harness.grading import find_answer, grade_pool_with_stats, is_equivalent  # noqa: E402
 from harness.grading.deadline import DeadlineExceeded, deadline  # noqa: E402
 from harness.grading.extract import last_boxed  # noqa: E402
 from harness.grading.normalize import normalize_text  # noqa: E402
-from harness.pool import Pool, Problem, Response  # noqa: E402
 
 
 @dataclass
@@ -237,7 +237,7 @@ def main(argv=None) -> int:
     wall = time.monotonic() - t0
     cmd = "python benchmarks/grading_agreement.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     if not args.only:
-        from harness.cache import write_text_atomic
+        from harness.core.cache import write_text_atomic
         write_text_atomic(args.out, report(results, unref, cmd, wall, args))
         print(f"wrote {args.out} ({wall:.0f} s)")
     return 0

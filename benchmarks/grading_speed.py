@@ -31,8 +31,8 @@ sys.path.insert(0, str(REPO))
 
 
 def load(data: Path, problems: int):
+    from harness.core.pool import Pool, Response
     from harness.importers import IMPORTERS, ImportOptions
-    from harness.pool import Pool, Response
     src = data / "qwen25math_rm_maj" / "math_cot_100.jsonl"
     if not src.exists():
         sys.exit(f"grading_speed: {src} not found (pass --data, the folder holding qwen25math_rm_maj/)")

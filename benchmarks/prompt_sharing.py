@@ -27,7 +27,7 @@ PREAMBLE = ("Solve the following arithmetic problem. Work step by step, one oper
 
 
 def with_preamble(pool, chars: int):
-    from harness.pool import Pool, Problem
+    from harness.core.pool import Pool, Problem
     if chars <= 0:
         return pool
     text = (PREAMBLE * (chars // len(PREAMBLE) + 1))[:chars]
@@ -47,10 +47,10 @@ def main(argv=None) -> int:
 
     import numpy as np
     import torch
+    from scoring_speed import best_of, synthetic_pool
     from tabulate import tabulate
 
-    from reward_models.logprobs import STATS, encode_pool, step_logps
-    from scoring_speed import best_of, synthetic_pool
+    from reward_models.lm.logprobs import STATS, encode_pool, step_logps
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
 

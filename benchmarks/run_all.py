@@ -243,7 +243,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
 
-    from harness.cache import write_text_atomic
+    from harness.core.cache import write_text_atomic
     info = machine(args.threads)
     t0 = time.perf_counter()
     runs = {}

@@ -54,8 +54,9 @@ def rss_mb() -> float:
 def scoring_pool(problems: int, responses: int, repeat: int, steps: int):
     """Arith problems with `responses` solutions each; every solution's lines written `repeat` times and cut into
     `steps` steps (lines joined by a newline within a step, a blank line between steps)."""
-    from harness.pool import Pool, Problem, Response
     from scoring_speed import synthetic_pool
+
+    from harness.core.pool import Pool, Problem, Response
     base = synthetic_pool(problems, responses)
     out = []
     for p in base.problems:
@@ -72,10 +73,10 @@ def scoring_pool(problems: int, responses: int, repeat: int, steps: int):
 def point_scoring(dim: str, factor: int) -> dict:
     import torch
 
-    from harness import cache
+    from harness.core import cache
     from reward_models import get_rm
-    from reward_models.logprobs import STATS
-    from reward_models.modeling import save_model
+    from reward_models.lm.loading import save_model
+    from reward_models.lm.logprobs import STATS
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
     size = dict(BASE)
@@ -101,8 +102,8 @@ def point_scoring(dim: str, factor: int) -> dict:
     tokens = STATS["tokens"]
     # The model's own cost on the same work: bare forwards of every sequence, one per model pass the scoring made
     # (policies + the shared reference), in the scorer's batches. Their ratio is the harness's share.
-    from reward_models.logprobs import collate, encode_pool, make_batches
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.logprobs import collate, encode_pool, make_batches
     model, _ = load_causal_lm(ref)
     encs = encode_pool(tok, pool)
     batches = [collate([encs[i] for i in idx], tok.pad_token_id, "left")
@@ -122,9 +123,9 @@ def point_selection(dim: str, factor: int) -> dict:
     """Best-of-N, weighted and majority vote, pass@N at N = 1, 2, 4, ..., 64 (the same columns at every size)."""
     import numpy as np
 
-    from harness.leaderboard import Options, evaluate_pool
-    from harness.pool import Pool, Problem, Response
-    from harness.scores import ScoreSet
+    from harness.core.pool import Pool, Problem, Response
+    from harness.core.scores import ScoreSet
+    from harness.evaluation.leaderboard import Options, evaluate_pool
     n = 64 * factor if dim == "selection" else 64
     rng = np.random.default_rng(0)
     problems, steps = [], []

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def synthetic_pool(n_problems: int, n_responses: int, seed: int = 0, min_ops: int = 2, max_ops: int = 5):
     """Arith problems with their reference solution and variants that get one step's result wrong."""
-    from harness.pool import Pool, Problem, Response
+    from harness.core.pool import Pool, Problem, Response
     from tasks.arith.problems import format_solution, generate_problems
     rng = random.Random(seed)
     problems = []
@@ -79,10 +79,16 @@ def main(argv=None) -> int:
     import torch
     from tabulate import tabulate
 
-    from harness import cache
+    from harness.core import cache
     from reward_models import get_rm
-    from reward_models.logprobs import STATS, collate, encode_pool, make_batches, step_logps
-    from reward_models.modeling import save_model
+    from reward_models.lm.loading import save_model
+    from reward_models.lm.logprobs import (
+        STATS,
+        collate,
+        encode_pool,
+        make_batches,
+        step_logps,
+    )
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
 

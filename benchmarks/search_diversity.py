@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def solution_stats(problems, trees, n: int | None = None) -> dict:
     import numpy as np
+
     from tasks.arith.grammar import first_error_step
     answers, texts, clean, lucky, solved = [], [], [], [], []
     for p in problems:
@@ -42,8 +43,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rm", default="implicit_ce")
     ap.add_argument("--problems", type=int, default=None, help="only search pools of this many problems")
     args = ap.parse_args(argv)
-    from harness import cache
-    from harness.pool import load_pool
+    from harness.core import cache
+    from harness.core.pool import load_pool
     from tasks.arith import frozen
     from tasks.arith.problems import generate_problems
     cache.set_root(args.cache)

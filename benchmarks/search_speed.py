@@ -4,8 +4,8 @@
 
 On the shipped arith world's middle generator and an implicit PRM (policy = strong generator, reference = mid: the
 shape of a trained one, no training needed), the same problems and N:
-- sampling: the world's sampler (harness.sampling), N chains a problem;
-- beam, incremental: beam search guided by q_t kept in key/value caches (harness.search);
+- sampling: the world's sampler (harness.generation.sampling), N chains a problem;
+- beam, incremental: beam search guided by q_t kept in key/value caches (harness.flow.search);
 - beam, re-scoring: the same search with the same reward model re-scoring every prefix through its adapter;
 - ordinary scoring of the beam pool's finished solutions, for the reward model's tokens/s outside the search.
 Prints chains/s, the ratios and the reward model's tokens/s; the last line is `RESULT {json}`.
@@ -31,13 +31,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
-    from harness.pool import Pool, Problem, Response, load_pool
-    from harness.sampling import sample_responses
-    from harness.search.guides import RescoreGuide, make_guide
-    from harness.search.tree import SearchConfig, search_batch
+    from harness.core.pool import Pool, Problem, Response, load_pool
+    from harness.flow.search.guides import RescoreGuide, make_guide
+    from harness.generation.sampling import sample_responses
+    from harness.generation.search.tree import SearchConfig, search_batch
     from reward_models import get_rm
     from tasks.arith import frozen
-    from tasks.arith.world import load_generator
+    from tasks.arith.world_sampling import load_generator
     model, tok = load_generator(frozen.generator_path("mid"))
     problems = load_pool(frozen.pool_path("test-mid")).problems[:args.problems]
     rm = get_rm("implicit_ce", model=str(frozen.generator_path("strong")), ref=str(frozen.generator_path("mid")),
@@ -67,7 +67,8 @@ def main(argv=None) -> int:
            "guide_tokens_per_model": guide_tokens, "ordinary_scoring_tokens_per_s": 2 * scored_tokens / t_score,
            "ok": t_res > t_inc}  # keeping q_t in the caches must beat re-scoring every prefix
     print(f"{chains} chains ({args.problems} problems x N = {args.n}, M = {args.expand}), {args.threads} threads")
-    print(f"  sampling (harness.sampling):          {t_sample:6.1f} s  {res['sampling_chains_per_s']:7.1f} chains/s")
+    print(f"  sampling (harness.generation.sampling): {t_sample:6.1f} s  {res['sampling_chains_per_s']:7.1f} "
+          "chains/s")
     print(f"  beam, incremental q_t:                {t_inc:6.1f} s  {res['beam_incremental_chains_per_s']:7.1f} "
           f"chains/s  ({res['beam_over_sampling']:.2f}x sampling's time, generator + two reward-model caches)")
     print(f"  beam, re-scoring every prefix:        {t_res:6.1f} s  {res['beam_rescoring_chains_per_s']:7.1f} "

@@ -21,9 +21,9 @@ import time
 
 import numpy as np
 
-from harness.leaderboard import Options, evaluate_pool
-from harness.pool import Pool, Problem, Response
-from harness.scores import ScoreSet
+from harness.core.pool import Pool, Problem, Response
+from harness.core.scores import ScoreSet
+from harness.evaluation.leaderboard import Options, evaluate_pool
 from harness.selection import best_of_n, group_ids, pack, pass_at_n, votes
 
 POOLS, PROBLEMS, N, GROUPS, K = 3, 500, 64, 10, 256

@@ -13,7 +13,7 @@ to q_t (the reward read at the prefix's last token) and the step reward is beta 
 
 The harness tokenizes each prompt and response once, runs each model once over whole responses in length-bucketed
 batches, computes log-softmax only at response tokens, and sums per step with one index_add
-(reward_models/logprobs.py). Both must give the same step rewards (max |difference| <= 1e-4, checked here on the
+(reward_models/lm/logprobs.py). Both must give the same step rewards (max |difference| <= 1e-4, checked here on the
 log-ratio itself, i.e. beta = 1) for the comparison to be fair. Models are freshly initialised arith models: speed does
 not depend on training. --min-ops/--max-ops set the response length (6-9 operations: about 8 steps and 190 tokens a
 response, the step count of a MATH-500 solution).
@@ -35,12 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def prefix_texts(tok, pool) -> tuple[list[str], list[int], list[int], list[tuple[int, int, int]]]:
     """Every (problem, response, step) prefix as templated text, its prompt length and the owner of each prefix.
 
-    The prompt is the chat template with the generation prompt (harness.prompting.build_prompt, what the responses
+    The prompt is the chat template with the generation prompt (harness.core.prompting.build_prompt, what the responses
     were generated from); the prefix of step t runs to where step t+1 starts, the last one is the whole response
     followed by the end-of-turn token the template puts after an assistant message.
     """
-    from harness.prompting import build_prompt
-    from harness.steps import step_spans
+    from harness.core.prompting import build_prompt
+    from harness.core.steps import step_spans
     texts, prompt_lens, owners = [], [], []
     for i, prob in enumerate(pool.problems):
         prompt = build_prompt(tok, prob.problem)
@@ -89,7 +89,7 @@ def straightforward_scores(policy, ref, tok, pool, batch_size: int, beta: float 
 
 def harness_scores(policy, ref, tok, pool, batch_size: int, beta: float = 1.0):
     """What ImplicitPRM.compute_scores does once its models are loaded (single step rewards)."""
-    from reward_models.logprobs import encode_pool, regroup, step_logps
+    from reward_models.lm.logprobs import encode_pool, regroup, step_logps
     encs = encode_pool(tok, pool)
     pol = regroup(step_logps(policy, encs, tok.pad_token_id, batch_size=batch_size, progress=False), pool)
     rf = regroup(step_logps(ref, encs, tok.pad_token_id, batch_size=batch_size, progress=False), pool)
@@ -110,10 +110,10 @@ def main(argv=None) -> int:
 
     import numpy as np
     import torch
+    from scoring_speed import best_of, synthetic_pool
     from tabulate import tabulate
 
-    from reward_models.logprobs import encode_pool
-    from scoring_speed import best_of, synthetic_pool
+    from reward_models.lm.logprobs import encode_pool
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
 
@@ -138,7 +138,7 @@ def main(argv=None) -> int:
           f"models; batch size {args.batch_size}; {args.threads} thread(s); best of {args.repeats}\n")
     rows = [["straightforward (authors' approach)", t_theirs, cpu[1], 2 * their_tokens, n_tokens / t_theirs, 1.0,
              1.0],
-            ["harness (reward_models/logprobs.py)", t_ours, cpu[0], 2 * n_tokens, n_tokens / t_ours, speedup,
+            ["harness (reward_models/lm/logprobs.py)", t_ours, cpu[0], 2 * n_tokens, n_tokens / t_ours, speedup,
              cpu_speedup]]
     print(tabulate(rows, headers=["scorer (policy + reference)", "wall s", "CPU s", "tokens forwarded",
                                   "pool tokens/s", "speed-up (wall)", "speed-up (CPU)"],

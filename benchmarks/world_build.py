@@ -37,9 +37,10 @@ def main() -> None:
            "--scale", a.scale, "--seed", str(a.seed)]
     first = timed(cmd)
     warm = timed(cmd)
-    from harness import cache
+    from harness.core import cache
     from tasks.arith.report import real_pool_ratios, world_markdown
-    from tasks.arith.world import built_key, load_world, world_config
+    from tasks.arith.world import built_key
+    from tasks.arith.world_config import load_world, world_config
     with cache.using(cache_dir):
         cfg = world_config(a.scale, a.seed)
         summary = load_world(cfg)

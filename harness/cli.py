@@ -10,9 +10,9 @@ import argparse
 import sys
 from typing import Callable
 
-from harness import cache
-from harness.errors import HarnessError
-from harness.registry import Registry
+from harness.core import cache
+from harness.core.errors import HarnessError
+from harness.core.registry import Registry
 
 # name -> (help, add_arguments(parser), run(args) -> int|None)
 COMMANDS: Registry[tuple[str, Callable, Callable]] = Registry("command", "harness.commands")

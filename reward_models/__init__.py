@@ -4,7 +4,7 @@ Every module here is imported lazily by the registry and must keep torch/transfo
 that listing reward models stays model-free. Adding a kind (math_shepherd, hf_prm, ...) is one new module.
 """
 
-from harness.registry import Registry
+from harness.core.registry import Registry
 
 REWARD_MODELS = Registry("reward model", "reward_models")
 register_rm = REWARD_MODELS.register

@@ -2,8 +2,9 @@
 paper's second reimplemented baseline: step labels read off an outcome verifier's own confidence, no rollouts.
 
 fit(train_pool, base_model, val_pool):
-  1. Outcome-supervised verifier (OSV). The ORM's training (reward_models.trainer, kind "orm") with head_at="steps":
-     the value head is read at the prompt's last token and at the last token of every step, and every position is
+  1. Outcome-supervised verifier (OSV). The ORM's training (reward_models.training.loop, kind "orm") with
+     head_at="steps": the value head is read at the prompt's last token and at the last token of every step, and every
+     position is
      trained toward the response's outcome label, so sigmoid(head) at a prefix estimates P(correct | prefix). AutoPSV
      trains this with a squared error; we keep the ORM's cross-entropy. Both are proper scoring rules with the same
      minimiser, P(correct | prefix), which is all stage 2 reads. Cached as an ordinary ORM checkpoint
@@ -18,7 +19,7 @@ fit(train_pool, base_model, val_pool):
      carry-forward are those of the authors' release (github.com/rookie-joe/AutoPSV, data_annotation.py, which
      compares the verifier's value at a step's first and last token; we compare the values after consecutive steps,
      the paper's formula). A response whose confidence never falls by half is all '+', right or wrong.
-  3. Process-supervised verifier: math_shepherd's step-tag PRM training (reward_models.prm_training) on those hard
+  3. Process-supervised verifier: math_shepherd's step-tag PRM training (reward_models.training.step_tags) on those hard
      labels, from the same base model, so the two reimplemented baselines differ only in where their labels came
      from. AutoPSV's own PSV is a value head trained by regression on the labels; the step-tag head is the one this
      harness's Math-Shepherd row uses.
@@ -34,11 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from harness import cache
-from harness.errors import InputError
+from harness.core import cache, chunks
+from harness.core.errors import InputError
 from reward_models import register_rm
 from reward_models.hf_prm import HFPRM, TagFormat
-from reward_models.prm_training import TRAIN_FIELDS, StepTagOptions
+from reward_models.training.step_tags import TRAIN_FIELDS, StepTagOptions
 
 CONFIDENCE_DIR = "autopsv_confidences"
 
@@ -84,7 +85,7 @@ class AutoPSV(HFPRM):
         return resolve_format(self._model(), c.step_tag, c.good, c.bad, None)
 
     def osv_config(self):
-        from reward_models.trainer import TrainConfig
+        from reward_models.training.loop import TrainConfig
         c = self.config
         return TrainConfig(loss="ce", lr=c.osv_lr, epochs=c.osv_epochs, batch_size=c.osv_batch_size,
                            grad_accum=c.grad_accum, warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay,
@@ -99,20 +100,20 @@ class AutoPSV(HFPRM):
 def osv_confidences(osv: Path, pool, c: AutoPSVConfig) -> dict:
     """{"values": per problem, per response, the OSV logits [v_0, ..., v_m]; "tokens": tokens read}, cached by the
     OSV's fingerprint and the pool's content."""
-    from reward_models.base import fingerprint
+    from harness.core.fingerprint import fingerprint
     key = cache.stable_hash({"osv": fingerprint(osv), "pool": pool.content_hash(), "dtype": c.dtype,
                              "positions": "prompt end, then every step's last token"})
     path = cache.root() / CONFIDENCE_DIR / f"{key}.json"
     found = cache.read_json_checked(path)  # keyed by the pool's content: a stored entry fits it
     if found is not None:
         return found
-    with cache.locked(path):
+    with chunks.locked(path):
         found = cache.read_json_checked(path)
         if found is not None:
             return found
-        from reward_models.logprobs import encode_pool, regroup
-        from reward_models.modeling import load_causal_lm
-        from reward_models.value_head import load_head, orm_step_values
+        from reward_models.lm.loading import load_causal_lm
+        from reward_models.lm.logprobs import encode_pool, regroup
+        from reward_models.training.value_head import load_head, orm_step_values
         model, tok = load_causal_lm(osv, dtype=c.dtype, device=c.device)
         head = load_head(model, osv)
         encs = encode_pool(tok, pool)
@@ -132,12 +133,12 @@ def sigmoid(x: float) -> float:
 
 def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
     """Stages 1-3 (each cached); the stage-3 checkpoint folder."""
-    from reward_models.base import fingerprint
+    from harness.core.fingerprint import fingerprint
     from reward_models.hf_prm import pick_step_tag
-    from reward_models.logprobs import prompt_format_id
+    from reward_models.lm.loading import load_tokenizer
+    from reward_models.lm.logprobs import prompt_format_id
     from reward_models.math_shepherd import label_quality
-    from reward_models.modeling import load_tokenizer
-    from reward_models.trainer import train
+    from reward_models.training.loop import train
 
     c = rm.config
     if val_pool is not None and not val_pool.is_graded():
@@ -159,9 +160,10 @@ def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
 
     import torch
 
-    from reward_models import compute, prm_training
     from reward_models.hf_prm import encode_pool_tagged
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
+    from reward_models.training import flops as compute
+    from reward_models.training import step_tags as prm_training
     model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)
     params = compute.n_params(model)
     encs = encode_pool_tagged(tok, train_pool, fmt)

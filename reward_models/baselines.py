@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.errors import InputError
+from harness.core.errors import InputError
+from harness.core.fingerprint import fingerprint
 from reward_models import register_rm
-from reward_models.base import RewardModel, fingerprint
+from reward_models.base import RewardModel
 
 
 @dataclass
@@ -88,13 +89,13 @@ class LoglikRM(RewardModel):
         return self.config.model
 
     def scoring_identity(self):
-        from reward_models.logprobs import prompt_format_id
+        from reward_models.lm.logprobs import prompt_format_id
         c = self.config
         return {"model_fingerprint": fingerprint(self._model()), "dtype": c.dtype, "max_len": c.max_len,
                 "prompt_format": prompt_format_id(), "score": "sum of token log-probs per step"}
 
     def compute_scores(self, pool):
-        from reward_models.logp_cache import cached_step_logps
+        from reward_models.lm.logp_cache import cached_step_logps
         c = self.config
         steps = cached_step_logps(self._model(), pool, dtype=c.dtype, max_len=c.max_len, device=c.device,
                                   batch_size=c.score_batch_size, max_tokens=c.max_batch_tokens,

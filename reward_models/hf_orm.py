@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 from reward_models import register_rm
 from reward_models.base import RewardModel
-from reward_models.released import (
+from reward_models.lm.released import (
     Marked,
     ReleasedConfig,
     ReleasedRM,
@@ -47,7 +47,7 @@ class HFORM(ReleasedRM, RewardModel):
     def load(self, path):
         import transformers
 
-        from reward_models.modeling import torch_dtype
+        from reward_models.lm.loading import torch_dtype
         c = self.config
         try:
             model = transformers.AutoModelForSequenceClassification.from_pretrained(

@@ -1,6 +1,6 @@
 """`hf_prm`: any causal LM trained to say good/bad at a step tag (the released Math-Shepherd PRM's format).
 
-A step tag is inserted after every step of a response (harness.steps.step_spans: after the step's text, before the
+A step tag is inserted after every step of a response (harness.core.steps.step_spans: after the step's text, before the
 blank lines that separate it from the next one, with a space before it, as in Math-Shepherd's data:
 "Step 1: ... ки\\nStep 2: ... ки"). The step score is read at the tag's (last) token, where the model predicts the
 label token:
@@ -10,7 +10,7 @@ label token:
 so it is a probability and `prod`/`min`/`last` aggregations are meaningful. Input layouts:
     "shepherd": "{question} {tagged response}" with the tokenizer's special tokens (bos), as the released PRM's card
                 scores it (peiyi9979/math-shepherd-mistral-7b-prm: --set step_tag=ки, good '+', bad '-').
-    "prompt":   harness.prompting.build_prompt(problem) + tagged response, the context the response was written in;
+    "prompt":   harness.core.prompting.build_prompt(problem) + tagged response, the context the response was written in;
                 the in-repo `math_shepherd` checkpoints use it.
 A checkpoint may carry prm_config.json ({step_tag, good, bad, input_format}); options left unset are read from it,
 else Math-Shepherd's defaults ("ки", "+", "-", "shepherd").
@@ -29,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import InputError
-from harness.steps import step_spans
+from harness.core.errors import InputError
+from harness.core.fingerprint import fingerprint
+from harness.core.steps import step_spans
 from reward_models import register_rm
-from reward_models.base import RewardModel, fingerprint
+from reward_models.base import RewardModel
 
 PRM_CONFIG_FILE = "prm_config.json"
 DEFAULT_FORMAT = {"step_tag": "ки", "good": "+", "bad": "-", "input_format": "shepherd"}
@@ -73,7 +74,7 @@ def resolve_format(model_path, step_tag=None, good=None, bad=None, input_format=
 
 
 def write_format(folder, fmt: TagFormat) -> None:
-    from harness import cache
+    from harness.core import cache
     cache.write_json_atomic(Path(folder) / PRM_CONFIG_FILE, fmt.as_dict(), indent=2)
 
 
@@ -129,7 +130,7 @@ class TaggedEncoding:
 
 
 def encode_tagged(tokenizer, problem: str, text: str, fmt: TagFormat) -> TaggedEncoding:
-    from harness.prompting import build_prompt
+    from harness.core.prompting import build_prompt
     tagged, ends = tag_text(text, fmt.step_tag)
     if fmt.input_format == "shepherd":
         context, specials = problem + " ", True
@@ -151,7 +152,7 @@ def encode_pool_tagged(tokenizer, pool, fmt: TagFormat) -> list[TaggedEncoding]:
 
 def tag_logits(model, encs: list[TaggedEncoding], label_ids: tuple[int, int], pad: int):
     """[number of tags in the batch, 2] logits of (good, bad) at every tag, row by row (differentiable)."""
-    from reward_models.logprobs import hidden_at
+    from reward_models.lm.logprobs import hidden_at
     h = hidden_at(model.base_model, [(e.ids, e.tag_pos) for e in encs], pad)
     logits = model.get_output_embeddings()(h)  # only the tag positions go through the output layer
     return logits[:, list(label_ids)].float()
@@ -162,10 +163,10 @@ def step_good_probs(model, tokenizer, encs: list[TaggedEncoding], fmt: TagFormat
                     desc: str = "PRM scores") -> list[list[float]]:
     """P(good) / (P(good) + P(bad)) at every tag of every encoding, in order."""
     import torch
-    from harness import progress as progress_mod
 
-    from reward_models.logprobs import make_batches
-    from reward_models.modeling import pad_id
+    from harness.core import progress as progress_mod
+    from reward_models.lm.loading import pad_id
+    from reward_models.lm.logprobs import make_batches
     label_ids = label_token_ids(tokenizer, fmt.good, fmt.bad)
     out: list[list[float] | None] = [None] * len(encs)
     was_training = model.training
@@ -203,8 +204,8 @@ class HFPRMConfig:
 
 def score_pool(model_path, pool, fmt: TagFormat, *, dtype="float32", device="cpu", batch_size=8, max_tokens=None,
                progress=True, desc="PRM scores") -> list[list[list[float]]]:
-    from reward_models.logprobs import regroup
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.logprobs import regroup
     model, tok = load_causal_lm(model_path, dtype=dtype, device=device)
     encs = encode_pool_tagged(tok, pool, fmt)
     probs = step_good_probs(model, tok, encs, fmt, batch_size=batch_size, max_tokens=max_tokens,
@@ -221,7 +222,7 @@ class HFPRM(RewardModel):
     def _model(self) -> str:
         if self.config.model is None:
             raise InputError(f"{self.name} needs a PRM checkpoint: pass --model PATH", field="model")
-        from reward_models.released import locate
+        from reward_models.lm.released import locate
         return locate(self.config.model)  # a folder, or a Hugging Face id (e.g. peiyi9979/math-shepherd-mistral-7b-prm)
 
     def tag_format(self) -> TagFormat:

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.errors import InputError
+from harness.core.errors import InputError
+from harness.core.fingerprint import fingerprint
 from reward_models import register_rm
-from reward_models.base import RewardModel, fingerprint
-from reward_models.trainer import TrainConfig
+from reward_models.base import RewardModel
+from reward_models.training.loop import TrainConfig
 
 # The authors' released code multiplies by 0.001 instead of beta at inference. Best-of-N and min-aggregation are
 # unchanged by a positive scale; only weighted vote's sigmoid weights see it. score_beta=0.001 reproduces it.
@@ -65,7 +66,7 @@ class ImplicitPRM(RewardModel):
         return self.config.beta if self.config.score_beta is None else self.config.score_beta
 
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
-        from reward_models.trainer import train
+        from reward_models.training.loop import train
         c = self.config
         ckpt = train("implicit", self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
                      score_batch_size=c.score_batch_size, progress=c.progress)
@@ -81,7 +82,7 @@ class ImplicitPRM(RewardModel):
         return c.model, (c.ref if c.use_ref else None)
 
     def scoring_identity(self):
-        from reward_models.logprobs import prompt_format_id
+        from reward_models.lm.logprobs import prompt_format_id
         model, ref = self._paths()
         c = self.config
         return {"model_fingerprint": fingerprint(model), "ref_fingerprint": fingerprint(ref) if ref else None,
@@ -89,9 +90,14 @@ class ImplicitPRM(RewardModel):
                 "max_len": c.max_len, "prompt_format": prompt_format_id()}
 
     def compute_scores(self, pool):
-        from reward_models.logp_cache import cached_step_logps
-        from reward_models.logprobs import encode_pool, regroup, step_logps
-        from reward_models.modeling import check_same_tokenizer, load_causal_lm, load_tokenizer, pad_id
+        from reward_models.lm.loading import (
+            check_same_tokenizer,
+            load_causal_lm,
+            load_tokenizer,
+            pad_id,
+        )
+        from reward_models.lm.logp_cache import cached_step_logps
+        from reward_models.lm.logprobs import encode_pool, regroup, step_logps
         c = self.config
         model_path, ref_path = self._paths()
         model, tok = load_causal_lm(model_path, dtype=c.dtype, device=c.device)

@@ -10,8 +10,8 @@
     recipe=eval: reference Qwen/Qwen2.5-7B-Instruct, coefficient 0.005 (ImplicitPRM's eval/process_eval.sh);
     steps joined by blank lines, no re-prefixing.
 Scoring is the implicit PRM's (reward_models.implicit): q_t = coef * sum of log pi/pi_ref over the response tokens
-up to the end of step t, step reward q_t - q_{t-1}. Steps are the harness's (harness.steps); the authors re-split on
-"Step k:" markers, which gives the same steps on responses that carry them. Each model reads the response after
+up to the end of step t, step reward q_t - q_{t-1}. Steps are the harness's (harness.core.steps); the authors re-split
+on "Step k:" markers, which gives the same steps on responses that carry them. Each model reads the response after
 its own tokenizer's chat template with the generation prompt (then eos, the end-of-turn token of these chat
 models), as the authors' code encodes the reference with the reference's tokenizer; the vocabularies must match,
 so the response tokens, and the steps their log-ratios are summed over, are the same for both.
@@ -23,11 +23,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from harness.errors import InputError
-from harness.steps import split_steps
+from harness.core.errors import InputError
+from harness.core.steps import split_steps
 from reward_models import register_rm
 from reward_models.implicit import ImplicitConfig, ImplicitPRM
-from reward_models.released import locate
+from reward_models.lm.released import locate
 
 
 @dataclass
@@ -78,7 +78,7 @@ class ReleasedImplicit(ImplicitPRM):
         return "\n\n".join(steps)
 
     def compute_scores(self, pool):
-        from harness.pool import Pool
+        from harness.core.pool import Pool
         problems = []
         for p in pool.problems:
             rs = [replace(r, text=self.layout(r.text)) for r in p.responses]

@@ -5,7 +5,7 @@ model as the reference, and trains the implicit Q-value of every step prefix
 
     q_t = beta * sum over response tokens up to the end of step t of log pi_theta / pi_ref
 
-with the KTO objective against the Math-Shepherd hard label of step t (reward_models.mc_labels, the same cached
+with the KTO objective against the Math-Shepherd hard label of step t (reward_models.training.mc_labels, the same cached
 labels `math_shepherd` trains on): desirable lambda_D (1 - s(q_t - z0)), undesirable lambda_U (1 - s(z0 - q_t)),
 averaged over the steps of a batch. The reference point z0 is 0: the KTO paper's mismatched-pair KL estimate is
 defined for whole responses, not prefixes. Scoring is the implicit PRM's, unchanged. compute.json adds the MC
@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import cache
-from harness.errors import InputError
+from harness.core import cache
+from harness.core.errors import InputError
 from reward_models import register_rm
 from reward_models.implicit import ImplicitConfig, ImplicitPRM
 from reward_models.math_shepherd import MCOptions, label_quality, mc_setup
@@ -37,7 +37,7 @@ def prefix_rewards(model, encs, ref_prefix, beta: float, pad: int):
     """q_t of every step of every sequence, concatenated row by row (differentiable); ref_prefix: same layout."""
     import torch
 
-    from reward_models.logprobs import collate, token_logps
+    from reward_models.lm.logprobs import collate, token_logps
     batch = collate(encs, pad, "left")
     logp, resp = token_logps(model, batch)
     slots = batch["step_slot"].to(resp.device)[resp]
@@ -57,7 +57,7 @@ class ImplicitCEStage2(ImplicitPRM):
     Config = Stage2Config
 
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
-        from reward_models.trainer import train
+        from reward_models.training.loop import train
         c = self.config
         stage1 = train("implicit", "implicit_ce", base_model, train_pool, self.train_config(), val_pool,
                        device=c.device, score_batch_size=c.score_batch_size, progress=c.progress)
@@ -67,7 +67,7 @@ class ImplicitCEStage2(ImplicitPRM):
 
 
 def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_model, val_pool=None) -> Path:
-    from reward_models.base import fingerprint
+    from harness.core.fingerprint import fingerprint
     mc = mc_setup(c, train_pool, base_model)
     pool, mc_key = mc.pool, mc.key
     s2 = {"lr": c.stage2_lr if c.stage2_lr is not None else c.lr, "epochs": c.stage2_epochs,
@@ -84,14 +84,14 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
 
     import numpy as np
     import torch
-    from harness import progress as progress_mod
 
-    from reward_models import compute
-    from reward_models import losses as L
-    from reward_models.logp_cache import cached_step_logps
-    from reward_models.logprobs import encode_pool, step_logps
-    from reward_models.modeling import load_causal_lm, pad_id, save_model
-    from reward_models.trainer import auc, flat_sums, lr_at, optimizer_step
+    from harness.core import progress as progress_mod
+    from reward_models.lm.loading import load_causal_lm, pad_id, save_model
+    from reward_models.lm.logp_cache import cached_step_logps
+    from reward_models.lm.logprobs import encode_pool, step_logps
+    from reward_models.training import flops as compute
+    from reward_models.training import losses as L
+    from reward_models.training.loop import auc, flat_sums, lr_at, optimizer_step
 
     labels = mc.run(progress=c.progress)  # the base model is the policy that wrote the rollouts
     model, tok = load_causal_lm(stage1, dtype=c.dtype, device=c.device)

@@ -2,8 +2,8 @@
 
 fit(train_pool, base_model, val_pool):
   1. MC-label the RM-training responses with the base model as the policy (it wrote them): K completions per step
-     prefix at the pool's own temperature (reward_models.mc_labels; cached, resumable). `max_instructions` labels
-     only the first problems, because K rollouts per step are expensive on a CPU.
+     prefix at the pool's own temperature (reward_models.training.mc_labels; cached, resumable). `max_instructions`
+     labels only the first problems, because K rollouts per step are expensive on a CPU.
   2. Fine-tune the base model to predict good/bad at a step tag placed after every step: cross-entropy over the two
      label tokens' logits at the tag positions, against the hard labels (default) or the soft ones (target=soft),
      averaged over the tags of a batch, as Math-Shepherd trains its released PRM.
@@ -18,11 +18,12 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import cache
-from harness.errors import InputError
-from reward_models import prm_training, register_rm
+from harness.core import cache
+from harness.core.errors import InputError
+from reward_models import register_rm
 from reward_models.hf_prm import HFPRM, TagFormat
-from reward_models.prm_training import StepTagOptions
+from reward_models.training import step_tags as prm_training
+from reward_models.training.step_tags import StepTagOptions
 
 
 @dataclass
@@ -49,7 +50,7 @@ class MCSetup:
 
     def run(self, progress: bool = True, load=None):
         """Compute (or read) the labels; the policy is loaded only if something is left to sample."""
-        from reward_models import mc_labels as mc
+        from reward_models.training import mc_labels as mc
         c = self.options
         sampler = mc.policy_sampler(self.policy, temperature=self.temperature, max_new_tokens=c.max_new_tokens,
                                     dtype=self.identity["dtype"], device=getattr(c, "device", "cpu"),
@@ -60,7 +61,7 @@ class MCSetup:
 
 def mc_setup(c: MCOptions, train_pool, base_model) -> MCSetup:
     """Everything that determines the MC labels of a training pool, without sampling anything yet."""
-    from reward_models import mc_labels as mc
+    from reward_models.training import mc_labels as mc
     pool = mc.subset_pool(train_pool, c.max_instructions)
     temperature = c.temperature if c.temperature is not None else mc.pool_temperature(pool)
     grader_name, grader = mc.default_grader(pool)
@@ -120,10 +121,10 @@ class MathShepherd(HFPRM):
 
 def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool=None) -> Path:
     """MC-label, fine-tune, save (or find the cached checkpoint) and return the checkpoint folder."""
-    from reward_models.base import fingerprint
+    from harness.core.fingerprint import fingerprint
     from reward_models.hf_prm import pick_step_tag
-    from reward_models.logprobs import prompt_format_id
-    from reward_models.modeling import load_tokenizer
+    from reward_models.lm.loading import load_tokenizer
+    from reward_models.lm.logprobs import prompt_format_id
 
     mc = mc_setup(c, train_pool, base_model)
     pool, mc_key = mc.pool, mc.key
@@ -140,9 +141,9 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
 
     import torch
 
-    from reward_models import compute
     from reward_models.hf_prm import encode_pool_tagged
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
+    from reward_models.training import flops as compute
 
     model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)
     labels = mc.run(progress=c.progress, load=lambda: (model, tok))  # before training the model *is* the policy

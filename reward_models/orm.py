@@ -1,7 +1,7 @@
 """Outcome reward model: the base model's backbone plus a scalar value head, trained with BCE on outcome labels.
 
-The head (reward_models.value_head) is one nn.Linear read at the last token (eos) of prompt + response; its logit is
-the response's score, reported as a single step.
+The head (reward_models.training.value_head) is one nn.Linear read at the last token (eos) of prompt + response; its
+logit is the response's score, reported as a single step.
 Trained with head_at="steps" (an outcome-supervised verifier in AutoPSV's sense, Lu et al. 2024) the head is also
 read at the end of every step: its logit there estimates whether the response will end correct from that prefix, and
 scoring reports one value per step (the last one is the last token's, as before).
@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from harness.errors import InputError
+from harness.core.errors import InputError
+from harness.core.fingerprint import fingerprint
 from reward_models import register_rm
-from reward_models.base import RewardModel, fingerprint
-from reward_models.trainer import TrainConfig, check_train_config
-from reward_models.value_head import load_head, orm_scores, orm_step_values
+from reward_models.base import RewardModel
+from reward_models.training.loop import TrainConfig, check_train_config
+from reward_models.training.value_head import load_head, orm_scores, orm_step_values
 
 
 @dataclass
@@ -42,7 +43,7 @@ class ORM(RewardModel):
         return TrainConfig(**{f.name: getattr(self.config, f.name) for f in fields(TrainConfig)})
 
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
-        from reward_models.trainer import train
+        from reward_models.training.loop import train
         c = self.config
         ckpt = train("orm", self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
                      score_batch_size=c.score_batch_size, progress=c.progress)
@@ -61,8 +62,8 @@ class ORM(RewardModel):
                 "score": f"value-head logit at {where}"}
 
     def compute_scores(self, pool):
-        from reward_models.logprobs import regroup
-        from reward_models.modeling import load_causal_lm
+        from reward_models.lm.loading import load_causal_lm
+        from reward_models.lm.logprobs import regroup
         c = self.config
         model, tok = load_causal_lm(self._model(), dtype=c.dtype, device=c.device)
         head = load_head(model, self._model())

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from reward_models import register_rm
 from reward_models.base import RewardModel
-from reward_models.released import (
+from reward_models.lm.released import (
     Marked,
     ReleasedConfig,
     ReleasedRM,

@@ -1,6 +1,6 @@
 """Tasks: problems with reference answers. Each module registers itself with @register_task("name")."""
 
-from harness.registry import Registry
+from harness.core.registry import Registry
 
 TASKS = Registry("task", "tasks")
 register_task = TASKS.register

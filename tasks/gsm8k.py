@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 from tasks import register_task
 from tasks.base import Task, TaskProblem
 from tasks.math500 import SHARED_DATA, field, load_hub, read_jsonl

@@ -4,13 +4,13 @@ Each record holds `question`, `ground_truth` (the reference solution ending "A: 
 6B/175B, fine-tuned or verifier-selected, each with OpenAI's `is_correct`. They become a graded pool: 4 responses per
 problem, `correct` = `is_correct` as published (never re-graded), `answer` = the solution's final "A: N".
 
-GPT-3 writes one reasoning step per line; harness.steps splits steps at blank lines, so each response's lines are
+GPT-3 writes one reasoning step per line; harness.core.steps splits steps at blank lines, so each response's lines are
 joined with a blank line between them ("\n" -> "\n\n"), which makes every line one step and changes nothing else.
 
 The file is read from `--data PATH`, else ../shared/data/gsm8k/example_model_solutions.jsonl beside the checkout.
 It is not on the Hugging Face hub, so there is no hub fallback: without a local copy the task says where to get it.
 
-`run --task gsm8k-gpt3` is a two-fold experiment (harness.crossfit): problems are shuffled with a fixed seed, the
+`run --task gsm8k-gpt3` is a two-fold experiment (harness.flow.folds): problems are shuffled with a fixed seed, the
 first `max_problems` kept and cut into halves A and B; the reward model trains on one half and scores the other.
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import cache
-from harness.errors import InputError
-from harness.pool import Pool, Problem, Response, load_pool, save_pool
+from harness.core import cache
+from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response, load_pool, save_pool
 from tasks import register_task
 from tasks.base import Task, TaskProblem
 from tasks.math500 import SHARED_DATA, read_jsonl
@@ -50,7 +50,7 @@ def final_answer(solution: str) -> str | None:
 
 
 def as_steps(solution: str) -> str:
-    """One step per line: blank lines between GPT-3's lines so harness.steps splits there."""
+    """One step per line: blank lines between GPT-3's lines so harness.core.steps splits there."""
     return "\n\n".join(line for line in solution.strip().splitlines() if line.strip())
 
 
@@ -141,7 +141,11 @@ class GSM8KGPT3(Task):
             raise InputError(f"gsm8k-gpt3 has no '{split}' split", field="split", expected="test")
         return [TaskProblem(p.id, p.problem, p.reference, p.meta) for p in read_problems(data_path(self.data))]
 
-    @staticmethod
-    def run_experiment(cfg, log):
-        from harness.crossfit import run_crossfit
-        return run_crossfit(cfg, log)
+    # flow "folds": two halves, each scored by the model trained on the other
+    flow = "folds"
+    fold_pairs = (("A", "B"), ("B", "A"))
+    responses_per_problem = len(SOLVERS)
+    option_defaults = {"max_problems": DEFAULT_MAX_PROBLEMS, "data": None}  # options left out of run file names
+
+    def folds(self, task_options: dict, seed: int) -> dict[str, Pool]:
+        return build_halves(task_options.get("data"), max_problems_of(task_options), seed)

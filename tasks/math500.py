@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 from tasks import register_task
 from tasks.base import Task, TaskProblem
 

@@ -2,11 +2,12 @@
 into `steps`, human `label` = index of the earliest wrong step (-1 = every step right).
 
 Each sample becomes a one-response pool problem whose text is the steps joined by blank lines (the authors' own
-"\n\n" join), so harness.steps splits it back into exactly the given steps and a PRM's step scores line up with the
-labels. A few solutions mix "Step k:" headers with unmarked paragraphs; harness.steps then splits at the headers
+"\n\n" join), so harness.core.steps splits it back into exactly the given steps and a PRM's step scores line up with the
+labels. A few solutions mix "Step k:" headers with unmarked paragraphs; harness.core.steps then splits at the headers
 only, so those samples cannot be scored step for step and are left out (the count is reported with the result).
 
-`run --task processbench` scores every sample with one reward model and evaluates with harness.step_eval. Data is
+`run --task processbench` scores every sample with one reward model and evaluates with harness.evaluation.step_eval.
+Data is
 read from `--data FOLDER`, else ../shared/data/processbench beside the checkout (the hub copy, Qwen/ProcessBench, is
 not fetched here: give a local folder).
 """
@@ -14,18 +15,16 @@ not fetched here: give a local folder).
 from __future__ import annotations
 
 import json
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from harness import cache
-from harness.errors import InputError
-from harness.pool import Pool, Problem, Response, load_pool, save_pool
-from harness.steps import split_steps
-from tasks import register_task
+from harness.core import cache
+from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response, load_pool, save_pool
+from harness.core.steps import split_steps
+from tasks import gsm8k_gpt3, register_task
 from tasks.base import Task, TaskProblem
 from tasks.math500 import SHARED_DATA
 
@@ -122,104 +121,6 @@ def split_pool(split: str, data: str | None, max_n: int | None, seed: int) -> tu
     return load_pool(path), [s.label for s in samples], dropped
 
 
-def random_step_scores(pool: Pool, seed: int) -> list[list[float]]:
-    """The chance baseline: independent uniform scores per step, seeded."""
-    rng = np.random.default_rng(seed)
-    return [[float(x) for x in rng.uniform(size=len(split_steps(p.responses[0].text)))] for p in pool.problems]
-
-
-def _scorer(cfg, log):
-    """(reward model ready to score, what it is) for loglik / trained implicit PRMs; a trainable RM with no --model
-    is trained (or found cached) on half A of the gsm8k-gpt3 experiment, the same checkpoint that run made."""
-    from harness.crossfit import effective_rm_options
-    from reward_models import get_rm
-    from reward_models.bases import is_named, resolve_base
-    opts = effective_rm_options(cfg.rm, cfg.rm_options)
-    rm = get_rm(cfg.rm, **opts)
-    for attr in ("model", "ref"):
-        if is_named(getattr(rm.config, attr, None)):
-            setattr(rm.config, attr, resolve_base(getattr(rm.config, attr), log))
-    def base():  # converted only when something needs it
-        return resolve_base(cfg.base or "smollm2", log)
-    if rm.trainable and getattr(rm.config, "model", None) is None:
-        from tasks.gsm8k_gpt3 import build_halves, max_problems_of
-        halves = build_halves(None, max_problems_of(cfg.task_options), cfg.seed)
-        log(f"[train] {cfg.rm} on gsm8k-gpt3 half A ({halves['A'].n_responses} solutions)")
-        rm.fit(halves["A"], base())
-        return rm, {"trained_on": str(halves["A"].path), "checkpoint": rm.config.model, "ref": rm.config.ref}
-    if rm.trainable and rm.config.use_ref and rm.config.ref is None:
-        rm.config.ref = base()
-    if not rm.trainable and getattr(rm.config, "model", None) is None:
-        rm.fit(None, base())
-    return rm, {"model": getattr(rm.config, "model", None), "ref": getattr(rm.config, "ref", None)}
-
-
-def run_processbench(cfg, log=None) -> dict:
-    from harness import step_eval
-    log = log or (lambda m: print(m, file=sys.stderr))
-    topts = cfg.task_options
-    splits = list(topts.get("splits") or SPLITS)
-    for split in splits:  # before any model is loaded
-        if split not in SPLITS:
-            raise InputError(f"unknown ProcessBench split '{split}'", field="--splits", expected=", ".join(SPLITS))
-    if topts.get("tune_on", TUNE_ON) not in SPLITS:
-        raise InputError(f"unknown ProcessBench split '{topts['tune_on']}'", field="--tune-on",
-                         expected=", ".join(SPLITS))
-    tune_on = topts.get("tune_on", TUNE_ON)
-    notes = []
-    if tune_on not in splits:
-        notes.append(f"threshold tuned on '{splits[0]}' ('{tune_on}' not among the splits run): its F1 is in-sample")
-        tune_on = splits[0]
-    max_n = topts.get("max_per_split", DEFAULT_MAX_PER_SPLIT)
-    t0 = time.time()
-    timings, data, dropped, sizes, ids = {}, {}, {}, {}, {}
-    rm, what = (None, {"seed": cfg.seed}) if cfg.rm == "random" else _scorer(cfg, log)
-    timings["prepare_s"] = round(time.time() - t0, 1)
-    for split in splits:
-        pool, labels, dropped[split] = split_pool(split, topts.get("data"), max_n, cfg.seed)
-        sizes[split] = len(pool)
-        ids[split] = [p.id for p in pool.problems]
-        t = time.time()
-        log(f"[score] {cfg.rm} on ProcessBench-{split} ({len(pool)} samples)")
-        if rm is None:
-            scores = random_step_scores(pool, cfg.seed)
-        else:
-            scores = [p[0] for p in rm.score(pool).step_scores]
-        timings[f"score_{split}_s"] = round(time.time() - t, 1)
-        data[split] = (labels, scores)
-    result = step_eval.evaluate_splits(data, tune_on, resamples=cfg.bootstrap, seed=cfg.seed)
-    # Every sample's predicted first wrong step (-1: none) beside its label, for `harness report`.
-    thr = result["threshold"]
-    result["predictions"] = {split: [{"id": i, "label": lab, "predicted": step_eval.first_below(s, thr)}
-                                     for i, lab, s in zip(ids[split], *data[split])] for split in splits}
-    for split, n in dropped.items():
-        if n:
-            notes.append(f"{split}: {n} samples left out (their 'Step k:' headers mixed with unmarked paragraphs do "
-                         "not split back into the labelled steps)")
-    timings["total_s"] = round(time.time() - t0, 1)
-    report = {"kind": "processbench", "rm": cfg.rm, "command": cfg.command(), "config": _config(cfg), **result,
-              "scorer": what, "samples": sizes, "left_out": dropped, "notes": notes, "timings": timings}
-    report["written"] = write(cfg, report)
-    return report
-
-
-def _config(cfg) -> dict:
-    from dataclasses import asdict
-    return asdict(cfg)
-
-
-def write(cfg, report: dict) -> list[str]:
-    from harness import step_eval
-    from harness.crossfit import results_stem
-    from tasks.gsm8k_gpt3 import DEFAULT_MAX_PROBLEMS
-    stem = results_stem("processbench", cfg.name, cfg.task_options,
-                        {"splits": None, "max_per_split": None, "tune_on": TUNE_ON, "data": None,
-                         "max_problems": DEFAULT_MAX_PROBLEMS})
-    md = (f"# {cfg.rm} on ProcessBench\n\nCommand: `{report['command']}`\n\n"
-          + step_eval.render(report, "markdown") + "\nTimings (s, this machine): " + str(report["timings"]) + "\n")
-    return [str(p) for p in cache.write_run_files(cfg.results, stem, md, step_eval.render(report, "json"))]
-
-
 @register_task("processbench")
 class ProcessBench(Task):
     name = "processbench"
@@ -229,6 +130,20 @@ class ProcessBench(Task):
         return [TaskProblem(s.id, s.problem, "", {"label": s.label, "steps": s.steps})
                 for s in load_split(split, self.data)]
 
-    @staticmethod
-    def run_experiment(cfg, log):
-        return run_processbench(cfg, log)
+    # flow "steps": each split a pool of one response per sample, labelled by its first wrong step
+    flow = "steps"
+    splits = SPLITS
+    tune_on = TUNE_ON
+    default_max_per_split = DEFAULT_MAX_PER_SPLIT
+    option_defaults = {"splits": None, "max_per_split": None, "tune_on": TUNE_ON, "data": None,
+                       "max_problems": gsm8k_gpt3.DEFAULT_MAX_PROBLEMS}
+
+    def step_pool(self, split: str, task_options: dict, seed: int) -> tuple[Pool, list[int], int]:
+        """(pool, first-wrong-step labels, samples left out) of one split."""
+        return split_pool(split, task_options.get("data"), task_options.get("max_per_split",
+                                                                            DEFAULT_MAX_PER_SPLIT), seed)
+
+    def train_pool(self, task_options: dict, seed: int) -> Pool:
+        """What a trainable reward model with no --model learns from: half A of the gsm8k-gpt3 experiment (the
+        checkpoint that `run --task gsm8k-gpt3` trained first)."""
+        return gsm8k_gpt3.build_halves(None, gsm8k_gpt3.max_problems_of(task_options), seed)["A"]

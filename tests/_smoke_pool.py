@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from harness.pool import Pool, Problem, Response, save_pool
+from harness.core.pool import Pool, Problem, Response, save_pool
 
 
 def smoke_pool(problems: int = 12, responses: int = 8, seed: int = 0) -> Pool:

@@ -20,7 +20,7 @@ def _one_thread():
 @pytest.fixture
 def cache_root(tmp_path):
     """Point the harness cache at a fresh folder for one test."""
-    from harness import cache
+    from harness.core import cache
     cache.set_root(tmp_path / "cache")
     yield tmp_path / "cache"
     cache.set_root(None)
@@ -35,7 +35,7 @@ def tiny_lm_dir(tmp_path_factory):
         if (size, seed) not in made:
             import torch
             torch.set_num_threads(1)
-            from reward_models.modeling import save_model
+            from reward_models.lm.loading import save_model
             from tasks.arith.model import make_model
             from tasks.arith.tokenizer import build_tokenizer
             tok = build_tokenizer()
@@ -59,8 +59,9 @@ def processbench_dir():
 @pytest.fixture(scope="session")
 def smoke_world(tmp_path_factory):
     """(config, cache root, summary) of a smoke-scale arith world built once in its own cache (read-only for tests)."""
-    from harness import cache
-    from tasks.arith.world import build_world, world_config
+    from harness.core import cache
+    from tasks.arith.world import build_world
+    from tasks.arith.world_config import world_config
     root = tmp_path_factory.mktemp("smoke-world-cache")
     cfg = world_config("smoke", 0, threads=1)
     with cache.using(root):

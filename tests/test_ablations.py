@@ -7,11 +7,11 @@ import json
 import math
 
 import pytest
-
 from _smoke_pool import smoke_pool
-from harness.errors import InputError
+
+from harness.core.errors import InputError
 from reward_models import get_rm
-from reward_models.trainer import TrainConfig, checkpoint_key, training_subset
+from reward_models.training.loop import TrainConfig, checkpoint_key, training_subset
 
 
 def test_response_subset_keeps_the_first_k_in_generation_order():
@@ -38,9 +38,9 @@ def test_instruction_subsets_are_nested_seeded_and_sized():
 def test_checkpoint_key_ignores_late_fields_at_their_defaults(tiny_lm_dir):
     base, pool = str(tiny_lm_dir("nano", 0)), smoke_pool(problems=3, responses=2)
     cfg = TrainConfig()
-    from harness import cache
-    from reward_models.base import fingerprint
-    from reward_models.logprobs import prompt_format_id
+    from harness.core import cache
+    from harness.core.fingerprint import fingerprint
+    from reward_models.lm.logprobs import prompt_format_id
     old = {k: v for k, v in dataclasses.asdict(cfg).items()
            if k not in ("train_ref", "responses_per_instruction", "instruction_fraction", "head_at")}
     # the key a checkpoint got before these options existed

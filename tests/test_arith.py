@@ -8,9 +8,16 @@ import pytest
 import torch
 from _decoding import fast_and_generic_samples
 
-from harness.steps import split_steps
-from tasks.arith.problems import (arithmetic_errors, extract_answer, first_error_step, generate_problems, is_correct,
-                                  solution_steps, Node)
+from harness.core.steps import split_steps
+from tasks.arith.problems import (
+    Node,
+    arithmetic_errors,
+    extract_answer,
+    first_error_step,
+    generate_problems,
+    is_correct,
+    solution_steps,
+)
 
 
 def test_hand_worked_problem():
@@ -61,7 +68,7 @@ def test_error_position_of_a_propagated_mistake():
 
 
 def test_splits_are_disjoint_and_seeded():
-    from tasks.arith.world import splits, world_config
+    from tasks.arith.world_config import splits, world_config
     cfg = world_config("smoke", 0)
     sp = splits(cfg)
     exprs = [{p.expression for p in v} for v in sp.values()]
@@ -74,7 +81,7 @@ def test_splits_are_disjoint_and_seeded():
 def test_tokenizer_round_trip(tmp_path):
     from transformers import AutoTokenizer
 
-    from harness.prompting import build_prompt
+    from harness.core.prompting import build_prompt
     from tasks.arith.tokenizer import build_tokenizer
     tok = build_tokenizer()
     text = generate_problems(0, 1)[0].solution
@@ -94,8 +101,8 @@ def test_tokenizer_round_trip(tmp_path):
 def test_fast_decoder_matches_llama_forward(heads, kv_heads):
     from transformers import LlamaForCausalLM
 
-    from harness.fast_decode import LlamaDecoder
-    from harness.prompting import build_prompt
+    from harness.core.prompting import build_prompt
+    from harness.generation.fast_decode import LlamaDecoder
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
     tok = build_tokenizer()
@@ -133,7 +140,7 @@ def test_fast_decoder_matches_llama_forward(heads, kv_heads):
 
 
 def test_sampling_is_reproducible_and_independent_of_batching():
-    from harness.sampling import sample_responses
+    from harness.generation.sampling import sample_responses
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
     tok = build_tokenizer()
@@ -147,9 +154,9 @@ def test_sampling_is_reproducible_and_independent_of_batching():
 
 
 def test_smoke_world_builds_graded_pools(smoke_world):
-    from harness import cache
-    from harness.pool import load_pool
-    from tasks.arith.world import GENERATORS, pool_path
+    from harness.core import cache
+    from harness.core.pool import load_pool
+    from tasks.arith.world_config import GENERATORS, pool_path
     cfg, root, summary = smoke_world
     assert set(summary["generators"]) == set(GENERATORS)
     with cache.using(root):
@@ -168,8 +175,9 @@ def test_smoke_world_builds_graded_pools(smoke_world):
 
 def test_smoke_world_is_deterministic(smoke_world, tmp_path):
     """Same seed, same machine: byte-identical pools, rebuilt from scratch in a fresh cache."""
-    from harness import cache
-    from tasks.arith.world import build_world, pool_path
+    from harness.core import cache
+    from tasks.arith.world import build_world
+    from tasks.arith.world_config import pool_path
     cfg, root, _ = smoke_world
     with cache.using(root):
         first = pool_path(cfg, "test", "mid").read_bytes()
@@ -181,8 +189,9 @@ def test_smoke_world_is_deterministic(smoke_world, tmp_path):
 def test_sampling_in_worker_processes_writes_the_same_pools(smoke_world, tmp_path):
     """threads=2 samples the pools' chunks in two single-thread processes (one queue over all pools); the pools
     are the bytes the one-process build wrote, and the build says how it sampled."""
-    from harness import cache
-    from tasks.arith.world import build_world, world_pool_paths
+    from harness.core import cache
+    from tasks.arith.world import build_world
+    from tasks.arith.world_config import world_pool_paths
     cfg, root, _ = smoke_world
     with cache.using(root):
         one = [p.read_bytes() for p in world_pool_paths(cfg)]
@@ -197,7 +206,7 @@ def test_sampling_in_worker_processes_writes_the_same_pools(smoke_world, tmp_pat
 def test_arith_generators_sample_through_the_fast_decoder_and_agree_with_the_generic_path():
     # transformers 5 writes unscaled rotary embeddings as {'rope_type': 'default'}; the fast path must still be taken
     # (it silently was not, which tripled the world's sampling time), and scaled variants must still fall back.
-    from harness import fast_decode
+    from harness.generation import fast_decode
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
     tok = build_tokenizer()

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from harness import cache
-from harness.errors import InputError
+from harness.core import cache
+from harness.core.errors import InputError
 
 
 @pytest.fixture
@@ -43,9 +43,10 @@ def test_a_build_is_named_by_its_content_and_one_checkpoint_byte_renames_it(buil
 
 
 def test_a_frozen_world_opens_without_building_and_gives_back_the_same_bytes(built, tmp_path, monkeypatch):
-    from reward_models.base import fingerprint
+    from harness.core.fingerprint import fingerprint
     from tasks.arith import frozen
-    from tasks.arith.world import GENERATORS, open_world
+    from tasks.arith.world import open_world
+    from tasks.arith.world_config import GENERATORS
     cfg, root, summary = built
     data = tmp_path / "data" / "v7"
     monkeypatch.setattr(frozen, "DATA", data)

@@ -7,10 +7,23 @@ from collections import Counter
 
 import pytest
 
-from harness.steps import split_steps
-from tasks.arith.grammar import (FINAL_FORMS, STEP_FORMS, all_solutions, count_solutions, first_error_step, orders,
-                                 sample_solution)
-from tasks.arith.problems import Node, arithmetic_errors, extract_answer, generate_problems, is_correct
+from harness.core.steps import split_steps
+from tasks.arith.grammar import (
+    FINAL_FORMS,
+    STEP_FORMS,
+    all_solutions,
+    count_solutions,
+    first_error_step,
+    orders,
+    sample_solution,
+)
+from tasks.arith.problems import (
+    Node,
+    arithmetic_errors,
+    extract_answer,
+    generate_problems,
+    is_correct,
+)
 
 
 def leaf(v):

@@ -6,14 +6,12 @@ import math
 
 import numpy as np
 import pytest
-
-from harness.errors import InputError
-from harness.steps import step_spans
-from reward_models import get_rm
-from reward_models.autopsv import sigmoid, step_labels
-
 from test_math_shepherd import synthetic_pool
 
+from harness.core.errors import InputError
+from harness.core.steps import step_spans
+from reward_models import get_rm
+from reward_models.autopsv import sigmoid, step_labels
 
 # --- stage 2: the formula -------------------------------------------------------------------------------------------
 
@@ -58,9 +56,13 @@ def _head_at_prefixes(model, head, enc, positions):
 def test_step_values_equal_one_forward_per_prefix_in_any_batch(tiny_lm_dir):
     import torch
 
-    from reward_models.logprobs import encode_pool
-    from reward_models.modeling import load_causal_lm
-    from reward_models.value_head import new_head, orm_step_values, step_end_positions
+    from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.logprobs import encode_pool
+    from reward_models.training.value_head import (
+        new_head,
+        orm_step_values,
+        step_end_positions,
+    )
     model, tok = load_causal_lm(tiny_lm_dir("nano", 0))
     head = new_head(model, 3)
     torch.nn.init.normal_(head.weight, std=0.5)
@@ -80,11 +82,11 @@ def test_head_at_steps_trains_every_prefix_toward_the_outcome(tiny_lm_dir, cache
     import torch
     import torch.nn.functional as F
 
-    from harness import cache
-    from reward_models.logprobs import encode_pool
-    from reward_models.modeling import load_causal_lm
-    from reward_models.value_head import new_head, step_end_positions
-    from reward_models.trainer import TrainConfig, train
+    from harness.core import cache
+    from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.logprobs import encode_pool
+    from reward_models.training.loop import TrainConfig, train
+    from reward_models.training.value_head import new_head, step_end_positions
     base = tiny_lm_dir("nano", 0)
     pool = synthetic_pool(1, 4)
     ckpt = train("orm", "osv", base, pool, TrainConfig(batch_size=64, head_at="steps"), progress=False)
@@ -108,11 +110,11 @@ def test_head_at_steps_trains_every_prefix_toward_the_outcome(tiny_lm_dir, cache
 # --- the whole adapter ----------------------------------------------------------------------------------------------
 
 def test_autopsv_labels_equal_the_formula_on_its_verifier_and_its_prm_ranks(tiny_lm_dir, cache_root, capsys):
-    from harness import cache
-    from harness import leaderboard as lb
-    from reward_models.logprobs import encode_pool
-    from reward_models.modeling import load_causal_lm
-    from reward_models.value_head import load_head, step_end_positions
+    from harness.core import cache
+    from harness.evaluation import leaderboard as lb
+    from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.logprobs import encode_pool
+    from reward_models.training.value_head import load_head, step_end_positions
     base = str(tiny_lm_dir("nano", 0))
     train_pool, test = synthetic_pool(1, 6), synthetic_pool(2, 3)
     rm = get_rm("autopsv", osv_lr=3e-3, osv_epochs=20, osv_batch_size=6, lr=3e-3, epochs=20, batch_size=6,
@@ -140,7 +142,7 @@ def test_autopsv_labels_equal_the_formula_on_its_verifier_and_its_prm_ranks(tiny
     import sys
     from pathlib import Path
 
-    from harness.pool import save_pool
+    from harness.core.pool import save_pool
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import autopsv_labels
     save_pool(train_pool, cache_root.parent / "train.jsonl")
@@ -173,7 +175,7 @@ def test_autopsv_labels_equal_the_formula_on_its_verifier_and_its_prm_ranks(tiny
     assert comp["total_flops"] == pytest.approx(math.fsum(s["total_flops"] for s in comp["stages"]))
 
     # every stage is cached: a second fit trains nothing and reads the same checkpoint
-    import reward_models.trainer as trainer
+    import reward_models.training.loop as trainer
     calls = []
     real = trainer.optimizer_step
     trainer.optimizer_step = lambda *a, **k: calls.append(1) or real(*a, **k)

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _smoke_pool import smoke_pool_file
+
 from harness.cli import main
 
 
@@ -73,7 +73,7 @@ def inputs(tiny_lm_dir, tmp_path_factory):
         pickle.dump(Boom(str(d / "UNPICKLED")), f)
     model_copy("no_tokenizer", ["config.json", "model.safetensors"])
     model_copy("no_config", ["model.safetensors", "tokenizer.json", "tokenizer_config.json"])
-    from reward_models.modeling import load_tokenizer
+    from reward_models.lm.loading import load_tokenizer
     other = model_copy("other_vocab", ["config.json", "model.safetensors"])
     tok = load_tokenizer(m0)
     tok.add_tokens(["<extra>"])
@@ -177,7 +177,7 @@ def written(root: Path) -> list[Path]:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_one_clear_error_and_writes_nothing(case, inputs, tmp_path, capsys, monkeypatch):
-    from harness import distributed
+    from harness.core import distributed
     argv, must, env = CASES[case]
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -213,10 +213,10 @@ def test_config_file_options_reach_the_reward_model(inputs, tmp_path, capsys):
 # --- score files in the cache --------------------------------------------------------------------------------------
 
 def _score_file(cache_dir: Path, pool: str) -> Path:
-    from harness import cache
-    from harness.pool import load_pool
+    from harness.core import cache
+    from harness.core.pool import load_pool
     with cache.using(cache_dir):
-        from harness.scores import score_dir
+        from harness.core.scores import score_dir
         return score_dir(load_pool(pool).content_hash()) / "hand-made.json"
 
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from harness.pool import Pool, Problem, Response
-from harness.prompting import build_prompt
-from harness.steps import step_spans
+from harness.core.pool import Pool, Problem, Response
+from harness.core.prompting import build_prompt
+from harness.core.steps import step_spans
 from reward_models import REWARD_MODELS, get_rm
-from reward_models.logprobs import STATS
-from reward_models.modeling import load_causal_lm
+from reward_models.lm.loading import load_causal_lm
+from reward_models.lm.logprobs import STATS
 
 
 def small_pool() -> Pool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness import cache
-from harness.pool import Pool, Problem, Response
-from reward_models import compute, get_rm
+from harness.core import cache
+from harness.core.pool import Pool, Problem, Response
+from reward_models import get_rm
+from reward_models.training import flops as compute
 
 META = {"task": "arith", "temperature": 0.5}
 
@@ -36,7 +37,7 @@ def test_flop_formulas_and_stages_add_up():
 
 
 def test_parameter_and_generated_token_counts(tiny_lm_dir):
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
     model, tok = load_causal_lm(tiny_lm_dir("nano", 0))
     v, h, inter, layers = len(tok), 32, 64, 2
     # tied embeddings counted once: embeddings + (attention 4h^2 + MLP 3h*inter + 2 norms) per layer + final norm
@@ -55,8 +56,8 @@ def test_data_collection_counts_the_prefill():
 
 
 def test_sampling_counts_generated_tokens_and_continues_prefixes(tiny_lm_dir):
-    from harness.sampling import sample_responses
-    from reward_models.modeling import load_causal_lm
+    from harness.generation.sampling import sample_responses
+    from reward_models.lm.loading import load_causal_lm
     model, tok = load_causal_lm(tiny_lm_dir("nano", 0))
     kw = dict(temperature=1.0, max_new_tokens=12, seed=3)
     plain = sample_responses(model, tok, ["Compute 1 + 2", "Compute 3 * 4"], 3, **kw)
@@ -66,8 +67,8 @@ def test_sampling_counts_generated_tokens_and_continues_prefixes(tiny_lm_dir):
     # the same draws by hand: a row that stopped wrote its tokens and eos, one that did not wrote 12 tokens
     import torch
 
-    from harness.prompting import build_prompt
-    from harness.sampling import _generate
+    from harness.core.prompting import build_prompt
+    from harness.generation.sampling import _generate
     prompts = [build_prompt(tok, q) for q in ["Compute 1 + 2", "Compute 3 * 4"] for _ in range(3)]
     enc = tok(prompts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
     rows = _generate(model, enc["input_ids"], enc["attention_mask"], 1.0, 12, tok.eos_token_id, tok.pad_token_id,
@@ -78,18 +79,18 @@ def test_sampling_counts_generated_tokens_and_continues_prefixes(tiny_lm_dir):
 
 
 def _tokens(tok, pool):
-    from reward_models.logprobs import encode_pool
+    from reward_models.lm.logprobs import encode_pool
     return [len(e.ids) for e in encode_pool(tok, pool)]
 
 
 def test_every_trained_reward_model_writes_compute_json_and_list_shows_it(tiny_lm_dir, cache_root, capsys):
     from harness.cli import main
-    from reward_models.modeling import load_tokenizer
+    from reward_models.lm.loading import load_tokenizer
     base = str(tiny_lm_dir("nano", 0))
     tok = load_tokenizer(base)
     pool = tiny_pool()
     lens = _tokens(tok, pool)
-    params = compute.n_params(__import__("reward_models.modeling", fromlist=["x"]).load_causal_lm(base)[0])
+    params = compute.n_params(__import__("reward_models.lm.loading", fromlist=["x"]).load_causal_lm(base)[0])
     generated = sum(len(r.text) + 1 for p in pool.problems for r in p.responses)
 
     ce = compute.read_compute(get_rm("implicit_ce", epochs=2, batch_size=2, progress=False).fit(pool, base))
@@ -131,7 +132,7 @@ def test_math_shepherd_counts_its_rollouts(tiny_lm_dir, cache_root):
     labels = cache.read_json(ckpt / "metrics.json")["mc_labels"]
     assert labels["steps"] == 4 * 2 + 1 and labels["agreement_with_first_error"] is None  # no error_step recorded here
     from reward_models.hf_prm import encode_pool_tagged, resolve_format
-    from reward_models.modeling import load_tokenizer
+    from reward_models.lm.loading import load_tokenizer
     tagged = encode_pool_tagged(load_tokenizer(base), pool, resolve_format(ckpt))
     assert comp["trained_tokens"] == sum(len(e.ids) for e in tagged)  # one epoch over the tagged responses
     p = comp["params"]

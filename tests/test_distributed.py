@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _smoke_pool import smoke_pool, smoke_pool_file
-from harness import cache
-from harness.distributed import World, _ErrorsOnly, env_world
-from harness.errors import InputError
+
+from harness.core import cache
+from harness.core.distributed import World, _ErrorsOnly, env_world
+from harness.core.errors import InputError
 from reward_models import get_rm
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,7 +24,8 @@ def test_world_from_launcher_environment():
     assert env_world({}) == World(0, 1, 0)
     assert env_world({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == World(3, 4, 1)
     assert env_world({"RANK": "1", "WORLD_SIZE": "2"}).local_rank == 1
-    for bad, field in (({"RANK": "x", "WORLD_SIZE": "2"}, "RANK"), ({"RANK": "2", "WORLD_SIZE": "2"}, "RANK/WORLD_SIZE"),
+    for bad, field in (({"RANK": "x", "WORLD_SIZE": "2"}, "RANK"), ({"RANK": "2", "WORLD_SIZE": "2"},
+                       "RANK/WORLD_SIZE"),
                        ({"WORLD_SIZE": "0"}, "RANK/WORLD_SIZE")):
         with pytest.raises(InputError) as e:
             env_world(bad)
@@ -87,15 +88,15 @@ def generate_args(data: Path, model, out: Path) -> list[str]:
 
 
 def test_chunk_seeds():
-    from harness.generation import chunk_seed
+    from harness.generation.pools import chunk_seed
     assert chunk_seed(7, 0) == 7  # a pool of one chunk is what the unchunked sampler wrote
     seeds = {chunk_seed(s, a) for s in (0, 1) for a in (2, 4, 6)}
     assert len(seeds) == 6 and all(0 <= x < 2 ** 63 for x in seeds)
 
 
 def test_interrupted_generation_resumes_identical(tiny_lm_dir, tmp_path, monkeypatch, capsys):
-    from harness import sampling
     from harness.cli import main
+    from harness.generation import sampling
     model, data = tiny_lm_dir("nano", 1), math500_file(tmp_path / "MATH500.jsonl")
     with cache.using(tmp_path / "once"):
         assert main(generate_args(data, model, tmp_path / "once.jsonl")) == 0
@@ -144,7 +145,7 @@ def test_torchrun_two_process_generation_equals_one_process(tiny_lm_dir, tmp_pat
 
 def accelerate_launcher() -> list[str]:
     # `--cpu` would start one process (accelerate's simple launcher); `--multi_gpu` goes through torch.distributed.run,
-    # which on a machine without CUDA means gloo on CPU here (harness.distributed.init)
+    # which on a machine without CUDA means gloo on CPU here (harness.core.distributed.init)
     return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
 
@@ -174,7 +175,8 @@ def test_accelerate_launch_two_processes_score_like_one(tiny_lm_dir, tmp_path, m
 def test_torchrun_world_build_equals_one_process(tmp_path):
     """`generate` of the arith world under torchrun: rank 0 trains, the ranks share the sampling (at smoke scale each
     pool is one chunk of 50 problems, so this checks the protocol, not the speed-up), the pools are the same bytes."""
-    from tasks.arith.world import build_world, world_config, world_pool_paths
+    from tasks.arith.world import build_world
+    from tasks.arith.world_config import world_config, world_pool_paths
     cfg = world_config("smoke", 0, threads=1)
     with cache.using(tmp_path / "one"):
         build_world(cfg, log=lambda m: None)

@@ -14,13 +14,19 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main as cli_main
-from harness.grading import answer_key, extract_answer, find_answer, grade_pool_with_stats, is_equivalent
+from harness.core.pool import Pool, Problem, Response, load_pool
+from harness.grading import (
+    answer_key,
+    extract_answer,
+    find_answer,
+    grade_pool_with_stats,
+    is_equivalent,
+)
 from harness.grading import verify as verify_mod
 from harness.grading.deadline import DeadlineExceeded, deadline
 from harness.grading.extract import last_boxed
 from harness.grading.normalize import clean_answer
 from harness.grading.workers import KILLED, OK, WorkerPool
-from harness.pool import Pool, Problem, Response, load_pool
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -9,8 +9,8 @@ import warnings
 
 import torch
 
-from harness.hf_compat import cache_kwargs, output_cache
-from harness.pool import Pool, Problem, Response
+from harness.core.hf_compat import cache_kwargs, output_cache
+from harness.core.pool import Pool, Problem, Response
 
 
 def _pool() -> Pool:
@@ -32,9 +32,9 @@ class _Records(logging.Handler):
 def test_scoring_and_sampling_raise_no_deprecation_warning(tiny_lm_dir, cache_root):
     import transformers
 
-    from harness.sampling import _generate_generic
+    from harness.generation.sampling import _generate_generic
     from reward_models import get_rm
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
     folder = str(tiny_lm_dir("nano", 0))
     model, tok = load_causal_lm(folder)
     transformers.utils.logging.warning_once.cache_clear()  # a warning already shown once would hide a new one
@@ -60,7 +60,7 @@ def test_scoring_and_sampling_raise_no_deprecation_warning(tiny_lm_dir, cache_ro
 def test_the_cache_keyword_matches_the_installed_transformers(tiny_lm_dir):
     import inspect
 
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
     model, _ = load_causal_lm(str(tiny_lm_dir("nano", 0)))
     (name, value), = cache_kwargs(model, "C").items()
     assert value == "C" and name in inspect.signature(type(model).forward).parameters

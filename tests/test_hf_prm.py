@@ -8,13 +8,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.errors import InputError
-from harness.pool import Pool, Problem, Response
-from harness.prompting import build_prompt
-from harness.steps import step_spans
+from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response
+from harness.core.prompting import build_prompt
+from harness.core.steps import step_spans
 from reward_models import get_rm
-from reward_models.hf_prm import (TagFormat, encode_tagged, label_token_ids, pick_step_tag, resolve_format, tag_text,
-                                  write_format)
+from reward_models.hf_prm import (
+    TagFormat,
+    encode_tagged,
+    label_token_ids,
+    pick_step_tag,
+    resolve_format,
+    tag_text,
+    write_format,
+)
 from tasks.arith.tokenizer import build_tokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -74,7 +81,7 @@ def test_released_math_shepherd_sample_format_is_reproduced(shepherd_samples):
 
 @pytest.fixture
 def prm_dir(tiny_lm_dir, tmp_path):
-    from reward_models.modeling import load_causal_lm, save_model
+    from reward_models.lm.loading import load_causal_lm, save_model
     model, tok = load_causal_lm(tiny_lm_dir("nano", 2))
     out = tmp_path / "prm"
     save_model(model, tok, out)
@@ -83,7 +90,7 @@ def prm_dir(tiny_lm_dir, tmp_path):
 
 
 def test_scores_are_p_good_at_each_tag_and_do_not_depend_on_batching(prm_dir, cache_root):
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
     pool = Pool([Problem("p0", "Compute 3 * 4 + 2", "14", [Response(TEXT, "14", True),
                                                             Response("The answer is 13", "13", False)]),
                  Problem("p1", "Compute 7 * 8", "56",

@@ -9,13 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from harness.errors import InputError
-from harness.pool import Pool, Problem, Response
-from harness.prompting import build_prompt
-from harness.steps import step_spans
+from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response
+from harness.core.prompting import build_prompt
+from harness.core.steps import step_spans
 from reward_models import get_rm
-from reward_models.logprobs import STATS, encode_pool, step_logps
-from reward_models.modeling import check_same_tokenizer, load_causal_lm, load_tokenizer, save_model
+from reward_models.lm.loading import (
+    check_same_tokenizer,
+    load_causal_lm,
+    load_tokenizer,
+    save_model,
+)
+from reward_models.lm.logprobs import STATS, encode_pool, step_logps
 
 BETA = 0.05
 

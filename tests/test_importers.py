@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import cache
 from harness.cli import main
-from harness.pool import load_pool, save_pool
-from harness.scores import list_scores
+from harness.core import cache
+from harness.core.pool import load_pool, save_pool
+from harness.core.scores import list_scores
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 QWEN = DATA / "qwen25math_rm_maj" / "math_cot_100.jsonl"
@@ -267,8 +267,8 @@ def flat_records(n: int = 4) -> list[dict]:
 
 def test_implicitprm_flat_layout_imports_and_its_leaderboard_matches_an_independent_count(tmp_path, cache_dir,
                                                                                           capsys):
-    from harness import leaderboard as lb
-    from harness.scores import ScoreSet
+    from harness.core.scores import ScoreSet
+    from harness.evaluation import leaderboard as lb
     ref = _write_jsonl(tmp_path / "MATH500.jsonl", MATH_REF)
     recs = flat_records()
     src = _write_json(tmp_path / "math-llama3.1-8b-inst-64.json", recs)
@@ -473,7 +473,7 @@ def test_one_file_formats_refuse_several(tmp_path, cache_dir, capsys):
 
 
 def test_json_array_records_are_reported_by_start_line(tmp_path):
-    from harness.errors import InputError
+    from harness.core.errors import InputError
     from harness.importers._common import iter_records
 
     p = _write_json(tmp_path / "a.json", [{"a": 1, "b": [1, 2]}, {"a": 2}, {"c": "x\ny"}])

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cache
 from harness.cli import main
-from harness.leaderboard import ROW_KEYS, Options, default_ns, evaluate_pool
-from harness.pool import Pool, Problem, Response, load_pool, save_pool
-from harness.scores import ScoreSet, save_scores
+from harness.core import cache
+from harness.core.pool import Pool, Problem, Response, load_pool, save_pool
+from harness.core.scores import ScoreSet, save_scores
+from harness.evaluation.leaderboard import ROW_KEYS, Options, default_ns, evaluate_pool
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -71,7 +71,8 @@ def test_json_rows_exactly_as_design(env, capsys):
     assert all(0 <= r["ci_low"] <= r["accuracy"] <= r["ci_high"] <= 1 for r in rows)
     assert {(r["task"], r["generator"]) for r in rows} == {("arith", "tiny-gen")}
     got = {(r["rm"], r["method"], r["aggregation"], r["n"]): r["accuracy"] for r in rows}
-    assert set(got) == {("-", "pass_at_n", "-", n) for n in (1, 2, 4)} | {("-", "majority_vote", "-", n) for n in (2, 4)} \
+    assert set(got) == {("-", "pass_at_n", "-", n) for n in (1, 2, 4)} \
+        | {("-", "majority_vote", "-", n) for n in (2, 4)} \
         | {("oracle", m, "min", n) for m in ("best_of_n", "weighted_vote") for n in (2, 4)}
     # pass@1 = mean correctness (2/4, 2/4, 1/4); n = N = 4: majority right, right, 4-way tie (1/4) -> 0.75.
     assert got[("-", "pass_at_n", "-", 1)] == pytest.approx(5 / 12, abs=1e-6)
@@ -140,7 +141,8 @@ def test_default_ns_and_clipping_note(env, capsys):
 
 
 def test_no_model_libraries_imported():
-    code = ("import sys, harness.leaderboard, harness.commands.leaderboard, harness.selection, harness.plots; "
+    code = ("import sys, harness.evaluation.leaderboard, harness.commands.leaderboard, harness.selection, "
+            "harness.evaluation.plots; "
             "bad = [m for m in ('torch', 'transformers', 'matplotlib') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import cache
 from harness.cli import main
-from harness.pool import load_pool
+from harness.core import cache
+from harness.core.pool import load_pool
+from harness.flow.lm_eval_pack import PACK_DIR, TASKS, load_tasks, task_manager
 from tasks.arith import frozen
-from tasks.lm_eval_pack import PACK_DIR, TASKS, load_tasks, task_manager
 
 MID = frozen.generator_path("mid")
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -77,11 +77,11 @@ def test_vllm_without_vllm_is_one_clear_error(tmp_path, capsys):
 def test_reward_rerank_in_lm_eval_equals_the_harness_leaderboard_on_the_same_pool(tmp_path):
     import lm_eval
 
-    from harness import leaderboard as lb
-    from harness.lm_eval_backend import pool_from_samples
-    from harness.pool import Pool, Problem, Response
+    from harness.core.pool import Pool, Problem, Response
+    from harness.evaluation import leaderboard as lb
+    from harness.flow.lm_eval_pack.utils import extract, is_correct
+    from harness.generation.lm_eval_backend import pool_from_samples
     from reward_models import get_rm
-    from tasks.lm_eval_pack.utils import extract, is_correct
     cache.set_root(tmp_path / "cache")
     try:
         results = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={MID},dtype=float32",
@@ -109,7 +109,7 @@ def test_reward_rerank_in_lm_eval_equals_the_harness_leaderboard_on_the_same_poo
 
 
 def test_weighted_vote_takes_any_score_and_minus_infinity_casts_no_vote():
-    from harness.lm_eval_filter import choose
+    from harness.flow.lm_eval_filter import choose
     texts = ["a", "b", "c"]
     assert choose("weighted_vote", texts, [-800.0, -10.0, -11.0], ["1", "2", "1"]) == 1  # 4.5e-5 vs ~1.7e-5
     assert choose("weighted_vote", texts, [float("-inf"), float("-inf"), -50.0], ["1", "1", "2"]) == 2
@@ -118,7 +118,7 @@ def test_weighted_vote_takes_any_score_and_minus_infinity_casts_no_vote():
 
 
 def test_reward_rerank_bad_mode_is_one_clear_error():
-    from harness.errors import InputError
-    from harness.lm_eval_filter import RewardRerank
+    from harness.core.errors import InputError
+    from harness.flow.lm_eval_filter import RewardRerank
     with pytest.raises(InputError, match="best_of_n"):
         RewardRerank(rm="loglik", mode="best")

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from harness.errors import InputError
-from harness.pool import Pool, Problem, Response
-from reward_models import losses as L
+from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response
+from reward_models.training import losses as L
 
 
 def sig(x):

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from harness.errors import InputError
-from harness.pool import Pool, Problem, Response
+from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response
 from reward_models import get_rm
-from reward_models import mc_labels as mc
 from reward_models.math_shepherd import mc_setup
+from reward_models.training import mc_labels as mc
 
 META = {"task": "arith", "temperature": 0.5}
 TWO_STEPS = "Step 1: {a}\n\nStep 2: {b}\n\nThe answer is {ans}"
@@ -70,7 +70,7 @@ def test_hard_and_soft_labels_of_hand_made_rollouts(cache_root):
 
 
 def test_labels_are_cached_and_an_interrupted_run_resumes(cache_root, tmp_path):
-    from harness import cache
+    from harness.core import cache
     pool = hand_pool()
     with pytest.raises(KeyboardInterrupt):
         label(pool, HandSampler(fail_on="Compute 7 * 8 - 6"))
@@ -141,7 +141,7 @@ def fill_labels(config, pool, base):
 
 
 def test_a_perfect_labellers_prm_ranks_as_expected(tiny_lm_dir, cache_root):
-    from harness import cache
+    from harness.core import cache
     base = str(tiny_lm_dir("nano", 0))
     train, test = synthetic_pool(1, 6), synthetic_pool(2, 3)
     rm = get_rm("math_shepherd", k=2, lr=3e-3, epochs=40, batch_size=6, warmup_ratio=0.05, progress=False)
@@ -170,11 +170,11 @@ def test_a_perfect_labellers_prm_ranks_as_expected(tiny_lm_dir, cache_root):
 def test_second_stage_step_kto_moves_prefix_rewards_toward_the_labels(tiny_lm_dir, cache_root):
     import torch
 
-    from harness import cache
+    from harness.core import cache
     from reward_models.implicit_stage2 import prefix_rewards
-    from reward_models.logp_cache import cached_step_logps
-    from reward_models.logprobs import encode_pool
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.logp_cache import cached_step_logps
+    from reward_models.lm.logprobs import encode_pool
     base = str(tiny_lm_dir("nano", 0))
     train = synthetic_pool(1, 4)
     rm = get_rm("implicit_ce_stage2", k=2, lr=1e-3, epochs=2, batch_size=4, stage2_lr=3e-3, stage2_epochs=10,
@@ -217,9 +217,9 @@ def test_run_math_shepherd_on_the_smoke_world_prints_its_leaderboard(tmp_path, c
 def test_soft_targets_give_the_cross_entropy_over_the_two_label_logits_at_the_tags(tiny_lm_dir, cache_root):
     import torch
 
-    from harness import cache
+    from harness.core import cache
     from reward_models.hf_prm import encode_pool_tagged, label_token_ids, resolve_format
-    from reward_models.modeling import load_causal_lm
+    from reward_models.lm.loading import load_causal_lm
     base = str(tiny_lm_dir("nano", 0))
     pool = hand_pool()
     rm = get_rm("math_shepherd", k=4, target="soft", batch_size=16, progress=False)

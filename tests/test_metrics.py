@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from harness.metrics import roc_auc, roc_auc_ci
+from harness.evaluation.auc import roc_auc, roc_auc_ci
 
 
 def test_auc_known_values():

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from harness.errors import InputError
-from harness.pool import Pool, Problem, Response
+from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response
 from reward_models import get_rm
-from reward_models.value_head import HEAD_FILE
+from reward_models.training.value_head import HEAD_FILE
 
 
 def graded_pool() -> Pool:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from harness.pool import Pool, Problem, Response
-from reward_models.logprobs import STATS, encode_pool, step_logps
+from harness.core.pool import Pool, Problem, Response
+from reward_models.lm.logprobs import STATS, encode_pool, step_logps
 from tasks.arith.model import make_model
 from tasks.arith.tokenizer import build_tokenizer
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import cache
 from harness.cli import main
-from harness.pool import Pool, Problem, Response, load_pool, save_pool
+from harness.core import cache
+from harness.core.pool import Pool, Problem, Response, load_pool, save_pool
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -168,7 +168,7 @@ def test_validate_and_merge_summaries(tmp_path, capsys):
 
 
 def test_distinct_ratios_by_hand():
-    from harness.pool import distinct_ratios
+    from harness.core.pool import distinct_ratios
     pool = Pool([
         # correct: "a", "a", "b" -> 2 distinct of 3; wrong: "x", "y" -> 2 of 2
         Problem("p1", "q", "1", [Response("a", "1", True), Response("a", "1", True), Response("b", "1", True),

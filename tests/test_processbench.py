@@ -7,11 +7,9 @@ import json
 
 import pytest
 
-from harness import step_eval
 from harness.cli import main
-from harness.steps import split_steps
-
-
+from harness.core.steps import split_steps
+from harness.evaluation import step_eval
 
 # Three erroneous samples (earliest wrong step 1, 0, 2) and two correct ones.
 LABELS = [1, 0, 2, -1, -1]
@@ -73,7 +71,7 @@ def test_loader_round_trips_steps_on_the_real_files(processbench_dir, cache_root
 
 def test_bad_processbench_input_is_one_clear_error(tmp_path, cache_root, capsys):
     (tmp_path / "gsm8k.json").write_text(json.dumps([{"id": "x", "problem": "p", "steps": ["a"], "label": 3}]))
-    from harness.errors import InputError
+    from harness.core.errors import InputError
     from tasks import processbench as pb
     with pytest.raises(InputError, match="bad label"):
         pb.load_split("gsm8k", str(tmp_path))
@@ -109,7 +107,7 @@ def test_random_baseline_runs_end_to_end(processbench_dir, cache_root, capsys, t
 
 
 def test_loglik_scores_every_given_step_with_a_tiny_model(processbench_dir, cache_root, tiny_lm_dir):
-    from harness.pipeline import RunConfig, run
+    from harness.flow.run import RunConfig, run
     cfg = RunConfig(rm="loglik", task="processbench", rm_options={"model": str(tiny_lm_dir()), "progress": False},
                     task_options={"splits": ["gsm8k"], "max_per_split": 6}, bootstrap=100)
     rep = run(cfg, log=lambda m: None)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import progress
+from harness.core import progress
 
 REPO = Path(__file__).resolve().parents[1]
 

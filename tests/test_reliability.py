@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _smoke_pool import smoke_pool, smoke_pool_file
-from harness import cache, distributed
-from harness.errors import InputError
-from harness.scores import list_scores
+
+from harness import scoring
+from harness.core import cache, chunks, distributed
+from harness.core.errors import InputError
+from harness.core.scores import list_scores
+from harness.scoring import merge_meta
 from reward_models import get_rm
-from reward_models.base import merge_meta
 from reward_models.implicit import ImplicitPRM
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,14 +89,14 @@ def test_damaged_entry_is_one_warning_naming_the_file(tmp_path, capsys):
 
 
 def test_chunk_plan_and_setting(monkeypatch):
-    assert cache.plan_chunks(12, 5) == [(0, 5), (5, 10), (10, 12)]
-    assert cache.plan_chunks(4, 32) == [(0, 4)] and cache.plan_chunks(0, 3) == []
+    assert chunks.plan_chunks(12, 5) == [(0, 5), (5, 10), (10, 12)]
+    assert chunks.plan_chunks(4, 32) == [(0, 4)] and chunks.plan_chunks(0, 3) == []
     monkeypatch.setenv("HARNESS_CHUNK_PROBLEMS", "7")
-    assert cache.chunk_problems() == 7
+    assert chunks.chunk_problems() == 7
     for bad in ("0", "x"):
         monkeypatch.setenv("HARNESS_CHUNK_PROBLEMS", bad)
         with pytest.raises(InputError) as e:
-            cache.chunk_problems()
+            chunks.chunk_problems()
         assert e.value.field == "HARNESS_CHUNK_PROBLEMS"
 
 
@@ -212,8 +213,8 @@ def test_scoring_killed_half_way_resumes_bit_identical(pair, tmp_path, monkeypat
 
 
 def test_reference_log_probs_resume_and_checksum(tiny_lm_dir, cache_root, monkeypatch, capsys):
-    from reward_models import logprobs
-    from reward_models.logp_cache import cached_step_logps
+    from reward_models.lm import logprobs
+    from reward_models.lm.logp_cache import cached_step_logps
     monkeypatch.setenv("HARNESS_CHUNK_PROBLEMS", "5")  # 3 chunks
     ref, pool = str(tiny_lm_dir("nano", 0)), smoke_pool()
     with cache.using(cache_root / "once"):
@@ -250,18 +251,18 @@ def test_lock_makes_a_concurrent_run_wait_then_reuse_the_entry(cache_root, capsy
     original = RandomRM.compute_scores
     monkeypatch.setattr(RandomRM, "compute_scores", lambda self, p: (computed.append(1), original(self, p))[1])
     result = {}
-    with cache.locked(path):
+    with chunks.locked(path):
         worker = threading.Thread(target=lambda: result.setdefault("ss", get_rm("random", seed=5).score(pool)))
         worker.start()
         time.sleep(0.5)
         assert worker.is_alive() and "ss" not in result  # waiting for the lock
-        theirs = get_rm("random", seed=5)._compute_chunks(pool, rm.score_key(pool), path, distributed.current())
+        theirs = scoring.compute_chunks(get_rm("random", seed=5), pool, rm.score_key(pool), path, distributed.current())
     worker.join(30)
     assert not worker.is_alive()
     assert computed == [1]  # only the lock holder computed
     assert result["ss"].step_scores == theirs.step_scores
     assert "waiting for another run that is writing" in capsys.readouterr().err
-    assert cache.lock_path(path).parent == cache_root / "locks"  # lock files stay apart from the products
+    assert chunks.lock_path(path).parent == cache_root / "locks"  # lock files stay apart from the products
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".sha256"]
 
 
@@ -305,8 +306,8 @@ def test_folder_manifest_verifies_adopts_and_rejects(tmp_path, capsys):
 
 def test_damaged_checkpoint_is_reported_and_retrained_legacy_one_is_used(tiny_lm_dir, cache_root, capsys,
                                                                          monkeypatch):
-    from reward_models import modeling
-    from reward_models.trainer import TrainConfig, train
+    from reward_models.lm import loading as modeling
+    from reward_models.training.loop import TrainConfig, train
     base, pool = str(tiny_lm_dir("nano", 0)), smoke_pool()
     loads: list[int] = []
     original = modeling.load_causal_lm
@@ -335,7 +336,8 @@ def test_damaged_checkpoint_is_reported_and_retrained_legacy_one_is_used(tiny_lm
 
 @pytest.fixture(scope="module")
 def smoke_world(tmp_path_factory):
-    from tasks.arith.world import build_world, world_config
+    from tasks.arith.world import build_world
+    from tasks.arith.world_config import world_config
     root = tmp_path_factory.mktemp("world-cache")
     cfg = world_config("smoke", 0, threads=1)
     with cache.using(root):
@@ -344,7 +346,8 @@ def smoke_world(tmp_path_factory):
 
 
 def test_damaged_world_pool_is_reported_and_regenerated(smoke_world, capsys):
-    from tasks.arith.world import build_world, generator_path, pool_path, world_pool_paths
+    from tasks.arith.world import build_world
+    from tasks.arith.world_config import generator_path, pool_path, world_pool_paths
     cfg, root = smoke_world
     with cache.using(root):
         path = pool_path(cfg, "test", "mid")

@@ -59,7 +59,7 @@ def console_errors(log: str) -> list[str]:
 
 @pytest.fixture
 def smoke_site(smoke_world, tmp_path, monkeypatch):
-    from harness import cache
+    from harness.core import cache
     cfg, root, _ = smoke_world
     shutil.copytree(root, tmp_path / "cache")
     monkeypatch.chdir(tmp_path)
@@ -88,10 +88,10 @@ def test_report_writes_every_run_row_and_a_page_per_pool(smoke_site, capsys):
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (apt-get install chromium): the site was not opened "
                                              "in a browser")
 def test_the_site_opens_in_a_browser_with_the_right_rows_and_step_colours(smoke_site, tmp_path):
-    from harness.pool import load_pool
-    from harness.report import colour_scale
-    from harness.scores import list_scores
-    from harness.steps import step_spans
+    from harness.core.pool import load_pool
+    from harness.core.scores import list_scores
+    from harness.core.steps import step_spans
+    from harness.evaluation.site import colour_scale
     site, cache_dir = smoke_site
     dom, log = browse((site / "index.html").as_uri(), tmp_path, screenshot=tmp_path / "index.png")
     assert 'data-ready="1"' in dom and not console_errors(log), console_errors(log)

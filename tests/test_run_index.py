@@ -13,7 +13,7 @@ from harness.cli import main
 @pytest.fixture
 def smoke_cache(smoke_world, tmp_path, monkeypatch):
     """A writable copy of the smoke world's cache, the current directory a fresh folder (a checkout's root)."""
-    from harness import cache
+    from harness.core import cache
     _, root, _ = smoke_world
     shutil.copytree(root, tmp_path / "cache")
     (tmp_path / "work").mkdir()
@@ -73,7 +73,7 @@ def test_leaderboard_listing_refuses_pool_only_options_and_broken_run_files(smok
 
 def test_a_default_scale_run_in_a_checkout_leaves_its_results_alone(tmp_path, monkeypatch, capsys):
     """The shipped world at the default scale: the run used to rewrite results/runs/ of the checkout it ran in."""
-    from harness import cache
+    from harness.core import cache
     (tmp_path / "checkout" / "results" / "runs").mkdir(parents=True)
     committed = tmp_path / "checkout" / "results" / "runs" / "arith-default-random.json"
     committed.write_text('{"committed": true}\n')

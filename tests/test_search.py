@@ -13,9 +13,9 @@ torch = pytest.importorskip("torch")
 @pytest.fixture(scope="module")
 def world():
     """The shipped arith world's generators and test problems (weak, mid, strong; the same files on every clone)."""
-    from harness.pool import load_pool
+    from harness.core.pool import load_pool
     from tasks.arith import frozen
-    from tasks.arith.world import load_generator
+    from tasks.arith.world_sampling import load_generator
     gens = {g: load_generator(frozen.generator_path(g)) for g in ("weak", "mid", "strong")}
     pool = load_pool(frozen.pool_path("test-weak"))
     return gens, pool, {g: frozen.generator_path(g) for g in gens}
@@ -31,8 +31,8 @@ def _implicit(world, **options):
 def test_row_cache_blocks_holes_and_forks_equal_one_forward(world):
     """Extending rows by ragged blocks (holes in the cache), forking rows between blocks, equals one plain forward
     of each row's tokens."""
-    from harness.fast_decode import LlamaDecoder
-    from harness.search.rows import RowCache, pad_block
+    from harness.generation.fast_decode import LlamaDecoder
+    from harness.generation.search.rows import RowCache, pad_block
     model, _ = world[0]["mid"]
     dec = LlamaDecoder(model)
     g = torch.Generator().manual_seed(0)
@@ -52,7 +52,7 @@ def test_row_cache_blocks_holes_and_forks_equal_one_forward(world):
 
 
 def test_keyed_draws_follow_the_distribution_and_do_not_depend_on_the_batch():
-    from harness.search.draws import child_key, sample_tokens, uniforms
+    from harness.generation.search.draws import child_key, sample_tokens, uniforms
     keys = np.arange(20000, dtype=np.uint64) * np.uint64(7919)
     u = uniforms(keys, np.zeros(20000, dtype=np.int64))
     assert 0 < u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.01
@@ -70,8 +70,8 @@ def test_keyed_draws_follow_the_distribution_and_do_not_depend_on_the_batch():
 def test_search_that_keeps_every_chain_is_sampling(world, method):
     """Beam search with N beams and one expansion each (M = 1), and DVTS with N one-chain subtrees, write exactly
     the N responses plain sampling writes with the same seed."""
-    from harness.search.guides import make_guide
-    from harness.search.tree import SearchConfig, search_batch
+    from harness.flow.search.guides import make_guide
+    from harness.generation.search.tree import SearchConfig, search_batch
     gens, pool, _ = world
     model, tok = gens["mid"]
     problems = pool.problems[:6]
@@ -89,10 +89,10 @@ def test_search_that_keeps_every_chain_is_sampling(world, method):
 def test_incremental_q_is_the_running_sum_of_the_implicit_prms_step_rewards(world):
     """q_t kept from the key/value caches after each search step equals the cumulative step rewards of the
     finished response under the implicit PRM's ordinary scoring, at every step end the two share, to 1e-5."""
-    from harness.pool import Pool, Problem, Response
-    from harness.search.guides import IncrementalGuide, make_guide
-    from harness.search.tree import SearchConfig, search_batch
-    from harness.steps import step_spans
+    from harness.core.pool import Pool, Problem, Response
+    from harness.core.steps import step_spans
+    from harness.flow.search.guides import IncrementalGuide, make_guide
+    from harness.generation.search.tree import SearchConfig, search_batch
     gens, pool, _ = world
     model, tok = gens["weak"]
     rm = _implicit(world)  # beta 0.05: the raw log-ratio sums of two float32 implementations differ by ~3e-5
@@ -131,7 +131,7 @@ class PerfectStepScorer:
         self.trees = trees
 
     def compute_scores(self, pool):
-        from harness.steps import split_steps
+        from harness.core.steps import split_steps
         from tasks.arith.grammar import first_error_step
         from tasks.arith.problems import extract_answer, is_correct
         out = []
@@ -148,9 +148,9 @@ class PerfectStepScorer:
 
 
 def test_beam_search_with_a_perfect_step_scorer_is_at_least_best_of_n(world):
-    from harness.pool import Pool, Problem, Response
-    from harness.search.guides import RescoreGuide
-    from harness.search.tree import SearchConfig, search_batch
+    from harness.core.pool import Pool, Problem, Response
+    from harness.flow.search.guides import RescoreGuide
+    from harness.generation.search.tree import SearchConfig, search_batch
     from tasks.arith.problems import generate_problems, is_correct
     gens, pool, _ = world
     model, tok = gens["weak"]
@@ -183,9 +183,9 @@ def test_beam_search_with_a_perfect_step_scorer_is_at_least_best_of_n(world):
 
 
 def test_search_pool_is_cached_resumes_and_carries_its_metadata(world, cache_root, monkeypatch):
-    from harness.search import stage
-    from harness.search.guides import make_guide
-    from harness.search.tree import SearchConfig
+    from harness.flow.search import stage
+    from harness.flow.search.guides import make_guide
+    from harness.generation.search.tree import SearchConfig
     gens, pool, paths = world
     model, tok = gens["mid"]
     rm = _implicit(world)
@@ -229,7 +229,7 @@ def test_search_pool_is_cached_resumes_and_carries_its_metadata(world, cache_roo
     # one chunk at a time or all at once: the same pool
     monkeypatch.setattr(stage, "ROWS", 3200)
     cache_root_2 = cache_root.parent / "other"
-    from harness import cache
+    from harness.core import cache
     with cache.using(cache_root_2):
         whole = stage.search_pool(paths["mid"], problems, cfg, rm=rm, guide=guide, grade=stage.grade_arith,
                                   model=(model, tok))
@@ -237,8 +237,8 @@ def test_search_pool_is_cached_resumes_and_carries_its_metadata(world, cache_roo
 
 
 def test_bad_search_settings_get_one_clear_error():
-    from harness.errors import InputError
-    from harness.search.tree import SearchConfig
+    from harness.core.errors import InputError
+    from harness.generation.search.tree import SearchConfig
     with pytest.raises(InputError, match="divisible"):
         SearchConfig(method="dvts", n=6, expand=4).validate()
     with pytest.raises(InputError, match="unknown search method"):
@@ -266,7 +266,7 @@ def test_search_command_runs_and_a_second_call_reads_the_cache(world, cache_root
     assert "| beam | 4 |" in first.out and "| dvts | 2 |" in first.out and "sampling (world pool)" in first.out
     assert (tmp_path / "res" / "runs" / "search-implicit_ce-beam-dvts.md").is_file()
     assert (tmp_path / "res" / "plots" / "search-implicit_ce-beam-dvts.png").is_file()
-    from harness.run_index import read_runs
+    from harness.evaluation.run_index import read_runs
     runs, notes = read_runs(tmp_path / "res" / "runs")
     assert runs == [] and "search-implicit_ce-beam-dvts.json" in notes[0]  # `leaderboard` leaves it out, saying so
     assert main(argv) == 0
@@ -283,9 +283,9 @@ def test_search_command_runs_and_a_second_call_reads_the_cache(world, cache_root
 def test_loglik_guides_incrementally_and_random_by_rescoring(world, cache_root):
     """loglik's q is the running sum of its own step scores (log pi per step, no reference); `random` guides
     through the re-scoring path; either way every problem gets N finished solutions."""
-    from harness.pool import Pool, Problem, Response
-    from harness.search.guides import IncrementalGuide, RescoreGuide, make_guide
-    from harness.search.tree import SearchConfig, search_batch
+    from harness.core.pool import Pool, Problem, Response
+    from harness.flow.search.guides import IncrementalGuide, RescoreGuide, make_guide
+    from harness.generation.search.tree import SearchConfig, search_batch
     from reward_models import get_rm
     gens, pool, paths = world
     model, tok = gens["mid"]
@@ -312,9 +312,9 @@ def test_loglik_guides_incrementally_and_random_by_rescoring(world, cache_root):
 def test_truncated_solutions_are_scored_again_and_the_rest_handed_over(world, cache_root):
     """Responses cut at the token budget have no eos the ordinary scoring would append, so only they are scored
     again; the merged score set is still the reward model's ordinary scoring."""
-    from harness.search import stage
-    from harness.search.guides import make_guide
-    from harness.search.tree import SearchConfig
+    from harness.flow.search import stage
+    from harness.flow.search.guides import make_guide
+    from harness.generation.search.tree import SearchConfig
     gens, pool, paths = world
     model, tok = gens["mid"]
     rm = _implicit(world)

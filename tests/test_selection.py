@@ -8,9 +8,17 @@ import math
 import numpy as np
 import pytest
 
-from harness.errors import InputError
-from harness.selection import (best_of_n, bootstrap_ci, group_ids, majority_vote, pack, pass_at_n, votes,
-                               weighted_vote)
+from harness.core.errors import InputError
+from harness.selection import (
+    best_of_n,
+    bootstrap_ci,
+    group_ids,
+    majority_vote,
+    pack,
+    pass_at_n,
+    votes,
+    weighted_vote,
+)
 
 
 def _subsets(N, n):

@@ -6,12 +6,13 @@ import json
 import random
 
 import pytest
-
 from _smoke_pool import smoke_pool
+
 from harness.cli import main
-from harness.pipeline import RunConfig, report_run, write_results
-from harness.pool import Pool
-from harness.scores import ScoreSet
+from harness.core.pool import Pool
+from harness.core.scores import ScoreSet
+from harness.flow.report import report_run, write_results
+from harness.flow.run import RunConfig
 
 GENS = ["weak", "mid", "strong"]
 
@@ -132,8 +133,8 @@ def test_tables_refuses_runs_of_different_worlds_and_reruns_stale_ones(results, 
     # run_missing: a file from another world than the current one is run again; one from the current one is kept
     ran = []
     monkeypatch.setattr(tables, "current_world", lambda task, scale: "default-s0-aaaa")
-    monkeypatch.setattr("harness.pipeline.run", lambda cfg, log: ran.append(cfg.label or cfg.rm))
-    monkeypatch.setattr("harness.pipeline.check_config", lambda cfg: None)
+    monkeypatch.setattr("harness.flow.run.run", lambda cfg, log: ran.append(cfg.label or cfg.rm))
+    monkeypatch.setattr("harness.flow.run.check_config", lambda cfg: None)
     tables.run_missing(results, "arith", "default", None, lambda m: None)
     assert "orm" in ran and "implicit_dpo" in ran  # other world; not recorded
     assert "implicit_ce" not in ran                # current world, same options

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import InputError
-from harness.steps import split_steps, step_spans
+from harness.core.errors import InputError
+from harness.core.steps import split_steps, step_spans
 from tasks import TASKS, get_task
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from harness import cache
 from harness.cli import main
+from harness.core import cache
 
 
 def _within_auc_by_hand(scores, pool) -> float:
@@ -25,7 +25,7 @@ def _within_auc_by_hand(scores, pool) -> float:
 def test_tune_judges_by_validation_within_problem_auc_of_min_step_rewards(tmp_path, monkeypatch, tiny_lm_dir):
     from _smoke_pool import smoke_pool_file
 
-    from harness.pool import load_pool
+    from harness.core.pool import load_pool
     from reward_models import get_rm
     monkeypatch.setattr(cache, "_ROOT", None)
     cdir, results = tmp_path / "cache", tmp_path / "results"

@@ -62,7 +62,8 @@ def ensure_world(args, log=print, sharded: bool = False):
     """The arith world for these arguments (the shipped one, or built in the cache with --rebuild or for another
     scale or seed); returns its WorldFiles. sharded: every rank of a torchrun world calls this and shares the
     sampling."""
-    from tasks.arith.world import open_world, world_config
+    from tasks.arith.world import open_world
+    from tasks.arith.world_config import world_config
 
     overrides = {"threads": args.threads} if args.threads else {}
     cfg = world_config(args.scale, args.seed, **overrides)
@@ -73,8 +74,8 @@ def ensure_world(args, log=print, sharded: bool = False):
 @command("generate", "build candidate pools (the arith world, or N samples per problem from --model)")
 @arguments(_add)
 def run(args) -> int:
-    from harness import distributed
-    from harness.errors import InputError
+    from harness.core import distributed
+    from harness.core.errors import InputError
     from tasks import TASKS
 
     task_cls = TASKS.get(args.task)
@@ -84,11 +85,12 @@ def run(args) -> int:
         if not args.model or not args.output:
             raise InputError("the lm-eval backend samples from the model you give", field="--model/-o",
                              expected="--model hf --model-args pretrained=PATH and -o POOL")
-        from harness.lm_eval_backend import generate_pool as lm_eval_pool
-        pool = lm_eval_pool(args)
+        from harness.flow.lm_eval_pack import PACK_DIR, TASKS
+        from harness.generation.lm_eval_backend import generate_pool as lm_eval_pool
+        pool = lm_eval_pool(args, TASKS, [PACK_DIR])
         print(f"wrote {args.output}: {len(pool)} problems x {args.n} responses (lm-eval)")
         return 0
-    if getattr(task_cls, "builds_world", False):
+    if task_cls.flow == "world":
         distributed.init()  # under torchrun: rank 0 trains, every rank samples its share; non-zero ranks are quiet
         world = ensure_world(args, sharded=True)
         if not distributed.current().is_main:
@@ -104,7 +106,7 @@ def run(args) -> int:
     if not args.model or not args.output:
         raise InputError(f"task '{args.task}' samples from a model you give", field="--model/-o",
                          expected="--model PATH and -o POOL")
-    from harness.generation import generate_pool
+    from harness.generation.pools import generate_pool
     args.max_new_tokens = args.max_new_tokens or 1024
     task = task_cls(data=args.data)
     distributed.init()

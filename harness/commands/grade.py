@@ -38,9 +38,9 @@ def summary_lines(pool, stats) -> list[str]:
 @command("grade", "extract answers, decide correctness and vote keys of every response in a pool")
 @arguments(_add)
 def run(args) -> int:
-    from harness.errors import InputError
+    from harness.core.errors import InputError
+    from harness.core.pool import load_pool, save_pool
     from harness.grading.runner import grade_pool_with_stats
-    from harness.pool import load_pool, save_pool
 
     if args.workers < 0:
         raise InputError("must be 0 or more", field="--workers", expected="a worker count")

@@ -26,7 +26,7 @@ def _add(p):
 
 
 def _check_unique(problems) -> None:
-    from harness.errors import InputError
+    from harness.core.errors import InputError
 
     seen: dict[str, str] = {}
     for p in problems:
@@ -41,10 +41,10 @@ def _check_unique(problems) -> None:
 @arguments(_add)
 def run(args) -> int:
     from harness.commands.validate import summarize
-    from harness.errors import InputError
+    from harness.core.errors import InputError
+    from harness.core.pool import Pool, parse_record, save_pool
+    from harness.core.scores import ScoreSet, check_matches, save_scores
     from harness.importers import IMPORTERS, ImportOptions
-    from harness.pool import Pool, parse_record, save_pool
-    from harness.scores import ScoreSet, check_matches, save_scores
 
     importer = IMPORTERS.get(args.format)
     out = Path(args.output)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from harness.cli import arguments, command
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -25,8 +25,8 @@ def _names(values: list[str] | None) -> list[str] | None:
 
 
 def _add(p):
-    from harness.leaderboard import FORMATS
-    from harness.scores import AGGREGATIONS
+    from harness.core.scores import AGGREGATIONS
+    from harness.evaluation.leaderboard import FORMATS
     from harness.selection import ESTIMATORS, METHODS, WEIGHTINGS
 
     p.add_argument("--pool", action="append", default=None, metavar="POOL",
@@ -61,8 +61,8 @@ def _add(p):
 @command("leaderboard", "selection accuracy (best-of-n, weighted/majority vote, pass@n) from cached scores")
 @arguments(_add)
 def run(args) -> int:
-    from harness import leaderboard as lb
-    from harness.pool import load_pool
+    from harness.core.pool import load_pool
+    from harness.evaluation import leaderboard as lb
     from harness.selection import METHODS
 
     if args.pool is None:
@@ -79,7 +79,7 @@ def run(args) -> int:
             print(f"note: {note}", file=sys.stderr)
     _emit(lb.render(results, args.format), args.output)
     if args.plot:
-        from harness.plots import plot_all
+        from harness.evaluation.plots import plot_all
 
         for path in plot_all(results, args.plot):
             print(f"wrote {path}", file=sys.stderr)
@@ -87,7 +87,7 @@ def run(args) -> int:
 
 
 def _emit(text: str, output: str | None) -> None:
-    from harness.cache import write_text_atomic
+    from harness.core.cache import write_text_atomic
     if output:
         write_text_atomic(output, text)
         print(f"wrote {output}", file=sys.stderr)
@@ -97,9 +97,9 @@ def _emit(text: str, output: str | None) -> None:
 
 def _cached(args) -> int:
     """Every run recorded in the cache, as it was recorded (its own n, aggregation, estimator and CIs)."""
-    from harness import cache
-    from harness import leaderboard as lb
-    from harness.run_index import cached_results
+    from harness.core import cache
+    from harness.evaluation import leaderboard as lb
+    from harness.evaluation.run_index import cached_results
     if args.distinct or args.plot:
         raise InputError("needs the pools themselves", field="--distinct" if args.distinct else "--plot",
                          expected="--pool POOL")

@@ -13,7 +13,7 @@ def _add(p):
 
 def cached_worlds() -> list[dict]:
     """The shipped arith world (first) and the worlds built in the cache."""
-    from harness import cache
+    from harness.core import cache
     from tasks.arith import frozen
     out = [{**frozen.summary(), "shipped": True}] if frozen.is_shipped() else []
     for wj in sorted((cache.root() / "arith").glob("*/world.json")):
@@ -25,7 +25,7 @@ def cached_worlds() -> list[dict]:
 
 
 def cached_checkpoints() -> list[dict]:
-    from harness import cache
+    from harness.core import cache
     out = []
     for cfg in sorted((cache.root() / "checkpoints").glob("*/train_config.json")):
         d = {"checkpoint": cfg.parent.name}
@@ -41,7 +41,7 @@ def cached_checkpoints() -> list[dict]:
 
 
 def cached_scores() -> list[dict]:
-    from harness import cache
+    from harness.core import cache
     out = []
     for f in sorted((cache.root() / "scores").glob("*/*.json")):
         out.append({"pool_hash": f.parent.name, "score_set": f.stem})
@@ -50,7 +50,7 @@ def cached_scores() -> list[dict]:
 
 def cached_search_pools() -> list[dict]:
     """The search pools of `harness search` (their first record's meta names the search)."""
-    from harness import cache
+    from harness.core import cache
     out = []
     for f in sorted((cache.root() / "search").glob("*.jsonl")):
         try:
@@ -70,7 +70,7 @@ def cached_search_pools() -> list[dict]:
 def run(args) -> int:
     from tabulate import tabulate
 
-    from harness import cache
+    from harness.core import cache
     from harness.importers import IMPORTERS
     from reward_models import REWARD_MODELS
     from tasks import TASKS
@@ -91,7 +91,7 @@ def run(args) -> int:
     for w in info["worlds"]:
         print("\n" + describe_world(w, bool(w.get("shipped"))))
     if info["checkpoints"]:
-        from reward_models.compute import ratios_to
+        from reward_models.training.flops import ratios_to
         ratios = ratios_to(info["checkpoints"])  # the paper's Figure 2: development cost relative to implicit CE
         rows = []
         for c in info["checkpoints"]:

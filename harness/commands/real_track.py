@@ -1,9 +1,9 @@
-"""`harness real-track`: every run of the SmolLM2 real-model track (harness.real_track), then results/real_models.md."""
+"""`harness real-track`: every run of the SmolLM2 real-model track (harness.paper.real_track), then results/real_models.md."""
 
 from __future__ import annotations
 
 from harness.cli import arguments, command
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 
 def _add(p):
@@ -19,7 +19,7 @@ def _add(p):
 @command("real-track", "SmolLM2 real-model track: gsm8k-gpt3 folds, ProcessBench, OVM large N; writes real_models.md")
 @arguments(_add)
 def run(args) -> int:
-    from harness import real_track
+    from harness.paper import real_track
     stages = [s for s in args.stages.split(",") if s]
     bad = [s for s in stages if s not in real_track.STAGES]
     if bad:

@@ -18,7 +18,8 @@ def _add(p):
                    help="graded pool to browse (repeat); default: the arith world's test pools that have cached scores")
     p.add_argument("--rm", action="append", default=None, metavar="RM",
                    help="reward model(s) whose step rewards colour the steps (one or two; default: implicit_ce and "
-                        "orm, else the first two of harness.report.PREFERRED, else any two scored on the pool)")
+                        "orm, else the first two of harness.evaluation.site.PREFERRED, else any two scored on the "
+                        "pool)")
     p.add_argument("--aggregation", default="min", help="step aggregation that ranks the responses (default: min)")
     p.add_argument("--scale", default="default", help="arith world scale for the default pools")
     p.add_argument("--no-pools", action="store_true", help="leaderboard and plots only")
@@ -26,7 +27,8 @@ def _add(p):
 
 def default_pools(scale: str) -> list[str]:
     """The test pools of the arith world `run` would use, if it is there (shipped, or built in the cache)."""
-    from tasks.arith.world import GENERATORS, is_built, open_world, uses_frozen, world_config
+    from tasks.arith.world import open_world, uses_frozen
+    from tasks.arith.world_config import GENERATORS, is_built, world_config
     cfg = world_config(scale, 0)
     if not (uses_frozen(cfg) or is_built(cfg)):  # never build a world for a report
         return []
@@ -37,10 +39,10 @@ def default_pools(scale: str) -> list[str]:
 @command("report", "write a static HTML site: leaderboards of the recorded runs, plots, steps coloured by reward")
 @arguments(_add)
 def run(args) -> int:
-    from harness.errors import InputError
-    from harness.pool import load_pool
-    from harness.report import PoolView, build_site, pick_score_sets
-    from harness.scores import AGGREGATIONS
+    from harness.core.errors import InputError
+    from harness.core.pool import load_pool
+    from harness.core.scores import AGGREGATIONS
+    from harness.evaluation.site import PoolView, build_site, pick_score_sets
     if args.aggregation not in AGGREGATIONS:
         raise InputError(f"unknown aggregation '{args.aggregation}'", field="--aggregation",
                          expected="one of " + ", ".join(AGGREGATIONS))

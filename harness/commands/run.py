@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from harness.cli import arguments, command
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 
 def parse_sets(items: list[str] | None) -> dict:
@@ -35,8 +35,8 @@ def load_options_file(path, rm: str) -> dict:
     import json
     from pathlib import Path
 
+    from harness.core.options import make_config
     from reward_models import REWARD_MODELS
-    from reward_models.base import make_config
     path = Path(path)
     if not path.is_file():
         raise InputError("config file not found" if not path.exists() else "not a regular file", file=path,
@@ -161,8 +161,7 @@ def stage_config(args):
 
 
 def config_from_args(args):
-    from harness.pipeline import RunConfig
-    from harness.pipeline import check_config
+    from harness.flow.run import RunConfig, check_config
     for flag in ("batch_size", "threads"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise InputError(f"{getattr(args, flag)} is not positive", field="--" + flag.replace("_", "-"),
@@ -207,8 +206,9 @@ def task_options(args) -> dict:
 @command("run", "train (if needed), score and rank one reward model; prints its leaderboard")
 @arguments(_add)
 def run(args) -> int:
-    from harness import distributed
-    from harness.pipeline import render_report, run as run_pipeline
+    from harness.core import distributed
+    from harness.flow.report import render_report
+    from harness.flow.run import run as run_pipeline
     cfg = config_from_args(args)
     world = distributed.init()  # under torchrun: each rank scores its share, rank 0 reports
     report = run_pipeline(cfg)

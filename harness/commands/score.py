@@ -16,10 +16,10 @@ def _add(p):
 @command("score", "score pools with a reward model; the score sets are cached for `leaderboard`")
 @arguments(_add)
 def run(args) -> int:
-    from harness import distributed
     from harness.commands.run import stage_config
-    from harness.pipeline import prepare_rm, resolve_inputs
-    from harness.scores import score_dir
+    from harness.core import distributed
+    from harness.core.scores import score_dir
+    from harness.flow.run import prepare_rm, resolve_inputs
 
     cfg = stage_config(args)
     distributed.init()  # under torchrun each rank scores its share of every pool; rank 0 merges and prints

@@ -1,10 +1,10 @@
 """`harness search --rm NAME --method beam --n 4,16,64`: reward-guided step-level search on the arith world, beside
-best-of-N and weighted vote of the same reward model on the sampled pools (harness.search.experiment)."""
+best-of-N and weighted vote of the same reward model on the sampled pools (harness.flow.search.experiment)."""
 
 from __future__ import annotations
 
 from harness.cli import arguments, command
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 DEFAULT_PROBLEMS = 200
 
@@ -40,9 +40,9 @@ def _add(p):
 @arguments(_add)
 def run(args) -> int:
     from harness.commands.run import config_from_args, int_list
-    from harness.search import report as report_mod
-    from harness.search.experiment import SearchOptions, run_search
-    from harness.search.tree import METHODS
+    from harness.evaluation import search_report as report_mod
+    from harness.flow.search.experiment import SearchOptions, run_search
+    from harness.generation.search.tree import METHODS
     methods = [m for m in args.method.split(",") if m]
     for m in methods:
         if m not in METHODS:

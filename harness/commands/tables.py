@@ -1,6 +1,6 @@
 """`harness tables`: the paper's tables and figures under results/, from the runs under results/runs/.
 
-First runs whichever experiment of harness.experiments has no run file yet, or one from another arith world than
+First runs whichever experiment of harness.paper.recipes has no run file yet, or one from another arith world than
 the current one (each an ordinary cached, resumable `run`; `--no-run` skips this), then reads only the small run
 JSONs (no model is loaded), so a second call with nothing missing takes seconds and rewrites identical files.
 """
@@ -26,10 +26,11 @@ def current_world(task: str, scale: str) -> str | None:
     """The content key of the world `run` would use (None for tasks without a built world): the shipped world's,
     or that of the world built in the cache (None when none is built yet: then every run builds it)."""
     from tasks import TASKS
-    if not getattr(TASKS.get(task), "builds_world", False):
+    if TASKS.get(task).flow != "world":
         return None
     from tasks.arith import frozen
-    from tasks.arith.world import built_key, is_built, load_world, uses_frozen, world_config
+    from tasks.arith.world import built_key, uses_frozen
+    from tasks.arith.world_config import is_built, load_world, world_config
     cfg = world_config(scale)
     if uses_frozen(cfg):
         return frozen.manifest()["content_key"]
@@ -41,7 +42,7 @@ def current_world(task: str, scale: str) -> str | None:
 def load_runs(folder: Path, task: str, scale: str) -> dict[str, dict]:
     """The run files of task/scale by label; refused when they measured different worlds (a table mixing them
     would compare reward models on different pools)."""
-    from harness.errors import InputError
+    from harness.core.errors import InputError
     runs = {}
     prefix = f"{task}-{scale}-"
     for f in sorted((folder / "runs").glob(f"{prefix}*.json")):
@@ -66,8 +67,8 @@ def load_runs(folder: Path, task: str, scale: str) -> dict[str, dict]:
 
 
 def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -> list[str]:
-    from harness.experiments import EXPERIMENTS, options_of, run_file
-    from harness.pipeline import RunConfig, check_config, run
+    from harness.flow.run import RunConfig, check_config, run
+    from harness.paper.recipes import EXPERIMENTS, options_of, run_file
     done = []
     world = current_world(task, scale)
     for exp in EXPERIMENTS:
@@ -103,8 +104,8 @@ def stale(path: Path, world: str | None, options: dict) -> str | None:
 
 
 def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str, scale: str) -> list[Path]:
-    from harness import plots
-    from harness.paper_tables import GEN_ORDER, average
+    from harness.evaluation import plots
+    from harness.paper.tables import GEN_ORDER, average
     out = folder / "plots"
     paths = []
     for gen in GEN_ORDER:
@@ -141,9 +142,9 @@ def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str,
 
 
 def render(runs: dict[str, dict], task: str, scale: str) -> str:
-    from harness import paper_tables as T
-    from harness.claims import MARGIN, verdict_lines
-    from harness.experiments import EXPERIMENTS
+    from harness.paper import tables as T
+    from harness.paper.claims import MARGIN, verdict_lines
+    from harness.paper.recipes import EXPERIMENTS
     known = {e.label: e for e in EXPERIMENTS}
     main = [e.label for e in EXPERIMENTS if e.group == "main" and e.label in runs]
     main += sorted(label for label in runs if label not in known)  # the user's own runs join Table 1
@@ -233,8 +234,8 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
 def run(args) -> int:
     import sys
 
-    from harness import cache
-    from harness.errors import InputError
+    from harness.core import cache
+    from harness.core.errors import InputError
     folder = Path(args.results)
     t0 = time.time()
     if not args.no_run:
@@ -245,7 +246,7 @@ def run(args) -> int:
                          expected="files written by `python -m harness run --rm NAME`")
     out = folder / "leaderboard.md"
     cache.write_text_atomic(out, render(runs, args.task, args.scale))
-    from harness.experiments import EXPERIMENTS
+    from harness.paper.recipes import EXPERIMENTS
     main = [e.label for e in EXPERIMENTS if e.group == "main" and e.label in runs] or sorted(runs)
     paths = write_plots(folder, runs, main, args.task, args.scale)
     print(f"wrote {out} and {len(paths)} figures in {time.time() - t0:.1f} s")

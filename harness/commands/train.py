@@ -14,8 +14,8 @@ def _add(p):
 @arguments(_add)
 def run(args) -> int:
     from harness.commands.run import stage_config
-    from harness.errors import InputError
-    from harness.pipeline import resolve_inputs
+    from harness.core.errors import InputError
+    from harness.flow.run import resolve_inputs
     from reward_models import get_rm
 
     cfg = stage_config(args)

@@ -15,7 +15,7 @@ import json
 import time
 
 from harness.cli import arguments, command
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 
 def _add(p):
@@ -31,7 +31,7 @@ def _add(p):
 
 def selection_auc(score_set, pool, aggregation: str) -> float | None:
     """Within-problem ROC AUC of the aggregated scores on `pool` (None when no problem has both classes)."""
-    from harness.metrics import roc_auc_ci
+    from harness.evaluation.auc import roc_auc_ci
     return roc_auc_ci(score_set.aggregate(aggregation), [[r.correct for r in p.responses] for p in pool.problems],
                       n_boot=0)["within_auc"]
 
@@ -49,10 +49,10 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
 @command("tune", "choose reward-model training options by validation within-problem AUC (never on test)")
 @arguments(_add)
 def run(args) -> int:
-    from harness import cache
     from harness.commands.run import stage_config
-    from harness.pipeline import resolve_inputs
-    from harness.pool import Pool
+    from harness.core import cache
+    from harness.core.pool import Pool
+    from harness.flow.run import resolve_inputs
     from reward_models import get_rm
 
     if not 0 < args.fraction <= 1:

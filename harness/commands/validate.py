@@ -25,8 +25,8 @@ def _add(p):
 @command("validate", "check a pool file and print problems, responses and graded fraction")
 @arguments(_add)
 def run(args) -> int:
-    from harness.pool import load_pool
-    from harness.scores import list_scores
+    from harness.core.pool import load_pool
+    from harness.core.scores import list_scores
 
     pool = load_pool(args.pool)
     print(f"{args.pool}: {summarize(pool)}")

@@ -7,7 +7,12 @@
 """
 
 from harness.grading.extract import extract_answer, find_answer
-from harness.grading.runner import GradingStats, default_cache_path, grade_pool, grade_pool_with_stats
+from harness.grading.runner import (
+           GradingStats,
+           default_cache_path,
+           grade_pool,
+           grade_pool_with_stats,
+)
 from harness.grading.verify import GRADER_VERSION, answer_key, is_equivalent
 
 __all__ = ["GRADER_VERSION", "GradingStats", "answer_key", "default_cache_path", "extract_answer", "find_answer",

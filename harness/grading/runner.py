@@ -11,13 +11,13 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness import cache
+from harness.core import cache
+from harness.core.pool import Pool, Response
+from harness.core.progress import bar as progress_bar
 from harness.grading.extract import extract_answer
 from harness.grading.verdict_cache import MISS, TIMEOUT_HIT, VerdictCache
 from harness.grading.verify import GRADER_VERSION, text_key
 from harness.grading.workers import KILLED, OK, TIMEOUT, Task, WorkerPool, run_timed
-from harness.pool import Pool, Response
-from harness.progress import bar as progress_bar
 
 _DEFAULT = object()
 _COMMIT_EVERY = 200

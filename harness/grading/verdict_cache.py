@@ -19,7 +19,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -58,7 +58,7 @@ class VerdictCache:
             raise e  # not damage (busy past the timeout, disk full, ...): say so, do not throw verdicts away
         import os
 
-        from harness import cache
+        from harness.core import cache
         aside = self.path.with_name(self.path.name + ".damaged")
         cache.warn_corrupt(self.path, f"sqlite: {e}", f"moved to {aside.name}, starting an empty grading cache")
         try:

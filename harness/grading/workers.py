@@ -29,7 +29,9 @@ OK, TIMEOUT, KILLED, ERROR = "ok", "timeout", "killed", "error"
 
 
 def evaluate(task: Task) -> Any:
-    from harness.grading import verify  # looked up at call time so tests can count calls
+    from harness.grading import (
+        verify,  # looked up at call time so tests can count calls
+    )
     kind, a, b = task
     if kind == "eq":
         return verify.is_equivalent(a, b)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.pool import Problem
-from harness.registry import Registry
+from harness.core.pool import Problem
+from harness.core.registry import Registry
 
 
 @dataclass

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator, NoReturn
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -102,9 +102,9 @@ def _decode_error(path: Path, e: json.JSONDecodeError, line: int, truncated: boo
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for every non-blank line (harness.pool.iter_json_lines, with this module's
+    """(line number, parsed value) for every non-blank line (harness.core.pool.iter_json_lines, with this module's
     wording: the whole file is one import, so a cut-short last line is a truncated file)."""
-    from harness.pool import iter_json_lines
+    from harness.core.pool import iter_json_lines
     _check_file(path)
     n = 0
     for i, value in iter_json_lines(path, hint="truncated file?"):

@@ -25,9 +25,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.core.pool import Problem, Response
 from harness.importers import Imported, ImportOptions, register_importer
-from harness.importers._common import Rec, as_label, iter_records, load_reference, normalize_problem, shared_data
-from harness.pool import Problem, Response
+from harness.importers._common import (
+    Rec,
+    as_label,
+    iter_records,
+    load_reference,
+    normalize_problem,
+    shared_data,
+)
 
 FORMAT = "implicitprm"
 

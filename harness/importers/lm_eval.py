@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from harness.core.pool import Problem, Response
 from harness.importers import Imported, ImportOptions, register_importer
 from harness.importers._common import Rec, iter_jsonl
-from harness.pool import Problem, Response
 
 FORMAT = "lm-eval"
 INVALID = "[invalid]"  # what lm-eval's regex filter writes when nothing matched: no answer, not an answer

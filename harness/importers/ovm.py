@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.errors import InputError
+from harness.core.errors import InputError
+from harness.core.pool import Problem, Response
 from harness.importers import Imported, ImportOptions, register_importer
 from harness.importers._common import Rec, as_label, iter_jsonl
-from harness.pool import Problem, Response
 
 FORMAT = "ovm"
 # OVM writes "[invalid]" as both answer and label of a completion with no final answer (cut off mid-way): no

@@ -12,11 +12,18 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from harness.cache import file_hash
-from harness.errors import InputError
+from harness.core.cache import file_hash
+from harness.core.errors import InputError
+from harness.core.pool import Problem, Response
 from harness.importers import Imported, ImportedScores, ImportOptions, register_importer
-from harness.importers._common import Rec, as_answer, as_label, iter_jsonl, load_reference, normalize_problem
-from harness.pool import Problem, Response
+from harness.importers._common import (
+    Rec,
+    as_answer,
+    as_label,
+    iter_jsonl,
+    load_reference,
+    normalize_problem,
+)
 
 FORMAT = "qwen-rm-maj"
 

@@ -11,7 +11,7 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 NO_GROUP = -1  # a response without an answer: it never receives votes
 

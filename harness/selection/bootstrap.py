@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 
 
 def resample_counts(n_problems: int, resamples: int, seed: int | np.random.SeedSequence = 0) -> np.ndarray:

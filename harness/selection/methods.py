@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 from harness.selection import exact, prefix, voting
 from harness.selection.arrays import Batch, check_scores
 

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.errors import InputError
+from harness.core.errors import InputError
 from harness.selection.arrays import Batch, chunks
 
 WEIGHTINGS = ("sigmoid", "raw", "softmax")

@@ -6,24 +6,50 @@ Heavy modules (torch, transformers) are imported only when the world is built or
 from __future__ import annotations
 
 from tasks import register_task
-from tasks.base import Task, TaskProblem
+from tasks.base import Task, TaskInputs, TaskProblem
 
 
 @register_task("arith")
 class ArithTask(Task):
     name = "arith"
-    builds_world = True  # `generate` builds generators and pools itself instead of asking for --model
+    flow = "world"  # `generate` builds generators and pools itself instead of asking for --model
 
     def __init__(self, data: str | None = None, scale: str = "default", seed: int = 0, **options):
         super().__init__(data, **options)
-        from tasks.arith.world import world_config
+        from tasks.arith.world_config import world_config
         self.config = world_config(scale, seed)
 
     def problems(self, split: str = "test") -> list[TaskProblem]:
-        from tasks.arith.world import splits
+        from tasks.arith.world_config import splits
         return [TaskProblem(p.id, p.problem, str(p.answer), {"steps": list(p.steps)})
                 for p in splits(self.config)[split]]
+
+    @staticmethod
+    def world_inputs(*, scale: str, seed: int, generators: list[str], threads: int | None, rebuild: bool,
+                     base: str | None, log) -> TaskInputs:
+        """The shipped world (or the one built in the cache): test pools of `generators`, the mid generator's
+        RM-training and validation rollouts, the mid generator as the base model."""
+        from harness.core.errors import InputError
+        from harness.core.pool import load_pool
+        from tasks.arith.world import open_world
+        from tasks.arith.world_config import GENERATORS, world_config
+        wcfg = world_config(scale, seed, **({"threads": threads} if threads else {}))
+        for g in generators:
+            if g not in GENERATORS:
+                raise InputError(f"unknown generator '{g}'", field="--generators", expected=", ".join(GENERATORS))
+        world = open_world(wcfg, rebuild=rebuild, log=log)
+        where = "shipped, checksums verified" if world.frozen else "built in the cache"
+        log(f"[world] arith world {world.key} ({where})")
+        return TaskInputs([load_pool(world.pool("test", g)) for g in generators],
+                          load_pool(world.pool("rm_train", "mid")), load_pool(world.pool("rm_val", "mid")),
+                          base or str(world.generator("mid")), world.key)
 
     def extract_answer(self, text: str) -> str | None:
         from tasks.arith.problems import extract_answer
         return extract_answer(text)
+
+    def answer_key(self, answer: str) -> str:
+        return answer  # integers, already canonical
+
+    def is_correct(self, text: str, reference: str) -> bool:
+        return self.extract_answer(text) == reference

@@ -25,8 +25,8 @@ import lzma
 import shutil
 from pathlib import Path
 
-from harness import cache
-from harness.errors import InputError
+from harness.core import cache
+from harness.core.errors import InputError
 
 VERSION = 7
 DATA = Path(__file__).resolve().parent / "data" / f"v{VERSION}"

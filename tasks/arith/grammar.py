@@ -130,7 +130,7 @@ def first_error_step(text: str, tree) -> int | None:
     operands in the expression's order, or swapped for + and *). A response that stops before the last operation
     errs at the step after its last one; one whose steps are all correct but whose final line is wrong has None.
     """
-    from harness.steps import split_steps
+    from harness.core.steps import split_steps
     nodes = op_nodes(tree)
     kids, _ = _parents(nodes)
     done: set[int] = set()

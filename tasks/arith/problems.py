@@ -166,7 +166,7 @@ def first_error_step(text: str, tree: Node) -> int | None:
 
 def arithmetic_errors(text: str) -> list[int]:
     """1-based indices of steps whose own arithmetic is wrong (a op b != c): real model errors, not injected."""
-    from harness.steps import split_steps
+    from harness.core.steps import split_steps
     from tasks.arith.grammar import parse_step
     bad = []
     for i, s in enumerate(split_steps(text), 1):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tasks.arith.problems import CAP, MAX_FACTOR
-from tasks.arith.world import GENERATORS, PAPER_PASS1
+from tasks.arith.world_config import GENERATORS, PAPER_PASS1
 
 _STAGES = {  # timings keys of build_world, in words
     "train_generators_s": "train the generators (validation and bisection included)",
@@ -35,8 +35,8 @@ def real_pool_ratios(data_root) -> dict[str, dict]:
     `data_root` (pools that are absent are left out)."""
     from pathlib import Path
 
+    from harness.core.pool import Pool, distinct_ratios
     from harness.importers import IMPORTERS, ImportOptions
-    from harness.pool import Pool, distinct_ratios
     out = {}
     for name, fmt, rel in REAL_POOLS:
         path = Path(data_root) / rel

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from harness.prompting import build_prompt
+from harness.core.prompting import build_prompt
 
 
 @dataclass

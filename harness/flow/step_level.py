@@ -1,0 +1,110 @@
+"""The step-level benchmark flow (a task with flow "steps", ProcessBench): every sample scored by one reward model,
+its first wrong step predicted by a threshold on the step scores tuned on one split, evaluated by
+harness.evaluation.step_eval; the chance baseline (`--rm random`) draws uniform step scores."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from harness.core import cache
+from harness.core.errors import InputError
+from harness.core.pool import Pool
+from harness.core.steps import split_steps
+
+
+def random_step_scores(pool: Pool, seed: int) -> list[list[float]]:
+    """The chance baseline: independent uniform scores per step, seeded."""
+    rng = np.random.default_rng(seed)
+    return [[float(x) for x in rng.uniform(size=len(split_steps(p.responses[0].text)))] for p in pool.problems]
+
+
+def _scorer(cfg, task, log):
+    """(reward model ready to score, what it is) for loglik / trained implicit PRMs; a trainable RM with no --model
+    is trained (or found cached) on the task's training pool (ProcessBench: half A of the gsm8k-gpt3 experiment, the
+    same checkpoint that run made)."""
+    from harness.flow.folds import effective_rm_options
+    from reward_models import get_rm
+    from reward_models.lm.bases import is_named, resolve_base
+    opts = effective_rm_options(cfg.rm, cfg.rm_options)
+    rm = get_rm(cfg.rm, **opts)
+    for attr in ("model", "ref"):
+        if is_named(getattr(rm.config, attr, None)):
+            setattr(rm.config, attr, resolve_base(getattr(rm.config, attr), log))
+    def base():  # converted only when something needs it
+        return resolve_base(cfg.base or task.default_base, log)
+    if rm.trainable and getattr(rm.config, "model", None) is None:
+        train = task.train_pool(cfg.task_options, cfg.seed)
+        log(f"[train] {cfg.rm} on {train.path} ({train.n_responses} solutions)")
+        rm.fit(train, base())
+        return rm, {"trained_on": str(train.path), "checkpoint": rm.config.model, "ref": rm.config.ref}
+    if rm.trainable and rm.config.use_ref and rm.config.ref is None:
+        rm.config.ref = base()
+    if not rm.trainable and getattr(rm.config, "model", None) is None:
+        rm.fit(None, base())
+    return rm, {"model": getattr(rm.config, "model", None), "ref": getattr(rm.config, "ref", None)}
+
+
+def run_step_level(cfg, task, log=None) -> dict:
+    from harness.evaluation import step_eval
+    log = log or (lambda m: print(m, file=sys.stderr))
+    topts = cfg.task_options
+    known = task.splits
+    splits = list(topts.get("splits") or known)
+    for split in splits:  # before any model is loaded
+        if split not in known:
+            raise InputError(f"unknown ProcessBench split '{split}'", field="--splits", expected=", ".join(known))
+    if topts.get("tune_on", task.tune_on) not in known:
+        raise InputError(f"unknown ProcessBench split '{topts['tune_on']}'", field="--tune-on",
+                         expected=", ".join(known))
+    tune_on = topts.get("tune_on", task.tune_on)
+    notes = []
+    if tune_on not in splits:
+        notes.append(f"threshold tuned on '{splits[0]}' ('{tune_on}' not among the splits run): its F1 is in-sample")
+        tune_on = splits[0]
+    t0 = time.time()
+    timings, data, dropped, sizes, ids = {}, {}, {}, {}, {}
+    rm, what = (None, {"seed": cfg.seed}) if cfg.rm == "random" else _scorer(cfg, task, log)
+    timings["prepare_s"] = round(time.time() - t0, 1)
+    for split in splits:
+        pool, labels, dropped[split] = task.step_pool(split, topts, cfg.seed)
+        sizes[split] = len(pool)
+        ids[split] = [p.id for p in pool.problems]
+        t = time.time()
+        log(f"[score] {cfg.rm} on ProcessBench-{split} ({len(pool)} samples)")
+        if rm is None:
+            scores = random_step_scores(pool, cfg.seed)
+        else:
+            scores = [p[0] for p in rm.score(pool).step_scores]
+        timings[f"score_{split}_s"] = round(time.time() - t, 1)
+        data[split] = (labels, scores)
+    result = step_eval.evaluate_splits(data, tune_on, resamples=cfg.bootstrap, seed=cfg.seed)
+    # Every sample's predicted first wrong step (-1: none) beside its label, for `harness report`.
+    thr = result["threshold"]
+    result["predictions"] = {split: [{"id": i, "label": lab, "predicted": step_eval.first_below(s, thr)}
+                                     for i, lab, s in zip(ids[split], *data[split])] for split in splits}
+    for split, n in dropped.items():
+        if n:
+            notes.append(f"{split}: {n} samples left out (their 'Step k:' headers mixed with unmarked paragraphs do "
+                         "not split back into the labelled steps)")
+    timings["total_s"] = round(time.time() - t0, 1)
+    report = {"kind": "processbench", "rm": cfg.rm, "command": cfg.command(), "config": _config(cfg), **result,
+              "scorer": what, "samples": sizes, "left_out": dropped, "notes": notes, "timings": timings}
+    report["written"] = write(cfg, task, report)
+    return report
+
+
+def _config(cfg) -> dict:
+    from dataclasses import asdict
+    return asdict(cfg)
+
+
+def write(cfg, task, report: dict) -> list[str]:
+    from harness.evaluation import step_eval
+    from harness.flow.folds import results_stem
+    stem = results_stem(task.name, cfg.name, cfg.task_options, task.option_defaults)
+    md = (f"# {cfg.rm} on ProcessBench\n\nCommand: `{report['command']}`\n\n"
+          + step_eval.render(report, "markdown") + "\nTimings (s, this machine): " + str(report["timings"]) + "\n")
+    return [str(p) for p in cache.write_run_files(cfg.results, stem, md, step_eval.render(report, "json"))]

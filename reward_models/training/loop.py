@@ -1,0 +1,338 @@
+"""Training a reward model from outcome labels: one short loop, readable in one sitting.
+
+kind "implicit": the policy starts as the base model, which is also the reference; r = beta * (log pi_theta(y|x) -
+log pi_ref(y|x)) of whole responses, with the reference log-probs computed once up front (no grad, shared cache).
+kind "orm": the same backbone plus a scalar value head read at the last token; r is the head's logit (head_at="steps":
+read and trained at the prompt's end and at every step's end, all toward the outcome label, as AutoPSV's verifier).
+Then one of the losses in reward_models.training.losses, AdamW, linear warm-up then cosine decay, gradient clipping,
+seeded
+shuffling. The checkpoint (HF folder + value head + train_config.json + metrics.json) is written to a temporary
+folder and renamed into <cache>/checkpoints/<name>-<key>/, so a checkpoint that exists is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.core import cache
+from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "ce"                # dpo | kto | nca | ce | ce_inst | ce_data
+    lr: float = 1e-4                # tiny arith models; the paper used 5e-7 on 7B models
+    epochs: int = 1
+    batch_size: int = 16            # responses (kto, ce*) or pairs (dpo, nca) per optimizer step
+    grad_accum: int = 1             # split each batch into this many forward/backward chunks (memory)
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    beta: float = 0.05
+    seed: int = 0
+    max_len: int | None = None      # tokens of prompt + response; longer responses lose their tail
+    dtype: str = "float32"
+    pairing: str = "one_to_one"     # dpo/nca pairs: k-th correct with k-th incorrect, or "all" correct x incorrect
+                                    # ("all" won on the arith validation split for both: results/tuning/*.options.json)
+    kto_lambda_d: float = 1.0
+    kto_lambda_u: float = 1.0
+    # Ablations of the paper (added later: see _LATE_DEFAULTS). train_ref=False drops log pi_ref from the training
+    # reward (Table 5); the two data options train on a subset of the rollouts (Figures 4 and 5).
+    train_ref: bool = True
+    responses_per_instruction: int | None = None  # the first k of each instruction's rollouts (generation order)
+    instruction_fraction: float = 1.0             # a seeded, nested subset: 25% is inside 50% is inside 75%
+    # ORM only: where the value head is read and trained. "last": the last token. "steps": the prompt's last token
+    # and the end of every step, each toward the response's outcome label (AutoPSV's outcome-supervised verifier).
+    head_at: str = "last"
+
+
+# Fields added after checkpoints were recorded enter the checkpoint key only when they differ from these defaults,
+# so every checkpoint trained before they existed keeps its key (and its cached scores stay valid).
+_LATE_DEFAULTS = {"train_ref": True, "responses_per_instruction": None, "instruction_fraction": 1.0,
+                  "head_at": "last"}
+
+
+def check_train_config(kind: str, cfg: TrainConfig) -> None:
+    if cfg.responses_per_instruction is not None and cfg.responses_per_instruction < 1:
+        raise InputError(f"{cfg.responses_per_instruction} responses per instruction",
+                         field="responses_per_instruction",
+                         expected="an integer >= 1 (or none for all)")
+    if not 0 < cfg.instruction_fraction <= 1:
+        raise InputError(f"instruction fraction {cfg.instruction_fraction}", field="instruction_fraction",
+                         expected="a number in (0, 1]")
+    if cfg.head_at not in ("last", "steps") or (kind != "orm" and cfg.head_at != "last"):
+        raise InputError(f"head_at '{cfg.head_at}' for a {kind} model", field="head_at",
+                         expected="last or steps (steps only for a value-head ORM)")
+    if kind != "implicit" and not cfg.train_ref:
+        raise InputError("train_ref applies only to implicit PRMs", field="train_ref",
+                         expected="true for an ORM (its reward is a value head, with no reference model)")
+
+
+def training_subset(pool: Pool, cfg: TrainConfig) -> Pool:
+    """The rollouts a run trains on: all of them unless the data-scaling options ask for fewer."""
+    if cfg.responses_per_instruction is None and cfg.instruction_fraction == 1.0:
+        return pool
+    problems = pool.problems
+    if cfg.instruction_fraction < 1.0:
+        order = np.random.default_rng(cfg.seed).permutation(len(problems))
+        keep = sorted(order[:max(1, round(cfg.instruction_fraction * len(problems)))].tolist())
+        problems = [problems[i] for i in keep]
+    k = cfg.responses_per_instruction
+    if k is not None:
+        problems = [dataclasses.replace(p, responses=p.responses[:k]) for p in problems]
+    return Pool(problems, path=pool.path)
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    warmup = math.ceil(cfg.warmup_ratio * total)
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def optimizer_step(opt, params, batch: list, lr: float, grad_accum: int, grad_clip: float, chunk_loss,
+                   history: dict, bar) -> float:
+    """One AdamW step over `batch`, in `grad_accum` chunks; `chunk_loss(chunk)` is that chunk's share of the
+    batch loss. Shared by every training loop of the package; records loss, learning rate and gradient norm."""
+    import torch
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    total = 0.0
+    n_chunks = max(1, min(grad_accum, len(batch)))
+    for c in range(n_chunks):
+        loss = chunk_loss(batch[c::n_chunks])
+        loss.backward()
+        total += loss.item()
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
+    history["loss"].append(total)
+    history["lr"].append(lr)
+    history["grad_norm"].append(float(norm))
+    bar.update(1)
+    bar.set_postfix(loss=f"{total:.4f}")
+    return total
+
+
+def auc(scores, labels) -> float | None:
+    """Probability that a random correct response outscores a random incorrect one (ties count half)."""
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def checkpoint_key(kind: str, cfg: TrainConfig, base_model, train_pool) -> str:
+    from harness.core.fingerprint import fingerprint
+    from reward_models.lm.logprobs import prompt_format_id
+    config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _LATE_DEFAULTS or v != _LATE_DEFAULTS[k]}
+    return cache.stable_hash({"kind": kind, "config": config, "base": fingerprint(base_model),
+                              "pool": [train_pool.content_hash(), train_pool.grades_hash()],
+                              "prompt_format": prompt_format_id()})
+
+
+def mismatched_pool(pool) -> Pool:
+    """Responses of problem i under the prompt of problem i+1: the KTO paper's (x, y') pairs for its KL estimate."""
+    ps = pool.problems
+    return Pool([Problem(f"{ps[(i + 1) % len(ps)].id}|y-of|{p.id}", ps[(i + 1) % len(ps)].problem, "",
+                         p.responses) for i, p in enumerate(ps)])
+
+
+def flat_sums(step_values) -> np.ndarray:
+    return np.array([math.fsum(s) for prob in step_values for s in prob], dtype=np.float64)
+
+
+def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=None, *, device: str = "cpu",
+          score_batch_size: int = 32, progress: bool = True) -> Path:
+    """Train (or find cached) and return the checkpoint folder."""
+    import torch
+
+    from harness.core import progress as progress_mod
+    from reward_models.lm.loading import load_causal_lm, pad_id, save_model
+    from reward_models.lm.logp_cache import cached_step_logps
+    from reward_models.lm.logprobs import encode_pool, sequence_logps, step_logps
+    from reward_models.training import losses as L
+    from reward_models.training.value_head import (
+        head_values,
+        head_values_at,
+        new_head,
+        save_head,
+        step_end_positions,
+    )
+
+    if kind not in ("implicit", "orm"):
+        raise ValueError(kind)
+    if cfg.loss not in L.LOSSES or (kind == "orm" and cfg.loss not in ("ce", "ce_inst", "ce_data")):
+        raise InputError(f"unknown loss '{cfg.loss}' for {name}", field="loss", expected="one of " + ", ".join(
+            L.LOSSES if kind == "implicit" else ("ce", "ce_inst", "ce_data")))
+    check_train_config(kind, cfg)
+    train_pool = training_subset(train_pool, cfg)
+    key = checkpoint_key(kind, cfg, base_model, train_pool)
+    out = cache.root() / "checkpoints" / f"{name}-{key}"
+    if cache.check_dir(out, "removing it and training again"):  # a damaged checkpoint is never used
+        return out
+
+    L.ce_weights(train_pool)  # every response graded, before any model is loaded
+    if val_pool is not None and not val_pool.is_graded():
+        raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
+    torch.manual_seed(cfg.seed)
+    # bfloat16/float16: mixed precision. The weights and AdamW's state stay float32 (a bf16 weight cannot take an
+    # update below 1/256 of itself, so small learning rates would train nothing); forward passes run autocast.
+    mixed = cfg.dtype in ("bfloat16", "float16")
+    model, tok = load_causal_lm(base_model, dtype="float32" if mixed else cfg.dtype, device=device)
+
+    def amp():
+        return (torch.autocast(torch.device(device).type, dtype=getattr(torch, cfg.dtype)) if mixed
+                else contextlib.nullcontext())
+    from reward_models.training import flops as compute
+    gen_params = compute.n_params(model)  # the base model wrote the rollouts; counted before any head is added
+    counted = {"trained": 0, "reference": 0}  # tokens through forward+backward, and through no-grad forwards
+    pad = pad_id(tok)
+    encs = encode_pool(tok, train_pool, max_len=cfg.max_len)
+    labels = torch.tensor([bool(r.correct) for p in train_pool.problems for r in p.responses])
+    # the reference pass under autocast is its own cache entry, not the one of a pure-bf16 reference
+    runtime = dict(dtype=f"autocast-{cfg.dtype}" if mixed else cfg.dtype, max_len=cfg.max_len,
+                   batch_size=score_batch_size, progress=progress,
+                   load=lambda: (model, tok))  # before the first step the policy *is* the reference
+
+    # What one optimizer step iterates over: pairs of flat response indices, or single responses with weights.
+    stats: dict = {}
+    if cfg.loss in L.PAIRWISE:
+        units, stats = L.build_pairs(train_pool, cfg.pairing)
+        if not units:
+            raise InputError(f"no (correct, incorrect) pair in the training pool ({stats['dropped_instructions']} "
+                             "instructions dropped)", file=train_pool.path, expected="mixed outcomes per problem")
+    else:
+        units = list(range(len(encs)))
+        balance = {"ce_inst": "instruction", "ce_data": "dataset"}.get(cfg.loss)
+        weights = torch.tensor(L.ce_weights(train_pool, balance))
+
+    if kind == "implicit":
+        def ref_sums(pool):  # without a reference in training (Table 5) no reference pass is made or counted
+            if not cfg.train_ref:
+                return torch.zeros(sum(len(p.responses) for p in pool.problems), dtype=torch.float64)
+            with amp():
+                return torch.from_numpy(flat_sums(cached_step_logps(base_model, pool, **runtime)))
+        ref = ref_sums(train_pool)
+        if cfg.loss == "kto" and len(train_pool.problems) > 1:
+            kl_pool = mismatched_pool(train_pool)
+            kl_encs = encode_pool(tok, kl_pool, max_len=cfg.max_len)
+            kl_ref = ref_sums(kl_pool)
+        if val_pool is not None:
+            val_ref = ref_sums(val_pool).numpy()
+        head = None
+    else:
+        head = new_head(model, cfg.seed).to(device)
+    # head_at="steps": every position counts 1/(positions of its response), so each response still weighs its weight
+    positions = [step_end_positions(e) for e in encs] if cfg.head_at == "steps" else None
+
+    def rewards(idx: list[int]):
+        batch = [encs[i] for i in idx]
+        counted["trained"] += sum(len(e.ids) for e in batch)
+        if positions is not None:
+            return head_values_at(model, head, batch, pad, [positions[i] for i in idx])
+        if head is not None:
+            return head_values(model, head, batch, pad)
+        logp = sequence_logps(model, batch, pad)
+        return cfg.beta * (logp - ref[idx].to(device)).float()
+
+    def loss_of(chunk) -> "torch.Tensor":
+        with amp():  # the forward only; backward runs outside autocast, as torch recommends
+            return _loss_of(chunk)
+
+    def _loss_of(chunk) -> "torch.Tensor":
+        if cfg.loss in L.PAIRWISE:
+            r = rewards([w for w, _ in chunk] + [lo for _, lo in chunk])
+            r_w, r_l = r[:len(chunk)], r[len(chunk):]
+            return (L.dpo_loss(r_w, r_l) if cfg.loss == "dpo" else L.nca_loss(r_w, r_l)).sum()
+        r = rewards(chunk)
+        if cfg.loss == "kto":
+            z0 = torch.zeros(())
+            if len(train_pool.problems) > 1:
+                with torch.no_grad():
+                    kl = sequence_logps(model, [kl_encs[i] for i in chunk], pad) - kl_ref[chunk].to(device)
+                    counted["reference"] += sum(len(kl_encs[i].ids) for i in chunk)
+                    z0 = L.kto_reference_point(cfg.beta * kl.float())
+            return L.kto_loss(r, labels[chunk].to(device), z0, cfg.kto_lambda_d, cfg.kto_lambda_u).sum()
+        y, w = labels[chunk], weights[chunk]
+        if positions is not None:
+            reps = torch.tensor([len(positions[i]) for i in chunk])
+            y, w = y.repeat_interleave(reps), (w / reps).repeat_interleave(reps)
+        return L.ce_loss(r, y.to(device), w.to(device)).sum()
+
+    params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(units) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history = {"loss": [], "lr": [], "grad_norm": []}
+    model.train()
+    bar = progress_mod.bar(total, f"train {name}", "step", enabled=progress)
+    step = 0
+    for _epoch in range(cfg.epochs):
+        order = torch.randperm(len(units), generator=gen).tolist()
+        for b in range(steps_per_epoch):
+            batch = [units[i] for i in order[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
+            optimizer_step(opt, params, batch, lr_at(step, total, cfg), cfg.grad_accum, cfg.grad_clip,
+                           lambda chunk, n=len(batch): loss_of(chunk) / n, history, bar)
+            step += 1
+    bar.close()
+    model.eval()
+
+    metrics = {**history, "steps": total, "train_responses": len(encs), "train_units": len(units), **stats}
+    if val_pool is not None:
+        val_labels = [bool(r.correct) for p in val_pool.problems for r in p.responses]
+        if kind == "implicit":
+            val_encs = encode_pool(tok, val_pool, max_len=cfg.max_len)
+            with amp():
+                pol = step_logps(model, val_encs, pad, batch_size=score_batch_size, desc="validation",
+                                 progress=progress)
+            val_scores = cfg.beta * (np.array([s.sum() for s in pol]) - val_ref)
+        else:
+            from reward_models.training.value_head import orm_scores
+            with amp():
+                val_scores = orm_scores(model, head, tok, val_pool, max_len=cfg.max_len,
+                                        batch_size=score_batch_size, progress=progress)
+        metrics["val_auc"] = auc(val_scores, val_labels)
+
+    if kind == "implicit" and cfg.train_ref:  # the reference pass over the training pool (and KTO's pairs)
+        counted["reference"] += sum(len(e.ids) for e in encs)
+        if cfg.loss == "kto" and len(train_pool.problems) > 1:
+            counted["reference"] += sum(len(e.ids) for e in kl_encs)
+    comp = compute.record(params=compute.n_params(model) + (compute.n_params(head) if head is not None else 0),
+                          generator_params=gen_params, generated=compute.generated_tokens(tok, train_pool),
+                          prefill=compute.prompt_tokens(tok, train_pool),
+                          trained=counted["trained"], reference=counted["reference"], reference_params=gen_params,
+                          kind=f"{kind}_{cfg.loss}", instructions=len(train_pool.problems))
+    record = {"kind": kind, "name": name, "config": dataclasses.asdict(cfg), "base_model": str(base_model),
+              "key": key, "train_pool_hash": train_pool.content_hash(), "train_grades_hash": train_pool.grades_hash()}
+    tmp = out.parent / f".tmp-{out.name}-{os.getpid()}"
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        save_model(model, tok, tmp)
+        if head is not None:
+            save_head(head, tmp)
+        cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
+        cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
+        compute.write_compute(tmp, comp)
+        cache.write_manifest(tmp)  # last: the hashes of everything above, checked when the checkpoint is reused
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            if not out.is_dir():  # a concurrent run finishing first is fine; anything else is not
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

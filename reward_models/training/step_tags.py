@@ -1,0 +1,111 @@
+"""Fine-tuning a causal LM into a step-tag PRM (the `hf_prm` format) from per-step labels, whatever made them.
+
+Math-Shepherd's labels come from Monte-Carlo rollouts, AutoPSV's from an outcome verifier's own confidence; both
+train the same way here, so the two baselines differ only in their labels: cross-entropy over the two label tokens'
+logits at the step tag after every step, against the targets (hard 0/1 or soft), averaged over the tags of a batch,
+as Math-Shepherd trains its released PRM. AdamW, warm-up then cosine decay and clipping are
+reward_models.training.loop's. The checkpoint is an ordinary causal LM folder with prm_config.json, written whole or
+not at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from harness.core import cache
+
+
+@dataclass
+class StepTagOptions:
+    """How a step-tag PRM is fine-tuned and then scored (math_shepherd's and autopsv's last stage)."""
+    lr: float = 1e-4
+    epochs: int = 1
+    batch_size: int = 16            # responses per optimizer step (every step tag of each)
+    grad_accum: int = 1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    dtype: str = "float32"
+    step_tag: str | None = None     # default: "ки" if one token of the tokenizer, else "@" (arith)
+    good: str = "+"
+    bad: str = "-"
+    model: str | None = None        # a trained checkpoint (set by fit); scoring is hf_prm on it
+    device: str = "cpu"
+    score_batch_size: int = 32
+    max_batch_tokens: int | None = None
+    progress: bool = True
+
+
+# the options that decide the trained weights (the checkpoint key's part)
+TRAIN_FIELDS = ("lr", "epochs", "batch_size", "grad_accum", "warmup_ratio", "weight_decay", "grad_clip", "seed",
+                "dtype", "step_tag", "good", "bad")
+
+
+def fit_tagged(c, model, tok, encs, targets, name: str) -> tuple[dict, int]:
+    """Train `model` in place on tagged encodings `encs` with one target per tag; (metrics, trained tokens).
+
+    `c` carries the training options (lr, epochs, batch_size, grad_accum, warmup_ratio, weight_decay, grad_clip,
+    seed) and `progress`."""
+    import torch
+
+    from harness.core import progress as progress_mod
+    from reward_models.hf_prm import label_token_ids, tag_logits
+    from reward_models.lm.loading import pad_id
+    from reward_models.training.loop import lr_at, optimizer_step
+
+    for e, t in zip(encs, targets):
+        assert len(e.tag_pos) == len(t), "one label per step tag"
+    label_ids = label_token_ids(tok, c.good, c.bad)
+    torch.manual_seed(c.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    steps_per_epoch = math.ceil(len(encs) / c.batch_size)
+    total = c.epochs * steps_per_epoch
+    gen = torch.Generator().manual_seed(c.seed)
+    history: dict = {"loss": [], "lr": [], "grad_norm": []}
+    trained_tokens = 0
+    pad = pad_id(tok)
+    model.train()
+    with progress_mod.bar(total, f"train {name}", "step", enabled=c.progress) as bar:
+        for _epoch in range(c.epochs):
+            order = torch.randperm(len(encs), generator=gen).tolist()
+            for b in range(steps_per_epoch):
+                batch = order[b * c.batch_size:(b + 1) * c.batch_size]
+                n_tags = sum(len(targets[i]) for i in batch)
+
+                def chunk_loss(chunk, n_tags=n_tags):
+                    nonlocal trained_tokens
+                    logp = torch.log_softmax(tag_logits(model, [encs[i] for i in chunk], label_ids, pad), -1)
+                    t = torch.cat([targets[i] for i in chunk]).to(logp.device)
+                    trained_tokens += sum(len(encs[i].ids) for i in chunk)
+                    return -(t * logp[:, 0] + (1 - t) * logp[:, 1]).sum() / n_tags
+
+                optimizer_step(opt, list(model.parameters()), batch, lr_at(len(history["loss"]), total, c),
+                               c.grad_accum, c.grad_clip, chunk_loss, history, bar)
+    model.eval()
+    return {**history, "steps": total, "train_responses": len(encs), "train_tags": sum(map(len, targets))}, \
+        trained_tokens
+
+
+def val_auc(model, tok, val_pool, fmt, c) -> float | None:
+    """ROC AUC of the min step score over a graded validation pool (evaluation: not counted as development)."""
+    from reward_models.hf_prm import encode_pool_tagged, step_good_probs
+    from reward_models.training.loop import auc
+    probs = step_good_probs(model, tok, encode_pool_tagged(tok, val_pool, fmt), fmt, batch_size=c.score_batch_size,
+                            progress=c.progress, desc="validation")
+    return auc([min(p) for p in probs], [bool(r.correct) for p in val_pool.problems for r in p.responses])
+
+
+def save_tagged(out, model, tok, fmt, record: dict, metrics: dict, comp: dict) -> None:
+    """The checkpoint folder `out`, renamed into place complete (its manifest last)."""
+    from reward_models.hf_prm import write_format
+    from reward_models.lm.loading import save_model
+    from reward_models.training import flops as compute
+    with cache.atomic_dir(out) as tmp:
+        save_model(model, tok, tmp)
+        write_format(tmp, fmt)
+        cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
+        cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
+        compute.write_compute(tmp, comp)
+        cache.write_manifest(tmp)  # last: the hashes of everything above, checked when the checkpoint is reused

@@ -1,0 +1,164 @@
+"""The floors of DESIGN.md's layout, read statically from every import of the project's modules (module-level and
+function-local, `import x` and `from x import y`, relative or absolute): each module imports only its own floor or
+the floors below, no modules import each other in a circle, and no module grows past ~400 lines."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("harness", "tasks", "reward_models")
+
+# Lowest first. A module belongs to the floor of the longest prefix that names it.
+FLOORS = [
+    ("core", ["harness.core", "harness"]),
+    ("stages", ["harness.grading", "harness.generation", "harness.scoring", "harness.selection",
+                "harness.evaluation", "harness.importers"]),
+    ("tasks", ["tasks"]),
+    ("reward models", ["reward_models"]),
+    ("flow", ["harness.flow"]),
+    ("paper", ["harness.paper"]),
+    ("application", ["harness.commands", "harness.cli", "harness.__main__"]),
+]
+MAX_LINES = 400
+
+
+def project_modules(root: Path = ROOT) -> dict[str, Path]:
+    mods = {}
+    for pkg in PACKAGES:
+        for f in sorted((root / pkg).rglob("*.py")):
+            parts = f.relative_to(root).with_suffix("").parts
+            mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    return mods
+
+
+def imports_of(name: str, path: Path, mods: dict[str, Path]) -> dict[str, int]:
+    """{imported project module: first line}, every import statement of the file, wherever it sits."""
+    def resolve(dotted: str) -> str | None:
+        while dotted and dotted not in mods:
+            dotted = dotted.rpartition(".")[0]
+        return dotted or None
+
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: dict[str, int] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            # `from pkg import mod` imports pkg.mod; `from mod import name` imports mod
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
+        for t in targets:
+            r = resolve(t)
+            if r and r != name:
+                out.setdefault(r, node.lineno)
+    return out
+
+
+def floor_of(module: str) -> int:
+    best, floor = -1, None
+    for i, (_, prefixes) in enumerate(FLOORS):
+        for p in prefixes:
+            if (module == p or module.startswith(p + ".")) and len(p) > best:
+                best, floor = len(p), i
+    return floor
+
+
+def graph(root: Path = ROOT) -> tuple[dict[str, dict[str, int]], dict[str, Path]]:
+    mods = project_modules(root)
+    return {m: imports_of(m, f, mods) for m, f in mods.items()}, mods
+
+
+def upward_imports(edges, mods, root: Path = ROOT) -> list[str]:
+    bad = []
+    for a, targets in edges.items():
+        for b, line in targets.items():
+            if floor_of(b) > floor_of(a):
+                bad.append(f"{mods[a].relative_to(root)}:{line}: {a} ({FLOORS[floor_of(a)][0]}) imports {b} "
+                           f"({FLOORS[floor_of(b)][0]})")
+    return bad
+
+
+def circles(edges) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_every_module_has_a_floor():
+    assert [m for m in project_modules() if floor_of(m) is None] == []
+
+
+def test_no_module_imports_a_higher_floor():
+    edges, mods = graph()
+    assert upward_imports(edges, mods) == []
+
+
+def test_no_import_circles():
+    edges, _ = graph()
+    assert circles(edges) == []
+
+
+def test_no_module_is_a_giant():
+    long = {str(f.relative_to(ROOT)): n for f in project_modules().values()
+            if (n := len(f.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_the_check_sees_function_local_upward_imports_and_circles(tmp_path):
+    """The check itself: a function-local upward import, a relative one and a two-module circle are all caught."""
+    for pkg in PACKAGES:
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text("")
+    (tmp_path / "harness" / "core").mkdir()
+    (tmp_path / "harness" / "core" / "__init__.py").write_text("")
+    (tmp_path / "harness" / "core" / "cache.py").write_text("def f():\n    from reward_models import loop\n")
+    (tmp_path / "reward_models" / "loop.py").write_text("from . import orm\n")
+    (tmp_path / "reward_models" / "orm.py").write_text("import reward_models.loop\n")
+    mods = project_modules(tmp_path)
+    edges = {m: imports_of(m, f, mods) for m, f in mods.items()}
+    assert edges["harness.core.cache"] == {"reward_models.loop": 2}
+    assert edges["reward_models.loop"] == {"reward_models.orm": 1}
+    assert [e.split(": ", 1)[1] for e in upward_imports(edges, mods, tmp_path)] == [
+        "harness.core.cache (core) imports reward_models.loop (reward models)"]
+    assert circles(edges) == [["reward_models.loop", "reward_models.orm"]]
+
+
+@pytest.mark.parametrize("module,floor", [("harness.core.cache", "core"), ("harness.scoring", "stages"),
+                                          ("harness.flow.search.guides", "flow"), ("tasks.arith.world", "tasks"),
+                                          ("reward_models.training.loop", "reward models"),
+                                          ("harness.commands.run", "application")])
+def test_floors_are_read_by_longest_prefix(module, floor):
+    assert FLOORS[floor_of(module)][0] == floor
