@@ -50,7 +50,7 @@ def pick_model(args, tok):
         model, mtok = load_causal_lm(args.model, dtype="float32")
         return model, mtok or tok, f"{args.model}"
     try:
-        from reward_models.lm.bases import converted_dir, find_gguf
+        from reward_models.lm.named_bases import converted_dir, find_gguf
         folder = converted_dir("smollm2", find_gguf("smollm2"))
         if folder.is_dir():
             model, mtok = load_causal_lm(folder, dtype="float32")

@@ -259,7 +259,8 @@ def report(results, unref, cmd, wall, args) -> str:
              "from the verdict cache (answers shared between sources, or earlier runs).", "",
              "ours+/theirs- = we grade the response correct and their label says incorrect, and so on. "
              "Each disagreement class below is one line with its count and a real example.", "",
-             "Grader bugs these comparisons found, fixed in harness/grading (each is a case in tests/test_grading.py):",
+             "Grader bugs these comparisons found, fixed in harness/grading (each is a case in "
+             "tests/grading/test_grading.py):",
              "",
              "- `\\boxed{\\15}`, a `\\$15` that lost its dollar sign, read as nothing (ProcessBench gsm8k-329)",
              "- a reference with unit words after an expression, `8\\sqrt{3} \\text { square inches}`, never matched "

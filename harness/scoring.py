@@ -4,7 +4,7 @@ A reward model only says what its scores depend on (`scoring_identity()`) and co
 (`compute_scores(pool)`); everything else is here. A score set is keyed by everything that determines its numbers:
 the adapter options that matter for scoring, the fingerprint of every model file involved, and the pool's content
 hash. Batch sizes and padding side are not part of the key, because the scores do not depend on them
-(tests/test_implicit.py checks that).
+(tests/reward_models/test_implicit.py checks that).
 
 Scoring is resumable: the pool is scored in chunks of consecutive problems (harness.core.chunks.plan_chunks), each
 finished chunk is written (atomically, with a checksum) to `<entry>.chunks/`, a restarted run computes only the

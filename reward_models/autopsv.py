@@ -68,6 +68,9 @@ class AutoPSVConfig(StepTagOptions):   # stage 3: the step-tag PRM, math_shepher
 class AutoPSV(HFPRM):
     name = "autopsv"
     trainable = True
+    paper_row = 10
+    paper_note = ("step labels from an outcome verifier's relative confidence change (theta = -0.5); no rollouts "
+                  "beyond the RM-training ones")
     Config = AutoPSVConfig
 
     def __init__(self, **options):

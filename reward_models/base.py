@@ -25,6 +25,11 @@ class RewardModel:
     trainable = False
     chunkable = True  # compute_scores of a slice of a pool gives that slice's scores (see score_chunks)
     Config: type = RMConfig
+    # Its row in the paper's comparison on the arith world: a number that orders the rows, or None for an adapter
+    # that needs a checkpoint from elsewhere. harness.paper.recipes reads it, so an adapter with a row is a main
+    # experiment of `tables`, a tox env and a row of results/leaderboard.md without an edit anywhere else.
+    paper_row: float | None = None
+    paper_note: str = ""  # what its run is, for tox's description
 
     def __init__(self, **options: Any):
         self.config = make_config(self.Config, options, self.name)

@@ -27,6 +27,7 @@ class RandomConfig:
 class RandomRM(RewardModel):
     name = "random"
     Config = RandomConfig
+    paper_row = 6
     chunkable = False  # one random stream over the whole pool
 
     def scoring_identity(self):
@@ -47,6 +48,7 @@ class TextHashConfig:
 class TextHashRM(RewardModel):
     name = "text_hash"
     Config = TextHashConfig
+    paper_row = 7
 
     def scoring_identity(self):
         return {"seed": self.config.seed}
@@ -77,6 +79,7 @@ class LoglikConfig:
 class LoglikRM(RewardModel):
     name = "loglik"
     Config = LoglikConfig
+    paper_row = 8
 
     def fit(self, train_pool, base_model: str, val_pool=None):
         if self.config.model is None:

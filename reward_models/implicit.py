@@ -123,12 +123,14 @@ class ImplicitPRM(RewardModel):
         return steps, meta
 
 
-def _variant(name: str, loss: str):
-    cls = type(f"Implicit_{loss}", (ImplicitPRM,), {"name": name, "loss": loss,
+def _variant(name: str, loss: str, paper_row: float | None):
+    cls = type(f"Implicit_{loss}", (ImplicitPRM,), {"name": name, "loss": loss, "paper_row": paper_row,
                                                      "__doc__": f"Implicit PRM trained with the {loss} objective."})
     return register_rm(name)(cls)
 
 
-for _name, _loss in [("implicit_dpo", "dpo"), ("implicit_kto", "kto"), ("implicit_nca", "nca"),
-                     ("implicit_ce", "ce"), ("implicit_ce_inst", "ce_inst"), ("implicit_ce_data", "ce_data")]:
-    _variant(_name, _loss)
+# The four losses are the paper's main rows; the balanced CE variants are its ablations (harness.paper.recipes).
+for _name, _loss, _row in [("implicit_dpo", "dpo", 1), ("implicit_kto", "kto", 2), ("implicit_nca", "nca", 3),
+                           ("implicit_ce", "ce", 4), ("implicit_ce_inst", "ce_inst", None),
+                           ("implicit_ce_data", "ce_data", None)]:
+    _variant(_name, _loss, _row)

@@ -15,7 +15,6 @@ rollouts, the stage-2 training and its reference pass to stage 1's compute.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,13 +84,13 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
     import numpy as np
     import torch
 
-    from harness.core import progress as progress_mod
+    from harness.evaluation.auc import roc_auc
     from reward_models.lm.loading import load_causal_lm, pad_id, save_model
     from reward_models.lm.logp_cache import cached_step_logps
     from reward_models.lm.logprobs import encode_pool, step_logps
     from reward_models.training import flops as compute
     from reward_models.training import losses as L
-    from reward_models.training.loop import auc, flat_sums, lr_at, optimizer_step
+    from reward_models.training.loop import fit_epochs, flat_sums
 
     labels = mc.run(progress=c.progress)  # the base model is the policy that wrote the rollouts
     model, tok = load_causal_lm(stage1, dtype=c.dtype, device=c.device)
@@ -106,41 +105,32 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
         assert e.n_steps == len(d), "one MC label per step"
 
     torch.manual_seed(c.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=s2["lr"], weight_decay=c.weight_decay)
-    steps_per_epoch = math.ceil(len(encs) / s2["batch_size"])
-    total = s2["epochs"] * steps_per_epoch
-    sched = dataclasses.replace(c, lr=s2["lr"])
-    gen = torch.Generator().manual_seed(c.seed)
-    history: dict = {"loss": [], "lr": [], "grad_norm": []}
     trained_tokens = 0
-    model.train()
-    with progress_mod.bar(total, f"train {name}", "step", enabled=c.progress) as bar:
-        for _epoch in range(s2["epochs"]):
-            order = torch.randperm(len(encs), generator=gen).tolist()
-            for b in range(steps_per_epoch):
-                batch = order[b * s2["batch_size"]:(b + 1) * s2["batch_size"]]
-                n_steps = sum(encs[i].n_steps for i in batch)
 
-                def chunk_loss(chunk, n_steps=n_steps):
-                    nonlocal trained_tokens
-                    q = prefix_rewards(model, [encs[i] for i in chunk], torch.cat([ref_prefix[i] for i in chunk]),
-                                       c.beta, pad).float()
-                    d = torch.cat([desirable[i] for i in chunk]).to(q.device)
-                    trained_tokens += sum(len(encs[i].ids) for i in chunk)
-                    return L.kto_loss(q, d, 0.0, c.kto_lambda_d, c.kto_lambda_u).sum() / n_steps
+    def chunk_loss_of(batch):  # step-level KTO on the MC labels, the mean over the batch's steps
+        n_steps = sum(encs[i].n_steps for i in batch)
 
-                optimizer_step(opt, list(model.parameters()), batch, lr_at(len(history["loss"]), total, sched),
-                               c.grad_accum, c.grad_clip, chunk_loss, history, bar)
-    model.eval()
+        def chunk_loss(chunk):
+            nonlocal trained_tokens
+            q = prefix_rewards(model, [encs[i] for i in chunk], torch.cat([ref_prefix[i] for i in chunk]),
+                               c.beta, pad).float()
+            d = torch.cat([desirable[i] for i in chunk]).to(q.device)
+            trained_tokens += sum(len(encs[i].ids) for i in chunk)
+            return L.kto_loss(q, d, 0.0, c.kto_lambda_d, c.kto_lambda_u).sum() / n_steps
+        return chunk_loss
 
-    metrics = {**history, "steps": total, "train_responses": len(encs), "train_steps": int(sum(map(len, desirable))),
+    fitted = fit_epochs(model, list(model.parameters()), list(range(len(encs))),
+                        schedule=dataclasses.replace(c, lr=s2["lr"]), epochs=s2["epochs"],
+                        batch_size=s2["batch_size"], seed=c.seed, grad_accum=c.grad_accum, grad_clip=c.grad_clip,
+                        weight_decay=c.weight_decay, chunk_loss_of=chunk_loss_of, name=name, progress=c.progress)
+    metrics = {**fitted, "train_responses": len(encs), "train_steps": int(sum(map(len, desirable))),
                "instructions": len(pool.problems), "mc_labels": label_quality(pool, labels.hard), **s2}
     if val_pool is not None:
         val_encs = encode_pool(tok, val_pool, max_len=c.max_len)
         pol = step_logps(model, val_encs, pad, batch_size=c.score_batch_size, desc="validation", progress=c.progress)
         val_ref = flat_sums(cached_step_logps(base_model, val_pool, dtype=c.dtype, max_len=c.max_len,
                                               device=c.device, batch_size=c.score_batch_size, progress=c.progress))
-        metrics["val_auc"] = auc(c.beta * (np.array([s.sum() for s in pol]) - val_ref),
+        metrics["val_auc"] = roc_auc(c.beta * (np.array([s.sum() for s in pol]) - val_ref),
                                  [bool(r.correct) for p in val_pool.problems for r in p.responses])
     stage2 = compute.record(params=params, generator_params=params, generated=labels.generated_tokens,
                             prefill=labels.meta.get("prompt_tokens", 0),

@@ -101,6 +101,10 @@ class MathShepherd(HFPRM):
     name = "math_shepherd"
     trainable = True
     Config = MathShepherdConfig
+    paper_row = 9
+    paper_note = ("Math-Shepherd-style PRM from Monte-Carlo step labels (K = 8) for every step of all RM-training "
+                  "rollouts (~45 min cold here; `-- --set max_instructions=200` labels the first 200 instructions "
+                  "only)")
 
     def __init__(self, **options):
         super().__init__(**options)

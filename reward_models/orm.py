@@ -34,6 +34,7 @@ class ORM(RewardModel):
     name = "orm"
     trainable = True
     Config = ORMConfig
+    paper_row = 5
 
     def __init__(self, **options):
         super().__init__(**options)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.core import options as options_mod
 from harness.core.steps import split_steps
 
 
@@ -36,13 +37,23 @@ class TaskInputs:
     world: str | None = None
 
 
+@dataclass
+class TaskOptions:
+    """A task's own options (`run --task T --flag ...`): one dataclass per task, fields with a `help` in their
+    metadata; `run` derives its flags from them, and options left at their defaults stay out of run file names."""
+
+
 class Task:
     name = "base"
+    title = ""  # its name in headings (default: `name`)
     flow = "pools"
+    Options: type = TaskOptions
+    default_base: str | None = None  # the base model a reward model trains from when --base is not given
 
     def __init__(self, data: str | None = None, **options: Any):
         self.data = data  # local path given by --data; None means the task's default source
         self.options = options
+        self.title = self.title or self.name
 
     def problems(self, split: str = "test") -> list[TaskProblem]:
         raise NotImplementedError
@@ -64,3 +75,31 @@ class Task:
         from harness.grading import is_equivalent
         ans = self.extract_answer(text)
         return ans is not None and is_equivalent(reference, ans)
+
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        return options_mod.defaults(cls.Options)
+
+    # What each flow asks of its tasks -------------------------------------------------------------------------------
+    def world_inputs(self, *, scale: str, seed: int, generators: list[str], threads: int | None, rebuild: bool,
+                     base: str | None, log) -> TaskInputs:
+        """flow "world": the task's graded pools and rollouts (built or found in the cache)."""
+        raise NotImplementedError
+
+    fold_pairs: tuple = ()       # flow "folds": (train part, test part) of each fold
+    responses_per_problem = 0    # flow "folds": N of its pools (selection stops there)
+
+    def folds(self, task_options: dict, seed: int) -> dict:
+        """flow "folds": {part: pool}, and "all": the parts in order."""
+        raise NotImplementedError
+
+    splits: tuple = ()           # flow "steps": its splits, and the one a threshold is tuned on
+    tune_on = ""
+
+    def step_pool(self, split: str, task_options: dict, seed: int):
+        """flow "steps": (pool of one response per sample, first-wrong-step labels, samples left out)."""
+        raise NotImplementedError
+
+    def train_pool(self, task_options: dict, seed: int):
+        """flow "steps": what a trainable reward model given no checkpoint learns from."""
+        raise NotImplementedError

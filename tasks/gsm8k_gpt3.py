@@ -17,6 +17,7 @@ first `max_problems` kept and cut into halves A and B; the reward model trains o
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from harness.core import cache
 from harness.core.errors import InputError
 from harness.core.pool import Pool, Problem, Response, load_pool, save_pool
 from tasks import register_task
-from tasks.base import Task, TaskProblem
+from tasks.base import Task, TaskOptions, TaskProblem
 from tasks.math500 import SHARED_DATA, read_jsonl
 
 FILE_NAME = "example_model_solutions.jsonl"
@@ -34,6 +35,18 @@ SOLVERS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verifica
 DEFAULT_MAX_PROBLEMS = 100   # both folds of implicit_ce with SmolLM2 in about 40 min on 2 cores (results/real_models.md)
 DEFAULT_SEED = 0
 _FINAL = re.compile(r"^\s*A:\s*(.+?)\s*$")
+
+
+@dataclass
+class Options(TaskOptions):
+    data: str | None = field(default=None, metadata={"help": "local example_model_solutions.jsonl (or its folder)"})
+    max_problems: int | str = field(default=DEFAULT_MAX_PROBLEMS, metadata={
+        "help": f"problems used (seeded subset, split in halves A/B; default {DEFAULT_MAX_PROBLEMS}; 'all')"})
+
+    def __post_init__(self):
+        mp = self.max_problems
+        if mp != "all" and (not isinstance(mp, int) or mp < 2):
+            raise InputError(f"cannot read '{mp}'", field="--max-problems", expected="an integer >= 2 or 'all'")
 
 
 def max_problems_of(task_options: dict) -> int | None:
@@ -145,7 +158,7 @@ class GSM8KGPT3(Task):
     flow = "folds"
     fold_pairs = (("A", "B"), ("B", "A"))
     responses_per_problem = len(SOLVERS)
-    option_defaults = {"max_problems": DEFAULT_MAX_PROBLEMS, "data": None}  # options left out of run file names
+    Options = Options
 
     def folds(self, task_options: dict, seed: int) -> dict[str, Pool]:
         return build_halves(task_options.get("data"), max_problems_of(task_options), seed)

@@ -15,7 +15,7 @@ not fetched here: give a local folder).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from harness.core.errors import InputError
 from harness.core.pool import Pool, Problem, Response, load_pool, save_pool
 from harness.core.steps import split_steps
 from tasks import gsm8k_gpt3, register_task
-from tasks.base import Task, TaskProblem
+from tasks.base import Task, TaskOptions, TaskProblem
 from tasks.math500 import SHARED_DATA
 
 SPLITS = ("gsm8k", "math", "olympiadbench", "omnimath")
@@ -121,9 +121,26 @@ def split_pool(split: str, data: str | None, max_n: int | None, seed: int) -> tu
     return load_pool(path), [s.label for s in samples], dropped
 
 
+@dataclass
+class Options(TaskOptions):
+    data: str | None = field(default=None, metadata={"help": "local folder of the ProcessBench split files"})
+    splits: list[str] | None = field(default=None, metadata={"help": "comma-separated splits (default: all four)"})
+    max_per_split: int | None = field(default=DEFAULT_MAX_PER_SPLIT,
+                                      metadata={"help": "seeded subset of each split"})
+    tune_on: str = field(default=TUNE_ON, metadata={"help": "split the threshold is chosen on (gsm8k)"})
+    max_problems: int | str = field(default=gsm8k_gpt3.DEFAULT_MAX_PROBLEMS, metadata={
+        "help": "problems of the gsm8k-gpt3 experiment whose half A trains a reward model given no --model"})
+
+    def __post_init__(self):
+        if self.max_per_split is not None and self.max_per_split < 1:
+            raise InputError(f"{self.max_per_split} is not positive", field="--max-per-split", expected=">= 1")
+        gsm8k_gpt3.Options(max_problems=self.max_problems)  # the same check as gsm8k-gpt3's
+
+
 @register_task("processbench")
 class ProcessBench(Task):
     name = "processbench"
+    title = "ProcessBench"
     default_base = "smollm2"
 
     def problems(self, split: str = "gsm8k") -> list[TaskProblem]:
@@ -134,9 +151,7 @@ class ProcessBench(Task):
     flow = "steps"
     splits = SPLITS
     tune_on = TUNE_ON
-    default_max_per_split = DEFAULT_MAX_PER_SPLIT
-    option_defaults = {"splits": None, "max_per_split": None, "tune_on": TUNE_ON, "data": None,
-                       "max_problems": gsm8k_gpt3.DEFAULT_MAX_PROBLEMS}
+    Options = Options
 
     def step_pool(self, split: str, task_options: dict, seed: int) -> tuple[Pool, list[int], int]:
         """(pool, first-wrong-step labels, samples left out) of one split."""

@@ -6,6 +6,7 @@ import os
 import sys
 
 import pytest
+from _paths import DATA
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by torch at import
 
@@ -47,10 +48,18 @@ def tiny_lm_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def processbench_dir():
-    """ProcessBench splits from ../shared/data beside the checkout, or a skip that says where they were looked for."""
-    from pathlib import Path
-    d = Path(__file__).resolve().parents[2] / "shared" / "data" / "processbench"
+def shared_data():
+    """The real data sets (../shared/data beside the checkout, tests/_paths.DATA), or a skip that says where they
+    were looked for."""
+    if not DATA.is_dir():
+        pytest.skip(f"real data folder {DATA} is absent (expected ../shared/data beside the checkout)")
+    return DATA
+
+
+@pytest.fixture
+def processbench_dir(shared_data):
+    """ProcessBench splits from the shared data, or a skip that says where they were looked for."""
+    d = shared_data / "processbench"
     if not (d / "gsm8k.json").is_file():
         pytest.skip(f"ProcessBench data not found at {d} (../shared/data beside the checkout)")
     return d

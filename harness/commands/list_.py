@@ -9,6 +9,24 @@ from harness.cli import arguments, command
 
 def _add(p):
     p.add_argument("--format", default="table", choices=["table", "json"])
+    p.add_argument("--rm", default=None, metavar="NAME",
+                   help="one reward model: what it is, its paper row, and every option `--set` takes (its Config)")
+
+
+def describe_rm(name: str) -> dict:
+    """What `--set` accepts for reward model `name`, read from its Config dataclass, and where the paper runs it."""
+    import dataclasses
+    import typing
+
+    from harness.core.options import defaults
+    from reward_models import REWARD_MODELS
+    cls = REWARD_MODELS.get(name)
+    hints, default = typing.get_type_hints(cls.Config), defaults(cls.Config)
+    opts = [{"option": f.name, "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
+             "default": default.get(f.name), "help": f.metadata.get("help", "")}
+            for f in dataclasses.fields(cls.Config)]
+    return {"name": name, "about": (cls.__doc__ or "").strip().split("\n")[0], "trainable": cls.trainable,
+            "paper_row": cls.paper_row, "options": opts}
 
 
 def cached_worlds() -> list[dict]:
@@ -75,9 +93,24 @@ def run(args) -> int:
     from reward_models import REWARD_MODELS
     from tasks import TASKS
 
+    if args.rm:
+        d = describe_rm(args.rm)
+        if args.format == "json":
+            print(json.dumps(d, indent=2, default=str))
+            return 0
+        print(f"{d['name']}: {d['about']}")
+        print(("trained" if d["trainable"] else "untrained") + "; " + (
+            f"a main experiment of `tables` and the tox env `{d['name']}` (paper row {d['paper_row']:g})"
+            if d["paper_row"] is not None else "no main experiment (give it a checkpoint: --set model=PATH)"))
+        print("\n" + tabulate([[o["option"], o["type"], o["default"], o["help"]] for o in d["options"]],
+                               ["--set KEY", "type", "default", "help"], tablefmt="simple"))
+        return 0
+    from harness.paper.recipes import ABLATIONS, main_experiments
+    main = [e.label for e in main_experiments()]
     info = {"cache": str(cache.root()), "tasks": TASKS.names(), "reward_models": REWARD_MODELS.names(),
             "import_formats": IMPORTERS.names(), "worlds": cached_worlds(), "checkpoints": cached_checkpoints(),
-            "score_sets": cached_scores(), "search_pools": cached_search_pools()}
+            "score_sets": cached_scores(), "search_pools": cached_search_pools(),
+            "experiments": {"main": main, "ablations": [e.label for e in ABLATIONS]}}
     if args.format == "json":
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -85,6 +118,8 @@ def run(args) -> int:
     print("tasks:         " + ", ".join(info["tasks"]))
     print("reward models: " + ", ".join(info["reward_models"]))
     print("import formats: " + ", ".join(info["import_formats"]))
+    print(f"paper experiments (`tables`, tox envs): {', '.join(main)}; {len(ABLATIONS)} ablations "
+          "(harness/paper/recipes.py); `list --rm NAME` shows a reward model's options")
     from harness.commands.generate import describe_world
     if not info["worlds"]:
         print("\nno arith world shipped or built: python -m harness generate --task arith --rebuild")

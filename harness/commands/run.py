@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from harness.cli import arguments, command
+from harness.core import options
 from harness.core.errors import InputError
 
 
@@ -141,12 +142,7 @@ def _add(p):
     p.add_argument("--results", default=None, metavar="DIR",
                    help="also write the run files under DIR/runs/ (e.g. --results results; by default they go to "
                         "the cache only, <cache>/runs/, which `harness leaderboard` lists)")
-    p.add_argument("--data", default=None, help="gsm8k-gpt3 / processbench: local data file or folder")
-    p.add_argument("--max-problems", default=None,
-                   help="gsm8k-gpt3: problems used (seeded subset, split in halves A/B; default 100; 'all')")
-    p.add_argument("--splits", default=None, help="processbench: comma-separated splits (default: all four)")
-    p.add_argument("--max-per-split", type=int, default=None, help="processbench: seeded subset of each split")
-    p.add_argument("--tune-on", default=None, help="processbench: split the threshold is chosen on (gsm8k)")
+    options.add_flags(p, task_option_classes())  # --data, --max-problems, --splits, ...: the tasks' own options
     p.add_argument("--label", default=None,
                    help="name of this run's files and leaderboard row, for variants of one reward model "
                         "(default: the reward model's name)")
@@ -182,25 +178,17 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def task_option_classes() -> dict[str, type]:
+    """{task: its Options dataclass} of every registered task that has options."""
+    import dataclasses
+
+    from tasks import TASKS
+    return {name: TASKS.get(name).Options for name in TASKS.names() if dataclasses.fields(TASKS.get(name).Options)}
+
+
 def task_options(args) -> dict:
-    """Options of the data tasks with their own flow (gsm8k-gpt3, processbench); only those given are kept."""
-    opts = {}
-    if getattr(args, "data", None):
-        opts["data"] = args.data
-    mp = getattr(args, "max_problems", None)
-    if mp is not None:
-        if mp != "all" and (not mp.isdigit() or int(mp) < 2):
-            raise InputError(f"cannot read '{mp}'", field="--max-problems", expected="an integer >= 2 or 'all'")
-        opts["max_problems"] = mp if mp == "all" else int(mp)
-    if getattr(args, "splits", None):
-        opts["splits"] = [s for s in args.splits.split(",") if s]
-    if getattr(args, "max_per_split", None) is not None:
-        if args.max_per_split < 1:
-            raise InputError(f"{args.max_per_split} is not positive", field="--max-per-split", expected=">= 1")
-        opts["max_per_split"] = args.max_per_split
-    if getattr(args, "tune_on", None):
-        opts["tune_on"] = args.tune_on
-    return opts
+    """The tasks' options given on the command line (only those given are kept), typed by their dataclasses."""
+    return options.given(args, task_option_classes()) if hasattr(args, "max_problems") else {}
 
 
 @command("run", "train (if needed), score and rank one reward model; prints its leaderboard")

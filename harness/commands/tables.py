@@ -68,10 +68,10 @@ def load_runs(folder: Path, task: str, scale: str) -> dict[str, dict]:
 
 def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -> list[str]:
     from harness.flow.run import RunConfig, check_config, run
-    from harness.paper.recipes import EXPERIMENTS, options_of, run_file
+    from harness.paper.recipes import experiments, options_of, run_file
     done = []
     world = current_world(task, scale)
-    for exp in EXPERIMENTS:
+    for exp in experiments():
         path = run_file(folder, exp, task, scale)
         options = options_of(exp, folder, task, scale)
         if path.exists():
@@ -144,23 +144,15 @@ def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str,
 def render(runs: dict[str, dict], task: str, scale: str) -> str:
     from harness.paper import tables as T
     from harness.paper.claims import MARGIN, verdict_lines
-    from harness.paper.recipes import EXPERIMENTS
-    known = {e.label: e for e in EXPERIMENTS}
-    main = [e.label for e in EXPERIMENTS if e.group == "main" and e.label in runs]
+    from harness.paper.recipes import ABLATION_TABLES, by_label, main_experiments
+    known = by_label()
+    main = [e.label for e in main_experiments() if e.label in runs]
     main += sorted(label for label in runs if label not in known)  # the user's own runs join Table 1
     trained_main = [label for label in main if runs[label].get("compute")]
     any_run = runs[main[0]] if main else next(iter(runs.values()))
 
-    ref_rows = [(f"{loss.upper()}: {desc}", f"implicit_{loss}{suffix}") for loss in ("dpo", "ce") for desc, suffix in (
-        ("reference at training and inference", ""), ("reference at training only", "-noref_infer"),
-        ("reference at inference only", "-noref_train"), ("no reference", "-noref_both"))]
-    resp_rows = [(f"CE, {k} per instruction", f"implicit_ce-r{k}" if k < 8 else "implicit_ce") for k in (1, 2, 4, 8)]
-    resp_rows += [(f"DPO, {k} per instruction", f"implicit_dpo-r{k}" if k < 8 else "implicit_dpo") for k in (2, 4, 8)]
-    inst_rows = [(f"{loss.upper()}, {p}% of instructions", f"implicit_{loss}-i{p}" if p < 100 else f"implicit_{loss}")
-                 for loss in ("ce", "dpo") for p in (25, 50, 75, 100)]
-    ce_rows = [("CE (response-level labels)", "implicit_ce"), ("CE, instruction-balanced", "implicit_ce_inst"),
-               ("CE, dataset-balanced", "implicit_ce_data"),
-               ("CE, then step-level KTO on Math-Shepherd MC labels (200 instructions)", "implicit_ce_stage2")]
+    ref_rows, resp_rows, inst_rows, ce_rows = (ABLATION_TABLES[g] for g in ("reference", "responses",
+                                                                             "instructions", "ce_variants"))
     seeds = sorted({r["config"].get("seed", 0) for r in runs.values()})
     worlds = sorted({r["world"] for r in runs.values() if r.get("world")})
     commands = "\n".join(f"- `{run.get('command')}` ({run['file']}, {run.get('timings', {}).get('total_s', '?')} s"
@@ -204,8 +196,7 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         "## Run-to-run noise: implicit CE with other training seeds",
         "The same run with training seeds 1 and 2 (the order of the data): how far a rerun, e.g. on another CPU "
         "whose float rounding changes the training trajectory, can land from the committed numbers.",
-        T.ablation_table(runs, [("seed 0 (the main row)", "implicit_ce"), ("seed 1", "implicit_ce-seed1"),
-                                ("seed 2", "implicit_ce-seed2")]),
+        T.ablation_table(runs, ABLATION_TABLES["noise"]),
         "## Development FLOPs (Figure 2 analog)",
         "Data collection ((prompt + generated) tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo "
         "completions, each of which reads its prompt and the prefix it continues), "
@@ -246,8 +237,8 @@ def run(args) -> int:
                          expected="files written by `python -m harness run --rm NAME`")
     out = folder / "leaderboard.md"
     cache.write_text_atomic(out, render(runs, args.task, args.scale))
-    from harness.paper.recipes import EXPERIMENTS
-    main = [e.label for e in EXPERIMENTS if e.group == "main" and e.label in runs] or sorted(runs)
+    from harness.paper.recipes import main_experiments
+    main = [e.label for e in main_experiments() if e.label in runs] or sorted(runs)
     paths = write_plots(folder, runs, main, args.task, args.scale)
     print(f"wrote {out} and {len(paths)} figures in {time.time() - t0:.1f} s")
     return 0

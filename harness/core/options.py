@@ -32,6 +32,8 @@ def _coerce(value, hint, name, owner):
         return None
     for t in args:
         try:
+            if typing.get_origin(t) is list:  # comma-separated, as on the command line: --splits gsm8k,math
+                return [x.strip() for x in value.split(",") if x.strip()]
             if t is bool:
                 if value.lower() in ("true", "1", "yes"):
                     return True
@@ -46,3 +48,46 @@ def _coerce(value, hint, name, owner):
             continue
     expected = " or ".join(getattr(t, "__name__", str(t)) for t in args)
     raise InputError(f"bad value '{value}' for {owner}", field=name, expected=expected)
+
+
+def defaults(cls) -> dict[str, Any]:
+    """{field: default} of an options dataclass (default factories called)."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def add_flags(parser, owners: dict[str, type]) -> list[str]:
+    """A flag --a-b for every field a_b of the option dataclasses {owner: cls} (the first owner's help for a field
+    several declare), its value kept as the string given (None when absent); the field names, in flag order."""
+    helps: dict[str, list[str]] = {}
+    for owner, cls in owners.items():
+        for f in dataclasses.fields(cls):
+            helps.setdefault(f.name, []).append(f"{owner}: {f.metadata.get('help', '')}".rstrip(": "))
+    for name, texts in helps.items():
+        parser.add_argument("--" + name.replace("_", "-"), default=None, help="; ".join(texts))
+    return list(helps)
+
+
+def given(args, owners: dict[str, type]) -> dict[str, Any]:
+    """The fields of `owners` given on the command line, typed and checked by the first dataclass declaring each
+    (its __post_init__ says what a bad value should be), in flag order."""
+    out = {}
+    for owner, cls in owners.items():
+        mine = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+                if getattr(args, f.name, None) is not None and f.name not in out}
+        if mine:
+            typed = make_config(cls, mine, owner)
+            out.update({k: getattr(typed, k) for k in mine})
+    return {name: out[name] for name in _flag_order(owners) if name in out}
+
+
+def _flag_order(owners: dict[str, type]) -> list[str]:
+    seen: dict[str, None] = {}
+    for cls in owners.values():
+        seen.update({f.name: None for f in dataclasses.fields(cls)})
+    return list(seen)

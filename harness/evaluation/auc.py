@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
-    """P(score of a random correct > score of a random incorrect), ties counting half (Mann-Whitney U)."""
+def roc_auc(scores, labels) -> float | None:
+    """P(score of a random correct > score of a random incorrect), ties counting half (Mann-Whitney U); None
+    without both classes."""
     from scipy.stats import rankdata
+    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
     pos = labels.sum()
     neg = len(labels) - pos
     if pos == 0 or neg == 0:

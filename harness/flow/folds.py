@@ -11,39 +11,21 @@ Each fold's checkpoint and score set is an ordinary cached product, so an interr
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 
 from harness.core import cache
-
-# Training options for a real (135M) base when the user sets none: the TrainConfig defaults are sized for the tiny
-# arith models (lr 1e-4); the forward/backward chunk of 4 sequences keeps the 49k-token-vocabulary logits in memory.
-REAL_BASE_TRAIN_DEFAULTS = {"lr": "1e-5", "batch_size": "16", "grad_accum": "4", "score_batch_size": "8",
-                            "max_batch_tokens": "4096"}
-
-
-def effective_rm_options(rm_name: str, given: dict) -> dict:
-    """The user's options, plus the real-base defaults for options this reward model has and the user left unset."""
-    from reward_models import REWARD_MODELS
-    names = {f.name for f in dataclasses.fields(REWARD_MODELS.get(rm_name).Config)}
-    return {**{k: v for k, v in REAL_BASE_TRAIN_DEFAULTS.items() if k in names}, **given}
-
-
-def results_stem(task: str, rm: str, task_options: dict, defaults: dict) -> str:
-    """results/runs/<task>-<rm>, with the non-default task options appended so a small run never overwrites the
-    full one."""
-    extra = [k.replace("_", "") + ("+".join(map(str, v)) if isinstance(v, list) else str(v))
-             for k, v in sorted(task_options.items()) if k in defaults and v != defaults[k]]
-    return "-".join([task, rm, *extra])
 
 
 def run_crossfit(cfg, task, log=None) -> dict:
     """The fold loop over `task.folds(...)`: {part: pool}, "all" being the parts in order, and the (train, test)
     pairs `task.fold_pairs`; every problem is scored by a model trained without it."""
     from harness.core.scores import ScoreSet, save_scores
-    from harness.flow.report import render_report, report_run
+    from harness.flow.prepare import effective_rm_options, fit
+    from harness.flow.report import render_report, report_run, write_fold_results
     from reward_models import get_rm
-    from reward_models.lm.bases import resolve_base
+    from reward_models.lm.named_bases import resolve_base
     log = log or (lambda m: print(m, file=sys.stderr))
     topts = dict(cfg.task_options)
     timings: dict = {}
@@ -60,13 +42,8 @@ def run_crossfit(cfg, task, log=None) -> dict:
     for train_half, test_half in task.fold_pairs:
         rm = get_rm(cfg.rm, **rm_opts)
         t = time.time()
-        ckpt = None
-        if rm.trainable and getattr(rm.config, "model", None) is None:
-            log(f"[train] {cfg.rm} on half {train_half} ({pools[train_half].n_responses} solutions) from {base}")
-            ckpt = rm.fit(pools[train_half], base)
-            log(f"[train] checkpoint {ckpt}")
-        elif not rm.trainable:
-            rm.fit(pools[train_half], base)  # loglik: the base model is the policy
+        ckpt = fit(rm, pools[train_half], base, log=log,
+                   what=f"{cfg.rm} on half {train_half} ({pools[train_half].n_responses} solutions) from {base}")
         timings[f"train_{train_half}_s"] = round(time.time() - t, 1)
         t = time.time()
         log(f"[score] {cfg.rm} on half {test_half} ({pools[test_half].n_responses} solutions)")
@@ -84,13 +61,7 @@ def run_crossfit(cfg, task, log=None) -> dict:
     timings["total_s"] = round(time.time() - t0, 1)
     report.update(timings=timings, folds=folds, base=base,
                   halves={h: {"problems": len(pools[h]), "pool": str(pools[h].path)} for h in parts})
-    stem = results_stem(cfg.task, cfg.name, topts, task.option_defaults)
-    note = ("Two folds: trained on half A, scored half B, and the reverse; every problem is scored by the model "
-            "that did not train on it. Pass@1 is the random-choice mean accuracy.\n\n")
-    md = (f"# {cfg.rm} on {cfg.task} (cross-fitted)\n\nCommand: `{report['command']}`\n\n{note}"
-          + render_report(report, "markdown") + "\nTimings (s, this machine): " + str(timings) + "\n")
-    import json
     body = json.loads(render_report(report, "json"))
     body.update(folds=folds, halves=report["halves"], base=base)
-    report["written"] = [str(p) for p in cache.write_run_files(cfg.results, stem, md, cache.json_text(body, indent=1))]
+    report["written"] = [str(p) for p in write_fold_results(cfg, task, report, body)]
     return report

@@ -57,13 +57,46 @@ def render_report(report: dict, fmt: str = "table") -> str:
     return text
 
 
+def results_stem(task: str, rm: str, task_options: dict, defaults: dict) -> str:
+    """<task>-<rm>, with the non-default task options appended so a small run never overwrites the full one."""
+    extra = [k.replace("_", "") + ("+".join(map(str, v)) if isinstance(v, list) else str(v))
+             for k, v in sorted(task_options.items()) if k in defaults and v != defaults[k]]
+    return "-".join([task, rm, *extra])
+
+
+def write_run(results, stem: str, *, heading: str, command: str, body_md: str, timings: str, body_json: str,
+              intro: str = "") -> list[Path]:
+    """Every run's files: <stem>.md (heading, command, intro, the tables, timings) and <stem>.json, in the cache's
+    runs/ and, with `results`, under results/runs/."""
+    md = f"# {heading}\n\nCommand: `{command}`\n\n{intro}{body_md}\nTimings (s, this machine): {timings}\n"
+    return cache.write_run_files(results, stem, md, body_json)
+
+
 def write_results(cfg, report: dict) -> list[Path]:
-    """The run's markdown and JSON files in the cache and, with cfg.results, under cfg.results/runs/."""
-    stem = f"{cfg.task}-{cfg.scale}-{cfg.name}" + (f"-s{cfg.seed}" if cfg.seed else "")
-    md = (f"# {cfg.name} on {cfg.task} ({cfg.scale} scale, seed {cfg.seed})\n\n"
-          f"Command: `{report['command']}`\n\n"
-          f"Accuracy in % (95% bootstrap CIs over problems are in the JSON beside this file); best-of-N and weighted "
-          f"vote use `{cfg.aggregation}` step aggregation, weighted vote uses {cfg.weights} weights; n-subsets: "
-          f"{cfg.subsets}.\n\n" + render_report(report, "markdown")
-          + "\nTimings (s, this machine): " + json.dumps(report.get("timings", {})) + "\n")
-    return cache.write_run_files(cfg.results, stem, md, render_report(report, "json"))
+    """The run files of `run` on pools (the arith world's, or given)."""
+    return write_run(cfg.results, f"{cfg.task}-{cfg.scale}-{cfg.name}" + (f"-s{cfg.seed}" if cfg.seed else ""),
+                     heading=f"{cfg.name} on {cfg.task} ({cfg.scale} scale, seed {cfg.seed})",
+                     command=report["command"], body_md=render_report(report, "markdown"),
+                     timings=json.dumps(report.get("timings", {})), body_json=render_report(report, "json"),
+                     intro=f"Accuracy in % (95% bootstrap CIs over problems are in the JSON beside this file); "
+                           f"best-of-N and weighted vote use `{cfg.aggregation}` step aggregation, weighted vote uses "
+                           f"{cfg.weights} weights; n-subsets: {cfg.subsets}.\n\n")
+
+
+def write_fold_results(cfg, task, report: dict, body: dict) -> list[Path]:
+    """The run files of a cross-fitted run (harness.flow.folds)."""
+    return write_run(cfg.results, results_stem(cfg.task, cfg.name, cfg.task_options, task.option_defaults()),
+                     heading=f"{cfg.rm} on {cfg.task} (cross-fitted)", command=report["command"],
+                     body_md=render_report(report, "markdown"), timings=str(report["timings"]),
+                     body_json=cache.json_text(body, indent=1),
+                     intro="Two folds: trained on half A, scored half B, and the reverse; every problem is scored "
+                           "by the model that did not train on it. Pass@1 is the random-choice mean accuracy.\n\n")
+
+
+def write_step_results(cfg, task, report: dict) -> list[Path]:
+    """The run files of a step-level benchmark run (harness.flow.step_level)."""
+    from harness.evaluation import step_eval
+    return write_run(cfg.results, results_stem(task.name, cfg.name, cfg.task_options, task.option_defaults()),
+                     heading=f"{cfg.rm} on {task.title}", command=report["command"],
+                     body_md=step_eval.render(report, "markdown"), timings=str(report["timings"]),
+                     body_json=step_eval.render(report, "json"))

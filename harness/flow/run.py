@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.core.errors import InputError
 from harness.core.pool import load_pool
+from harness.flow.prepare import prepare_rm
 from harness.flow.report import report_run, write_results
 from tasks.base import TaskInputs as RunInputs
 
@@ -100,7 +101,7 @@ def resolve_inputs(cfg: RunConfig, log) -> RunInputs:
         pools = [load_pool(p) for p in cfg.pools]
         train = load_pool(cfg.train_pool) if cfg.train_pool else None
         val = load_pool(cfg.val_pool) if cfg.val_pool else None
-        from reward_models.lm.bases import resolve_base
+        from reward_models.lm.named_bases import resolve_base
         return RunInputs(pools, train, val, resolve_base(cfg.base, log))  # a named base (smollm2) -> its folder
     from tasks import get_task
     task = get_task(cfg.task)
@@ -155,25 +156,6 @@ def run(cfg: RunConfig, log=None) -> dict:
     log("[run] run files: " + ", ".join(p for p in report["written"] if p.endswith(".md"))
         + " (`python -m harness leaderboard` lists the cache's)")
     return report
-
-
-def prepare_rm(cfg: RunConfig, inputs: RunInputs, log):
-    """The reward model, trained (or loaded from the cache) when it learns and no checkpoint was given."""
-    from reward_models import get_rm
-    rm = get_rm(cfg.rm, **cfg.rm_options)
-    from reward_models.lm.bases import is_named, resolve_base
-    for attr in ("model", "ref"):  # --model smollm2 / --ref smollm2: a named base -> its converted folder
-        if is_named(getattr(rm.config, attr, None)):
-            setattr(rm.config, attr, resolve_base(getattr(rm.config, attr), log))
-    if rm.trainable and getattr(rm.config, "model", None) is None:
-        if inputs.train_pool is None or inputs.base_model is None:
-            raise InputError(f"{cfg.rm} must be trained first", field="--train-pool/--base",
-                             expected="RM-training rollouts and their base model, or --model PATH")
-        log(f"[train] {cfg.rm} from {inputs.base_model} on {inputs.train_pool.n_responses} rollouts")
-        log(f"[train] checkpoint {rm.fit(inputs.train_pool, inputs.base_model, inputs.val_pool)}")
-    elif not rm.trainable and inputs.base_model is not None:
-        rm.fit(inputs.train_pool, inputs.base_model, inputs.val_pool)  # loglik: the policy is the base model
-    return rm
 
 
 def development_compute(rm) -> dict | None:

@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 
-from harness.core import cache
 from harness.core.errors import InputError
 from harness.core.pool import Pool
 from harness.core.steps import split_steps
+from harness.flow.report import write_step_results
 
 
 def random_step_scores(pool: Pool, seed: int) -> list[list[float]]:
@@ -25,20 +25,18 @@ def _scorer(cfg, task, log):
     """(reward model ready to score, what it is) for loglik / trained implicit PRMs; a trainable RM with no --model
     is trained (or found cached) on the task's training pool (ProcessBench: half A of the gsm8k-gpt3 experiment, the
     same checkpoint that run made)."""
-    from harness.flow.folds import effective_rm_options
+    from harness.flow.prepare import effective_rm_options, fit, resolve_named
     from reward_models import get_rm
-    from reward_models.lm.bases import is_named, resolve_base
+    from reward_models.lm.named_bases import resolve_base
     opts = effective_rm_options(cfg.rm, cfg.rm_options)
     rm = get_rm(cfg.rm, **opts)
-    for attr in ("model", "ref"):
-        if is_named(getattr(rm.config, attr, None)):
-            setattr(rm.config, attr, resolve_base(getattr(rm.config, attr), log))
+    resolve_named(rm, log)
+
     def base():  # converted only when something needs it
         return resolve_base(cfg.base or task.default_base, log)
     if rm.trainable and getattr(rm.config, "model", None) is None:
         train = task.train_pool(cfg.task_options, cfg.seed)
-        log(f"[train] {cfg.rm} on {train.path} ({train.n_responses} solutions)")
-        rm.fit(train, base())
+        fit(rm, train, base(), log=log, what=f"{cfg.rm} on {train.path} ({train.n_responses} solutions)")
         return rm, {"trained_on": str(train.path), "checkpoint": rm.config.model, "ref": rm.config.ref}
     if rm.trainable and rm.config.use_ref and rm.config.ref is None:
         rm.config.ref = base()
@@ -55,9 +53,9 @@ def run_step_level(cfg, task, log=None) -> dict:
     splits = list(topts.get("splits") or known)
     for split in splits:  # before any model is loaded
         if split not in known:
-            raise InputError(f"unknown ProcessBench split '{split}'", field="--splits", expected=", ".join(known))
+            raise InputError(f"unknown {task.title} split '{split}'", field="--splits", expected=", ".join(known))
     if topts.get("tune_on", task.tune_on) not in known:
-        raise InputError(f"unknown ProcessBench split '{topts['tune_on']}'", field="--tune-on",
+        raise InputError(f"unknown {task.title} split '{topts['tune_on']}'", field="--tune-on",
                          expected=", ".join(known))
     tune_on = topts.get("tune_on", task.tune_on)
     notes = []
@@ -92,19 +90,10 @@ def run_step_level(cfg, task, log=None) -> dict:
     timings["total_s"] = round(time.time() - t0, 1)
     report = {"kind": "processbench", "rm": cfg.rm, "command": cfg.command(), "config": _config(cfg), **result,
               "scorer": what, "samples": sizes, "left_out": dropped, "notes": notes, "timings": timings}
-    report["written"] = write(cfg, task, report)
+    report["written"] = [str(p) for p in write_step_results(cfg, task, report)]
     return report
 
 
 def _config(cfg) -> dict:
     from dataclasses import asdict
     return asdict(cfg)
-
-
-def write(cfg, task, report: dict) -> list[str]:
-    from harness.evaluation import step_eval
-    from harness.flow.folds import results_stem
-    stem = results_stem(task.name, cfg.name, cfg.task_options, task.option_defaults)
-    md = (f"# {cfg.rm} on ProcessBench\n\nCommand: `{report['command']}`\n\n"
-          + step_eval.render(report, "markdown") + "\nTimings (s, this machine): " + str(report["timings"]) + "\n")
-    return [str(p) for p in cache.write_run_files(cfg.results, stem, md, step_eval.render(report, "json"))]

@@ -1,9 +1,10 @@
 """The paper's experiments as named runs: which reward model, with which options, under which label.
 
-`harness tables` runs whichever of these has no result under results/runs/ yet (each one is an ordinary
-`python -m harness run --rm RM --set ... --label LABEL`, so every stage is cached and resumable) and then tabulates;
-in the order listed, so an interrupted `tables` has the main rows, the noise runs, Math-Shepherd (the longest), AutoPSV,
-Table 5 and the CE variants before the scaling sweeps.
+The main rows are the reward models whose adapters declare a `paper_row` (a new adapter joins `tables`, tox and
+the leaderboard by declaring one); the ablations are listed here. `harness tables` runs whichever of these has no
+result under results/runs/ yet (each one is an ordinary `python -m harness run --rm RM --set ... --label LABEL`, so
+every stage is cached and resumable) and then tabulates; in the order listed, so an interrupted `tables` has the main
+rows, the noise runs, Table 5 and the CE variants before the scaling sweeps.
 Each run starts from the options `harness tune` chose for its reward model on the validation split
 (results/tuning/<task>-<scale>-<rm>.options.json), so an ablation differs from its main row only in what it ablates.
 """
@@ -29,18 +30,19 @@ def _implicit(loss: str) -> str:
     return f"implicit_{loss}"
 
 
-EXPERIMENTS: list[Experiment] = [
-    *[Experiment(rm, rm, "main") for rm in ("implicit_dpo", "implicit_kto", "implicit_nca", "implicit_ce", "orm",
-                                             "random", "text_hash", "loglik")],
+def main_experiments() -> list[Experiment]:
+    """Every registered reward model with a `paper_row` (the adapter says so in its one file), in row order."""
+    from reward_models import REWARD_MODELS
+    rows = sorted((cls.paper_row, name) for name in REWARD_MODELS.names()
+                  if (cls := REWARD_MODELS.get(name)).paper_row is not None)
+    return [Experiment(name, name, "main", note=REWARD_MODELS.get(name).paper_note) for _, name in rows]
+
+
+ABLATIONS: list[Experiment] = [
     # Run-to-run noise of a trained reward model: the same run with other training seeds (initial order of the data
     # and of the pairs). Training on another CPU perturbs the trajectory much like this, so these rows say how
     # closely a rerun elsewhere can match results/runs/.
     *[Experiment(f"implicit_ce-seed{s}", "implicit_ce", "noise", {"seed": str(s)}) for s in (1, 2)],
-    Experiment("math_shepherd", "math_shepherd", "main",
-               note="MC step labels (K = 8) for every step of all 2,000 x 8 RM-training rollouts"),
-    Experiment("autopsv", "autopsv", "main",
-               note="step labels from an outcome verifier's relative confidence change (theta = -0.5); no rollouts "
-                    "beyond the RM-training ones"),
     # Table 5: the reference model at training and at inference.
     *[e for loss in ("dpo", "ce") for e in (
         Experiment(f"{_implicit(loss)}-noref_infer", _implicit(loss), "reference", {"use_ref": "false"}),
@@ -62,8 +64,57 @@ EXPERIMENTS: list[Experiment] = [
 ]
 
 
+def experiments() -> list[Experiment]:
+    """What `tables` runs, in this order: the main rows, then the ablations."""
+    return main_experiments() + ABLATIONS
+
+
+# The ablation tables of results/leaderboard.md: (row, run label) in table order; a row may be a main run.
+ABLATION_TABLES: dict[str, list[tuple[str, str]]] = {
+    "reference": [(f"{loss.upper()}: {desc}", f"implicit_{loss}{suffix}") for loss in ("dpo", "ce")
+                  for desc, suffix in (("reference at training and inference", ""),
+                                       ("reference at training only", "-noref_infer"),
+                                       ("reference at inference only", "-noref_train"),
+                                       ("no reference", "-noref_both"))],
+    "responses": [(f"CE, {k} per instruction", f"implicit_ce-r{k}" if k < 8 else "implicit_ce") for k in (1, 2, 4, 8)]
+    + [(f"DPO, {k} per instruction", f"implicit_dpo-r{k}" if k < 8 else "implicit_dpo") for k in (2, 4, 8)],
+    "instructions": [(f"{loss.upper()}, {p}% of instructions", f"implicit_{loss}-i{p}" if p < 100
+                      else f"implicit_{loss}") for loss in ("ce", "dpo") for p in (25, 50, 75, 100)],
+    "ce_variants": [("CE (response-level labels)", "implicit_ce"), ("CE, instruction-balanced", "implicit_ce_inst"),
+                    ("CE, dataset-balanced", "implicit_ce_data"),
+                    ("CE, then step-level KTO on Math-Shepherd MC labels (200 instructions)", "implicit_ce_stage2")],
+    "noise": [("seed 0 (the main row)", "implicit_ce"), ("seed 1", "implicit_ce-seed1"),
+              ("seed 2", "implicit_ce-seed2")],
+}
+
+# The real-model track (harness.paper.real_track): the reward models of each stage, in the order they run.
+REAL_TRACK: dict[str, tuple[str, ...]] = {
+    "gsm8k-gpt3": ("loglik", "implicit_ce", "implicit_dpo"),
+    "processbench": ("loglik", "random", "implicit_ce", "implicit_dpo"),
+    "ovm": ("loglik", "implicit_ce"),
+}
+
+
+def tox_envs() -> dict[str, tuple[str, list[list[str]]]]:
+    """{env: (description, commands)} of tox's reward-model envs (toxfile.py): one per main experiment, and
+    `baselines` for the untrained ones together. A command's "{posargs}" stands for tox's positional arguments."""
+    from reward_models import REWARD_MODELS
+    envs, untrained = {}, []
+    for e in main_experiments():
+        cls = REWARD_MODELS.get(e.rm)
+        what = ("train, score and rank " if cls.trainable else "score and rank ") + f"{e.rm} on the arith world"
+        envs[e.label] = (what + (f": {e.note}" if e.note else ""),
+                         [["python", "-m", "harness", "run", "--rm", e.rm, "{posargs}"]])
+        if not cls.trainable:
+            untrained.append(e.rm)
+    if untrained:
+        envs["baselines"] = (f"the untrained baselines ({', '.join(untrained)})",
+                             [cmd for rm in untrained for cmd in envs[rm][1]])
+    return envs
+
+
 def by_label() -> dict[str, Experiment]:
-    return {e.label: e for e in EXPERIMENTS}
+    return {e.label: e for e in experiments()}
 
 
 def options_of(exp: Experiment, results: Path, task: str = "arith", scale: str = "default") -> dict:
@@ -75,11 +126,3 @@ def options_of(exp: Experiment, results: Path, task: str = "arith", scale: str =
 
 def run_file(results: Path, exp: Experiment, task: str = "arith", scale: str = "default") -> Path:
     return results / "runs" / f"{task}-{scale}-{exp.label}.json"
-
-
-def command_of(exp: Experiment, results: Path, task: str = "arith", scale: str = "default") -> str:
-    parts = ["python -m harness run", f"--rm {exp.rm}"]
-    parts += [f"--set {k}={v}" for k, v in sorted(options_of(exp, results, task, scale).items())]
-    if exp.label != exp.rm:
-        parts.append(f"--label {exp.label}")
-    return " ".join(parts)

@@ -11,7 +11,7 @@ sequences share its batch or on the padding side. Only the logits of response po
 With share_prompt, the N responses of a problem do not each carry their prompt: the prompts of a window of problems
 are run once (left-padded, batched), their key/value caches are kept, and each response batch (length-bucketed across
 the window, right-padded) runs only its response tokens on top of its rows' prompt caches. The numbers equal the plain
-path's to float rounding (tests/test_performance_paths.py); benchmarks/prompt_sharing.py measures when it pays.
+path's to float rounding (tests/system/test_performance_paths.py); benchmarks/prompt_sharing.py measures when it pays.
 """
 
 from __future__ import annotations

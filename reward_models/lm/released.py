@@ -7,8 +7,8 @@ and the head is rebuilt here from the checkpoint's own tensors: no code of the c
 
 Every adapter encodes a response as token ids plus the positions ("marks") where a step's score is read, one per
 step; `marked_values` runs the backbone over right-padded, length-bucketed batches with position ids from the mask,
-so a response's scores do not depend on its batch or padding (tests/test_released.py checks against one forward
-per step prefix).
+so a response's scores do not depend on its batch or padding (tests/reward_models/test_released.py checks against one
+forward per step prefix).
 """
 
 from __future__ import annotations

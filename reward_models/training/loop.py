@@ -25,6 +25,7 @@ import numpy as np
 from harness.core import cache
 from harness.core.errors import InputError
 from harness.core.pool import Pool, Problem
+from harness.evaluation.auc import roc_auc
 
 
 @dataclass
@@ -124,14 +125,31 @@ def optimizer_step(opt, params, batch: list, lr: float, grad_accum: int, grad_cl
     return total
 
 
-def auc(scores, labels) -> float | None:
-    """Probability that a random correct response outscores a random incorrect one (ties count half)."""
-    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
-    pos, neg = s[y], s[~y]
-    if len(pos) == 0 or len(neg) == 0:
-        return None
-    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(greater / (len(pos) * len(neg)))
+def fit_epochs(model, params, items: list, *, schedule, epochs: int, batch_size: int, seed: int, grad_accum: int,
+               grad_clip: float, weight_decay: float, chunk_loss_of, name: str, progress: bool = True) -> dict:
+    """The one training loop of the package: AdamW over `params`, `epochs` passes over `items` in an order drawn
+    from `seed`, one optimizer step per batch of `batch_size`; `chunk_loss_of(batch)` gives the function of a chunk
+    of the batch whose value is that chunk's share of the batch loss (the objective is the caller's). The learning
+    rate follows lr_at(step, total, schedule) (`schedule` has lr and warmup_ratio). Returns the loss, learning-rate
+    and gradient-norm history and the number of steps."""
+    import torch
+
+    from harness.core import progress as progress_mod
+    opt = torch.optim.AdamW(params, lr=schedule.lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(items) / batch_size)
+    total = epochs * steps_per_epoch
+    gen = torch.Generator().manual_seed(seed)
+    history: dict = {"loss": [], "lr": [], "grad_norm": []}
+    model.train()
+    with progress_mod.bar(total, f"train {name}", "step", enabled=progress) as bar:
+        for _epoch in range(epochs):
+            order = torch.randperm(len(items), generator=gen).tolist()
+            for b in range(steps_per_epoch):
+                batch = [items[i] for i in order[b * batch_size:(b + 1) * batch_size]]
+                optimizer_step(opt, params, batch, lr_at(len(history["loss"]), total, schedule), grad_accum,
+                               grad_clip, chunk_loss_of(batch), history, bar)
+    model.eval()
+    return {**history, "steps": total}
 
 
 def checkpoint_key(kind: str, cfg: TrainConfig, base_model, train_pool) -> str:
@@ -159,7 +177,6 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     """Train (or find cached) and return the checkpoint folder."""
     import torch
 
-    from harness.core import progress as progress_mod
     from reward_models.lm.loading import load_causal_lm, pad_id, save_model
     from reward_models.lm.logp_cache import cached_step_logps
     from reward_models.lm.logprobs import encode_pool, sequence_logps, step_logps
@@ -273,25 +290,11 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         return L.ce_loss(r, y.to(device), w.to(device)).sum()
 
     params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(units) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    gen = torch.Generator().manual_seed(cfg.seed)
-    history = {"loss": [], "lr": [], "grad_norm": []}
-    model.train()
-    bar = progress_mod.bar(total, f"train {name}", "step", enabled=progress)
-    step = 0
-    for _epoch in range(cfg.epochs):
-        order = torch.randperm(len(units), generator=gen).tolist()
-        for b in range(steps_per_epoch):
-            batch = [units[i] for i in order[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
-            optimizer_step(opt, params, batch, lr_at(step, total, cfg), cfg.grad_accum, cfg.grad_clip,
-                           lambda chunk, n=len(batch): loss_of(chunk) / n, history, bar)
-            step += 1
-    bar.close()
-    model.eval()
-
-    metrics = {**history, "steps": total, "train_responses": len(encs), "train_units": len(units), **stats}
+    fitted = fit_epochs(model, params, units, schedule=cfg, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                        seed=cfg.seed, grad_accum=cfg.grad_accum, grad_clip=cfg.grad_clip,
+                        weight_decay=cfg.weight_decay, name=name, progress=progress,
+                        chunk_loss_of=lambda batch: (lambda chunk, n=len(batch): loss_of(chunk) / n))
+    metrics = {**fitted, "train_responses": len(encs), "train_units": len(units), **stats}
     if val_pool is not None:
         val_labels = [bool(r.correct) for p in val_pool.problems for r in p.responses]
         if kind == "implicit":
@@ -305,7 +308,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
             with amp():
                 val_scores = orm_scores(model, head, tok, val_pool, max_len=cfg.max_len,
                                         batch_size=score_batch_size, progress=progress)
-        metrics["val_auc"] = auc(val_scores, val_labels)
+        metrics["val_auc"] = roc_auc(val_scores, val_labels)
 
     if kind == "implicit" and cfg.train_ref:  # the reference pass over the training pool (and KTO's pairs)
         counted["reference"] += sum(len(e.ids) for e in encs)

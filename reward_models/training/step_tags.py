@@ -10,7 +10,6 @@ not at all.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from harness.core import cache
@@ -50,51 +49,41 @@ def fit_tagged(c, model, tok, encs, targets, name: str) -> tuple[dict, int]:
     seed) and `progress`."""
     import torch
 
-    from harness.core import progress as progress_mod
     from reward_models.hf_prm import label_token_ids, tag_logits
     from reward_models.lm.loading import pad_id
-    from reward_models.training.loop import lr_at, optimizer_step
+    from reward_models.training.loop import fit_epochs
 
     for e, t in zip(encs, targets):
         assert len(e.tag_pos) == len(t), "one label per step tag"
     label_ids = label_token_ids(tok, c.good, c.bad)
     torch.manual_seed(c.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-    steps_per_epoch = math.ceil(len(encs) / c.batch_size)
-    total = c.epochs * steps_per_epoch
-    gen = torch.Generator().manual_seed(c.seed)
-    history: dict = {"loss": [], "lr": [], "grad_norm": []}
     trained_tokens = 0
     pad = pad_id(tok)
-    model.train()
-    with progress_mod.bar(total, f"train {name}", "step", enabled=c.progress) as bar:
-        for _epoch in range(c.epochs):
-            order = torch.randperm(len(encs), generator=gen).tolist()
-            for b in range(steps_per_epoch):
-                batch = order[b * c.batch_size:(b + 1) * c.batch_size]
-                n_tags = sum(len(targets[i]) for i in batch)
 
-                def chunk_loss(chunk, n_tags=n_tags):
-                    nonlocal trained_tokens
-                    logp = torch.log_softmax(tag_logits(model, [encs[i] for i in chunk], label_ids, pad), -1)
-                    t = torch.cat([targets[i] for i in chunk]).to(logp.device)
-                    trained_tokens += sum(len(encs[i].ids) for i in chunk)
-                    return -(t * logp[:, 0] + (1 - t) * logp[:, 1]).sum() / n_tags
+    def chunk_loss_of(batch):  # cross-entropy of '+'/'-' at each tag, the mean over the batch's tags
+        n_tags = sum(len(targets[i]) for i in batch)
 
-                optimizer_step(opt, list(model.parameters()), batch, lr_at(len(history["loss"]), total, c),
-                               c.grad_accum, c.grad_clip, chunk_loss, history, bar)
-    model.eval()
-    return {**history, "steps": total, "train_responses": len(encs), "train_tags": sum(map(len, targets))}, \
-        trained_tokens
+        def chunk_loss(chunk):
+            nonlocal trained_tokens
+            logp = torch.log_softmax(tag_logits(model, [encs[i] for i in chunk], label_ids, pad), -1)
+            t = torch.cat([targets[i] for i in chunk]).to(logp.device)
+            trained_tokens += sum(len(encs[i].ids) for i in chunk)
+            return -(t * logp[:, 0] + (1 - t) * logp[:, 1]).sum() / n_tags
+        return chunk_loss
+
+    fitted = fit_epochs(model, list(model.parameters()), list(range(len(encs))), schedule=c, epochs=c.epochs,
+                        batch_size=c.batch_size, seed=c.seed, grad_accum=c.grad_accum, grad_clip=c.grad_clip,
+                        weight_decay=c.weight_decay, chunk_loss_of=chunk_loss_of, name=name, progress=c.progress)
+    return {**fitted, "train_responses": len(encs), "train_tags": sum(map(len, targets))}, trained_tokens
 
 
 def val_auc(model, tok, val_pool, fmt, c) -> float | None:
     """ROC AUC of the min step score over a graded validation pool (evaluation: not counted as development)."""
+    from harness.evaluation.auc import roc_auc
     from reward_models.hf_prm import encode_pool_tagged, step_good_probs
-    from reward_models.training.loop import auc
     probs = step_good_probs(model, tok, encode_pool_tagged(tok, val_pool, fmt), fmt, batch_size=c.score_batch_size,
                             progress=c.progress, desc="validation")
-    return auc([min(p) for p in probs], [bool(r.correct) for p in val_pool.problems for r in p.responses])
+    return roc_auc([min(p) for p in probs], [bool(r.correct) for p in val_pool.problems for r in p.responses])
 
 
 def save_tagged(out, model, tok, fmt, record: dict, metrics: dict, comp: dict) -> None:

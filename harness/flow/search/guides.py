@@ -3,7 +3,7 @@
 IncrementalGuide: an implicit PRM's q_t = beta * sum over the prefix's tokens of log pi_theta / pi_ref (or, with no
 reference, loglik's sum of log pi). Each model keeps the key/value cache of every partial solution (rows.RowCache);
 a new step runs only its own tokens, and the log-probs are summed in float64, so q_t after each step is the
-running sum of the implicit PRM's step rewards of the finished response (tests/test_search.py checks it to 1e-5).
+running sum of the implicit PRM's step rewards of the finished response (tests/flow/test_search.py checks it to 1e-5).
 
 RescoreGuide: any registered reward model, by re-scoring every prefix as a one-step-shorter response (its
 compute_scores on a pool of prefixes) and aggregating its step scores ("last" by default: a PRM's judgement of the

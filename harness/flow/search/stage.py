@@ -98,7 +98,7 @@ def hand_over_scores(pool: Pool, rm) -> None:
     """Save the reward model's score set of the pool from the search's own passes (every response's
     step_rewards), so scoring the pool runs no model again: an implicit PRM's step rewards of a finished solution
     are the sums of the per-token rewards its guide already computed (equal to the ordinary scoring to float
-    rounding, tests/test_search.py). The few responses without them (truncated at the token budget: ordinary
+    rounding, tests/flow/test_search.py). The few responses without them (truncated at the token budget: ordinary
     scoring appends an eos they never drew) are scored the ordinary way; nothing is saved when no response has
     them (a re-scoring guide) or a score set is already there."""
     from harness.core.scores import ScoreSet, save_scores

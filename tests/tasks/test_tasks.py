@@ -9,12 +9,13 @@ import types
 from pathlib import Path
 
 import pytest
+from _paths import DATA as DATA_ROOT
 
 from harness.core.errors import InputError
 from harness.core.steps import split_steps, step_spans
 from tasks import TASKS, get_task
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = DATA_ROOT
 
 
 def _need(path: Path) -> Path:

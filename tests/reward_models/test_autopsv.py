@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from _paths import REPO as REPO_ROOT
 from test_math_shepherd import synthetic_pool
 
 from harness.core.errors import InputError
@@ -140,10 +141,9 @@ def test_autopsv_labels_equal_the_formula_on_its_verifier_and_its_prm_ranks(tiny
     # benchmarks/autopsv_labels.py reads the same labels back from the cache (theta = -0.5 is the fit's)
     import json
     import sys
-    from pathlib import Path
 
     from harness.core.pool import save_pool
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     import autopsv_labels
     save_pool(train_pool, cache_root.parent / "train.jsonl")
     assert autopsv_labels.main(["--cache", str(cache_root), "--pool", str(cache_root.parent / "train.jsonl"),

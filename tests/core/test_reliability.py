@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _paths import REPO as REPO_ROOT
 from _smoke_pool import smoke_pool, smoke_pool_file
 
 from harness import scoring
@@ -23,7 +24,7 @@ from harness.scoring import merge_meta
 from reward_models import get_rm
 from reward_models.implicit import ImplicitPRM
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 
 
 def flip_digit(path: Path, after: bytes = b"step_scores") -> None:

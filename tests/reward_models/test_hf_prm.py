@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from _paths import DATA as DATA_ROOT
 
 from harness.core.errors import InputError
 from harness.core.pool import Pool, Problem, Response
@@ -24,7 +24,7 @@ from reward_models.hf_prm import (
 )
 from tasks.arith.tokenizer import build_tokenizer
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = DATA_ROOT
 TEXT = "Step 1: 3 * 4 = 12\n\nStep 2: 12 + 2 = 14\n\nThe answer is 14"
 
 

@@ -12,13 +12,14 @@ import json
 from pathlib import Path
 
 import pytest
+from _paths import DATA as DATA_ROOT
 
 from harness.cli import main
 from harness.core import cache
 from harness.core.pool import load_pool, save_pool
 from harness.core.scores import list_scores
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = DATA_ROOT
 QWEN = DATA / "qwen25math_rm_maj" / "math_cot_100.jsonl"
 OVM = DATA / "ovm_gsm8k_samples" / "test_responses_n300_mistral7b-ep2_samples.jsonl"
 

@@ -8,8 +8,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from _paths import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("harness", "tasks", "reward_models")
 
 # Lowest first. A module belongs to the floor of the longest prefix that names it.

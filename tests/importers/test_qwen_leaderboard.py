@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.cli import main
-from tests.test_importers import QWEN, qwen_expected
+from tests.importers.test_importers import QWEN, qwen_expected
 
 
 def test_import_then_leaderboard_json_matches_raw_file(tmp_path, capsys):

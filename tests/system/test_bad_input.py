@@ -3,7 +3,7 @@
 Each case runs the real CLI (`harness.cli.main`) and asserts: exit code 2, exactly one `error:` line, no traceback,
 the line names the file (and line) or the field at fault, and nothing was written (no output file, no cache entry).
 Pathological grader input is the other kind of case: it must be graded (as wrong) within its timeout, not fail.
-More pool-file cases (truncated line, wrong types) are in tests/test_pool.py.
+More pool-file cases (truncated line, wrong types) are in tests/core/test_pool.py.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from _paths import DATA as DATA_ROOT
 
 from harness.cli import main
 from harness.core import cache
@@ -17,7 +17,7 @@ from harness.flow.lm_eval_pack import PACK_DIR, TASKS, load_tasks, task_manager
 from tasks.arith import frozen
 
 MID = frozen.generator_path("mid")
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = DATA_ROOT
 
 
 def test_the_pack_validates_with_lm_evals_own_command():

@@ -9,10 +9,10 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _paths import DATA as DATA_ROOT
 
 from harness.cli import main
 from harness.core import cache
@@ -20,7 +20,7 @@ from harness.core.pool import Pool, Problem, Response, load_pool, save_pool
 from harness.core.scores import ScoreSet, save_scores
 from harness.evaluation.leaderboard import ROW_KEYS, Options, default_ns, evaluate_pool
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = DATA_ROOT
 
 
 def _problem(pid, answers, correct, keys=None):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _paths import REPO as REPO_ROOT
 from _smoke_pool import smoke_pool, smoke_pool_file
 
 from harness.core import cache
@@ -17,7 +18,7 @@ from harness.core.distributed import World, _ErrorsOnly, env_world
 from harness.core.errors import InputError
 from reward_models import get_rm
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 
 
 def test_world_from_launcher_environment():

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _paths import REPO as REPO_ROOT
 
 from harness.cli import main
 
@@ -121,7 +122,7 @@ def test_the_site_opens_in_a_browser_with_the_right_rows_and_step_colours(smoke_
         assert steps[j] == [(bg(v), bar(outcome)) for v in steps_j], j
         multi += len(steps_j) > 1
     assert multi > 0  # some response has several steps, each with its own colour
-    shots = Path(__file__).resolve().parents[1] / ".cache" / "report-screenshots"
+    shots = REPO_ROOT / ".cache" / "report-screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     for name in ("index.png", "page.png"):
         assert (tmp_path / name).stat().st_size > 10_000
