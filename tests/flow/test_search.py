@@ -1,6 +1,7 @@
-"""Reward-guided search (harness/search): the decoder's forkable caches, the keyed draws, the identities the issue
-names (beam search that keeps every chain is sampling; incremental q_t is the implicit PRM's step rewards; a perfect
-step scorer makes beam search at least as accurate as best-of-N), caching, resuming and the command."""
+"""Reward-guided search (harness/generation/search, harness/flow/search): the decoder's forkable caches, the keyed
+draws, the identities the issue names (beam search that keeps every chain is sampling; incremental q_t is the
+implicit PRM's step rewards; a perfect step scorer makes beam search at least as accurate as best-of-N), caching,
+resuming and the command."""
 
 from __future__ import annotations
 
