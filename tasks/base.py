@@ -81,6 +81,12 @@ class Task:
         return options_mod.defaults(cls.Options)
 
     # What each flow asks of its tasks -------------------------------------------------------------------------------
+    @staticmethod
+    def world_key(scale: str) -> str | None:
+        """flow "world": the content key of the world `run` would use at `scale` (None: no world, or none built
+        yet, so every run builds it); run files and tuning records say which world they measured."""
+        return None
+
     def world_inputs(self, *, scale: str, seed: int, generators: list[str], threads: int | None, rebuild: bool,
                      base: str | None, log) -> TaskInputs:
         """flow "world": the task's graded pools and rollouts (built or found in the cache)."""

@@ -1,4 +1,5 @@
-"""`harness real-track`: every run of the SmolLM2 real-model track (harness.paper.real_track), then results/real_models.md."""
+"""`harness real-track`: every run of the SmolLM2 real-model track (harness.paper.real_track), then
+results/real_models.md."""
 
 from __future__ import annotations
 

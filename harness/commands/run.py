@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 from harness.cli import arguments, command
 from harness.core import options
 from harness.core.errors import InputError
+from harness.flow.prepare import load_options_file
+from harness.flow.tune import tuned_options
 
 
 def parse_sets(items: list[str] | None) -> dict:
@@ -29,42 +29,6 @@ def int_list(text: str, flag: str) -> list[int]:
     if not vals or min(vals) < 1:
         raise InputError(f"cannot read '{text}'", field=flag, expected="comma-separated integers >= 1")
     return vals
-
-
-def load_options_file(path, rm: str) -> dict:
-    """Reward-model options from a JSON object file (the keys --set takes); errors name the file, line and key."""
-    import json
-    from pathlib import Path
-
-    from harness.core.options import make_config
-    from reward_models import REWARD_MODELS
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("config file not found" if not path.exists() else "not a regular file", file=path,
-                         field="--config", expected="a JSON file of reward-model options")
-    try:
-        text = path.read_text(encoding="utf-8")
-        opts = json.loads(text)
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text ({e.reason})", file=path) from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"invalid JSON: {e.msg} at column {e.colno}", file=path, line=e.lineno) from None
-    if not isinstance(opts, dict):
-        raise InputError("not a JSON object", file=path, expected='{"option": value, ...}')
-    if rm not in REWARD_MODELS:
-        raise InputError(f"unknown reward model '{rm}'", field="--rm", expected="one of " + ", ".join(
-            REWARD_MODELS.names()))
-    cls = REWARD_MODELS.get(rm)
-    for key, value in opts.items():
-        line = next((i for i, ln in enumerate(text.splitlines(), 1) if f'"{key}"' in ln), None)
-        if isinstance(value, (dict, list)):
-            raise InputError("wrong type", file=path, line=line, field=key, expected="a number, string or boolean")
-        try:
-            make_config(cls.Config, {key: value if value is None or isinstance(value, str) else json.dumps(value)},
-                        rm)
-        except InputError as e:
-            raise InputError(str(e).split(": ", 1)[-1], file=path, line=line, field=key) from None
-    return {k: v if v is None or isinstance(v, str) else json.dumps(v) for k, v in opts.items()}
 
 
 def add_rm_arguments(p) -> None:
@@ -93,23 +57,6 @@ def add_rm_arguments(p) -> None:
     p.add_argument("--untuned", action="store_true",
                    help="arith: do not start from the options `tune` chose for this reward model on the world in "
                         "use (results/tuning/<task>-<scale>-<rm>.options.json); use the adapter's defaults")
-
-
-def tuned_options(task: str, scale: str, rm: str, results: str = "results") -> tuple[dict, Path] | None:
-    """The options `tune` chose for `rm` on the world `run` would use, and their file; None when there are none
-    (no tuning file, or one tuned on another world)."""
-    from harness.commands.tables import current_world
-    stem = Path(results) / "tuning" / f"{task}-{scale}-{rm}"
-    opts_file = stem.with_name(stem.name + ".options.json")
-    if not opts_file.is_file() or not stem.with_suffix(".json").is_file():
-        return None
-    try:
-        world = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8")).get("world")
-    except ValueError:
-        return None
-    if world is None or world != current_world(task, scale):
-        return None
-    return load_options_file(str(opts_file), rm), opts_file
 
 
 def rm_options(args, log=None) -> dict:

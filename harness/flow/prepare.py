@@ -21,6 +21,42 @@ def effective_rm_options(rm_name: str, given: dict) -> dict:
     return {**{k: v for k, v in REAL_BASE_TRAIN_DEFAULTS.items() if k in names}, **given}
 
 
+def load_options_file(path, rm: str) -> dict:
+    """Reward-model options from a JSON object file (the keys --set takes); errors name the file, line and key."""
+    import json
+    from pathlib import Path
+
+    from harness.core.options import make_config
+    from reward_models import REWARD_MODELS
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("config file not found" if not path.exists() else "not a regular file", file=path,
+                         field="--config", expected="a JSON file of reward-model options")
+    try:
+        text = path.read_text(encoding="utf-8")
+        opts = json.loads(text)
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason})", file=path) from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"invalid JSON: {e.msg} at column {e.colno}", file=path, line=e.lineno) from None
+    if not isinstance(opts, dict):
+        raise InputError("not a JSON object", file=path, expected='{"option": value, ...}')
+    if rm not in REWARD_MODELS:
+        raise InputError(f"unknown reward model '{rm}'", field="--rm", expected="one of " + ", ".join(
+            REWARD_MODELS.names()))
+    cls = REWARD_MODELS.get(rm)
+    for key, value in opts.items():
+        line = next((i for i, ln in enumerate(text.splitlines(), 1) if f'"{key}"' in ln), None)
+        if isinstance(value, (dict, list)):
+            raise InputError("wrong type", file=path, line=line, field=key, expected="a number, string or boolean")
+        try:
+            make_config(cls.Config, {key: value if value is None or isinstance(value, str) else json.dumps(value)},
+                        rm)
+        except InputError as e:
+            raise InputError(str(e).split(": ", 1)[-1], file=path, line=line, field=key) from None
+    return {k: v if v is None or isinstance(v, str) else json.dumps(v) for k, v in opts.items()}
+
+
 def resolve_named(rm, log) -> None:
     """--model smollm2 / --ref smollm2: a named base becomes its converted folder."""
     from reward_models.lm.named_bases import is_named, resolve_base

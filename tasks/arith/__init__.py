@@ -44,6 +44,19 @@ class ArithTask(Task):
                           load_pool(world.pool("rm_train", "mid")), load_pool(world.pool("rm_val", "mid")),
                           base or str(world.generator("mid")), world.key)
 
+    @staticmethod
+    def world_key(scale: str) -> str | None:
+        """The shipped world's content key, or that of the world built in the cache (None when none is built)."""
+        from tasks.arith import frozen
+        from tasks.arith.world import built_key, uses_frozen
+        from tasks.arith.world_config import is_built, load_world, world_config
+        cfg = world_config(scale)
+        if uses_frozen(cfg):
+            return frozen.manifest()["content_key"]
+        if not is_built(cfg):
+            return None
+        return (load_world(cfg) or {}).get("content_key") or built_key(cfg)
+
     def extract_answer(self, text: str) -> str | None:
         from tasks.arith.problems import extract_answer
         return extract_answer(text)

@@ -122,7 +122,7 @@ def test_run_label_names_files_and_is_checked(tmp_path, capsys):
 
 
 def test_tables_refuses_runs_of_different_worlds_and_reruns_stale_ones(results, capsys, monkeypatch):
-    from harness.commands import tables
+    from harness.paper import regenerate as tables
     for name, world in (("implicit_ce", "default-s0-aaaa"), ("orm", "default-s0-bbbb")):
         f = results / "runs" / f"arith-default-{name}.json"
         f.write_text(json.dumps({**json.loads(f.read_text()), "world": world}))

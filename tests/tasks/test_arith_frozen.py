@@ -81,7 +81,7 @@ def test_a_frozen_world_opens_without_building_and_gives_back_the_same_bytes(bui
 
 
 def test_tables_refuses_run_files_of_two_content_keys(built, tmp_path):
-    from harness.commands.tables import load_runs
+    from harness.paper.regenerate import load_runs
     cfg, root, summary = built
     runs = tmp_path / "results" / "runs"
     runs.mkdir(parents=True)
