@@ -38,7 +38,8 @@ from typing import Sequence
 from harness.core import cache, chunks
 from harness.core.errors import InputError
 from reward_models import register_rm
-from reward_models.hf_prm import HFPRM, TagFormat
+from reward_models.hf_prm import HFPRM
+from reward_models.lm.tagged import TagFormat
 from reward_models.training.step_tags import TRAIN_FIELDS, StepTagOptions
 
 CONFIDENCE_DIR = "autopsv_confidences"
@@ -83,7 +84,7 @@ class AutoPSV(HFPRM):
             raise InputError(f"floor {c.floor}", field="floor", expected="a number >= 0")
 
     def tag_format(self) -> TagFormat:
-        from reward_models.hf_prm import resolve_format
+        from reward_models.lm.tagged import resolve_format
         c = self.config
         return resolve_format(self._model(), c.step_tag, c.good, c.bad, None)
 
@@ -137,9 +138,9 @@ def sigmoid(x: float) -> float:
 def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
     """Stages 1-3 (each cached); the stage-3 checkpoint folder."""
     from harness.core.fingerprint import fingerprint
-    from reward_models.hf_prm import pick_step_tag
     from reward_models.lm.loading import load_tokenizer
     from reward_models.lm.logprobs import prompt_format_id
+    from reward_models.lm.tagged import pick_step_tag
     from reward_models.math_shepherd import label_quality
     from reward_models.training.loop import train
 
@@ -163,8 +164,8 @@ def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
 
     import torch
 
-    from reward_models.hf_prm import encode_pool_tagged
     from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.tagged import encode_pool_tagged
     from reward_models.training import flops as compute
     from reward_models.training import step_tags as prm_training
     model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)

@@ -21,7 +21,8 @@ from pathlib import Path
 from harness.core import cache
 from harness.core.errors import InputError
 from reward_models import register_rm
-from reward_models.hf_prm import HFPRM, TagFormat
+from reward_models.hf_prm import HFPRM
+from reward_models.lm.tagged import TagFormat
 from reward_models.training import step_tags as prm_training
 from reward_models.training.step_tags import StepTagOptions
 
@@ -112,7 +113,7 @@ class MathShepherd(HFPRM):
             raise InputError(f"unknown target '{self.config.target}'", field="target", expected="hard or soft")
 
     def tag_format(self) -> TagFormat:
-        from reward_models.hf_prm import resolve_format
+        from reward_models.lm.tagged import resolve_format
         c = self.config
         return resolve_format(self._model(), c.step_tag, c.good, c.bad, None)
 
@@ -126,9 +127,9 @@ class MathShepherd(HFPRM):
 def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool=None) -> Path:
     """MC-label, fine-tune, save (or find the cached checkpoint) and return the checkpoint folder."""
     from harness.core.fingerprint import fingerprint
-    from reward_models.hf_prm import pick_step_tag
     from reward_models.lm.loading import load_tokenizer
     from reward_models.lm.logprobs import prompt_format_id
+    from reward_models.lm.tagged import pick_step_tag
 
     mc = mc_setup(c, train_pool, base_model)
     pool, mc_key = mc.pool, mc.key
@@ -145,8 +146,8 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
 
     import torch
 
-    from reward_models.hf_prm import encode_pool_tagged
     from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.tagged import encode_pool_tagged
     from reward_models.training import flops as compute
 
     model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)

@@ -49,8 +49,8 @@ def fit_tagged(c, model, tok, encs, targets, name: str) -> tuple[dict, int]:
     seed) and `progress`."""
     import torch
 
-    from reward_models.hf_prm import label_token_ids, tag_logits
     from reward_models.lm.loading import pad_id
+    from reward_models.lm.tagged import label_token_ids, tag_logits
     from reward_models.training.loop import fit_epochs
 
     for e, t in zip(encs, targets):
@@ -80,7 +80,7 @@ def fit_tagged(c, model, tok, encs, targets, name: str) -> tuple[dict, int]:
 def val_auc(model, tok, val_pool, fmt, c) -> float | None:
     """ROC AUC of the min step score over a graded validation pool (evaluation: not counted as development)."""
     from harness.evaluation.auc import roc_auc
-    from reward_models.hf_prm import encode_pool_tagged, step_good_probs
+    from reward_models.lm.tagged import encode_pool_tagged, step_good_probs
     probs = step_good_probs(model, tok, encode_pool_tagged(tok, val_pool, fmt), fmt, batch_size=c.score_batch_size,
                             progress=c.progress, desc="validation")
     return roc_auc([min(p) for p in probs], [bool(r.correct) for p in val_pool.problems for r in p.responses])
@@ -88,8 +88,8 @@ def val_auc(model, tok, val_pool, fmt, c) -> float | None:
 
 def save_tagged(out, model, tok, fmt, record: dict, metrics: dict, comp: dict) -> None:
     """The checkpoint folder `out`, renamed into place complete (its manifest last)."""
-    from reward_models.hf_prm import write_format
     from reward_models.lm.loading import save_model
+    from reward_models.lm.tagged import write_format
     from reward_models.training import flops as compute
     with cache.atomic_dir(out) as tmp:
         save_model(model, tok, tmp)

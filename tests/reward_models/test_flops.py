@@ -131,8 +131,8 @@ def test_math_shepherd_counts_its_rollouts(tiny_lm_dir, cache_root):
     assert comp["generated_tokens"] == comp["rollout_tokens"] + comp["mc_generated_tokens"]
     labels = cache.read_json(ckpt / "metrics.json")["mc_labels"]
     assert labels["steps"] == 4 * 2 + 1 and labels["agreement_with_first_error"] is None  # no error_step recorded here
-    from reward_models.hf_prm import encode_pool_tagged, resolve_format
     from reward_models.lm.loading import load_tokenizer
+    from reward_models.lm.tagged import encode_pool_tagged, resolve_format
     tagged = encode_pool_tagged(load_tokenizer(base), pool, resolve_format(ckpt))
     assert comp["trained_tokens"] == sum(len(e.ids) for e in tagged)  # one epoch over the tagged responses
     p = comp["params"]

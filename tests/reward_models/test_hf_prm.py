@@ -13,7 +13,7 @@ from harness.core.pool import Pool, Problem, Response
 from harness.core.prompting import build_prompt
 from harness.core.steps import step_spans
 from reward_models import get_rm
-from reward_models.hf_prm import (
+from reward_models.lm.tagged import (
     TagFormat,
     encode_tagged,
     label_token_ids,

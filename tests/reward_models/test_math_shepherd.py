@@ -218,8 +218,12 @@ def test_soft_targets_give_the_cross_entropy_over_the_two_label_logits_at_the_ta
     import torch
 
     from harness.core import cache
-    from reward_models.hf_prm import encode_pool_tagged, label_token_ids, resolve_format
     from reward_models.lm.loading import load_causal_lm
+    from reward_models.lm.tagged import (
+        encode_pool_tagged,
+        label_token_ids,
+        resolve_format,
+    )
     base = str(tiny_lm_dir("nano", 0))
     pool = hand_pool()
     rm = get_rm("math_shepherd", k=4, target="soft", batch_size=16, progress=False)

@@ -131,6 +131,27 @@ def test_no_import_circles():
     assert circles(edges) == []
 
 
+def package_of(module: str) -> str:
+    """The unit of the package-level check: harness's sub-packages, reward_models' lm/ and training/, tasks' arith/,
+    and the rest of each top-level package (its adapters or task files) as one."""
+    p = module.split(".")
+    if p[0] == "harness":
+        return ".".join(p[:2])
+    return ".".join(p[:2]) if len(p) > 1 and p[1] in ("lm", "training", "arith") else p[0]
+
+
+def test_no_package_circles():
+    """Within a floor too, packages import one way: e.g. reward_models/training/ never imports an adapter."""
+    edges, _ = graph()
+    packages: dict[str, dict[str, int]] = {}
+    for a, targets in edges.items():
+        packages.setdefault(package_of(a), {})
+        for b, line in targets.items():
+            if package_of(a) != package_of(b):
+                packages[package_of(a)][package_of(b)] = line
+    assert circles(packages) == []
+
+
 def test_no_module_is_a_giant():
     long = {str(f.relative_to(ROOT)): n for f in project_modules().values()
             if (n := len(f.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
