@@ -18,13 +18,12 @@ def describe_rm(name: str) -> dict:
     import dataclasses
     import typing
 
-    from harness.core.options import defaults
+    from harness.core.options import defaults, field_help
     from reward_models import REWARD_MODELS
     cls = REWARD_MODELS.get(name)
-    hints, default = typing.get_type_hints(cls.Config), defaults(cls.Config)
+    hints, default, helps = typing.get_type_hints(cls.Config), defaults(cls.Config), field_help(cls.Config)
     opts = [{"option": f.name, "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
-             "default": default.get(f.name), "help": f.metadata.get("help", "")}
-            for f in dataclasses.fields(cls.Config)]
+             "default": default.get(f.name), "help": helps[f.name]} for f in dataclasses.fields(cls.Config)]
     return {"name": name, "about": (cls.__doc__ or "").strip().split("\n")[0], "trainable": cls.trainable,
             "paper_row": cls.paper_row, "options": opts}
 

@@ -91,3 +91,23 @@ def _flag_order(owners: dict[str, type]) -> list[str]:
     for cls in owners.values():
         seen.update({f.name: None for f in dataclasses.fields(cls)})
     return list(seen)
+
+
+def field_help(cls) -> dict[str, str]:
+    """{field: help} of an options dataclass: a field's `help` metadata, else the comment after it in the source
+    of the class that declares it (the adapters' Configs document their fields that way)."""
+    import inspect
+    import re
+    comments: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            lines = inspect.getsource(klass).splitlines()
+        except (OSError, TypeError):
+            continue
+        for line in lines:
+            m = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.+)$", line)
+            if m:
+                comments[m.group(1)] = m.group(2).strip()
+    return {f.name: f.metadata.get("help") or comments.get(f.name, "") for f in dataclasses.fields(cls)}

@@ -23,7 +23,7 @@ from reward_models.base import RewardModel
 
 @dataclass
 class ToyConfig:
-    scale: float = 1.0
+    scale: float = 1.0  # multiplies each step's length
 
 
 @register_rm("toy_len")
@@ -70,6 +70,8 @@ def test_a_toy_adapter_file_joins_rm_list_tox_and_recipes(project, tmp_path):
     listed = _run(project, sys.executable, "-m", "harness", "list", cache=cache)
     assert listed.returncode == 0, listed.stderr
     assert "toy_len" in listed.stdout
+    about = _run(project, sys.executable, "-m", "harness", "list", "--rm", "toy_len", cache=cache).stdout
+    assert "paper row 99" in about and "multiplies each step's length" in about  # its options, from its Config
 
     ran = _run(project, sys.executable, "-m", "harness", "run", "--rm", "toy_len", "--pool", str(pool),
                "--set", "scale=2", "--n", "1,2", "--format", "json", cache=cache)
