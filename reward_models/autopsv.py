@@ -142,12 +142,13 @@ def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
     from reward_models.lm.logprobs import prompt_format_id
     from reward_models.lm.tagged import pick_step_tag
     from reward_models.math_shepherd import label_quality
+    from reward_models.orm import ValueHead
     from reward_models.training.loop import train
 
     c = rm.config
     if val_pool is not None and not val_pool.is_graded():
         raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
-    osv = train("orm", "autopsv_osv", base_model, train_pool, rm.osv_config(), val_pool, device=c.device,
+    osv = train(ValueHead(), "autopsv_osv", base_model, train_pool, rm.osv_config(), val_pool, device=c.device,
                 score_batch_size=c.score_batch_size, progress=c.progress)
     conf = osv_confidences(osv, train_pool, c)
     hard = [[step_labels([sigmoid(v) for v in resp], c.threshold, c.floor) for resp in prob]

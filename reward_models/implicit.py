@@ -27,6 +27,79 @@ SCORE_BETA_NOTE = ("score_beta scales the step rewards; the authors' inference c
                    "sigmoid weights in weighted vote, not rankings")
 
 
+class PolicyRatio:
+    """The implicit PRM's reward under training: r = beta * (log pi_theta(y|x) - log pi_ref(y|x)) of whole responses;
+    the policy starts as the base model, which is also the reference, whose log-probs are computed once up front (no
+    grad, the shared reference cache). Without a reference in training (train_ref=False, Table 5) r = beta * log
+    pi_theta(y|x) and no reference pass is made or counted."""
+    kind = "implicit"
+
+    @property
+    def losses(self) -> tuple:
+        from reward_models.training.losses import LOSSES
+        return LOSSES
+
+    def modules(self) -> list:
+        return []  # everything it trains is the policy itself
+
+    def prepare(self, run, val_pool) -> None:
+        import torch
+
+        from reward_models.lm.logp_cache import cached_step_logps
+        from reward_models.lm.logprobs import encode_pool
+        from reward_models.training.loop import flat_sums, mismatched_pool
+        cfg = run.cfg
+
+        def ref_sums(pool):
+            if not cfg.train_ref:
+                return torch.zeros(sum(len(p.responses) for p in pool.problems), dtype=torch.float64)
+            with run.amp():
+                return torch.from_numpy(flat_sums(cached_step_logps(run.base_model, pool, **run.runtime)))
+        self.ref = ref_sums(run.train_pool)
+        self.kl_encs = None
+        if cfg.loss == "kto" and len(run.train_pool.problems) > 1:  # KTO's reference point: mismatched pairs
+            kl_pool = mismatched_pool(run.train_pool)
+            self.kl_encs = encode_pool(run.tok, kl_pool, max_len=cfg.max_len)
+            self.kl_ref = ref_sums(kl_pool)
+        if val_pool is not None:
+            self.val_ref = ref_sums(val_pool).numpy()
+
+    def rewards(self, run, idx, batch, positions=None):
+        from reward_models.lm.logprobs import sequence_logps
+        logp = sequence_logps(run.model, batch, run.pad)
+        return run.cfg.beta * (logp - self.ref[idx].to(run.device)).float()
+
+    def kto_reference_point(self, run, chunk):
+        import torch
+
+        from reward_models.lm.logprobs import sequence_logps
+        from reward_models.training import losses as L
+        if self.kl_encs is None:
+            return torch.zeros(())
+        with torch.no_grad():
+            kl = sequence_logps(run.model, [self.kl_encs[i] for i in chunk], run.pad) - self.kl_ref[chunk].to(
+                run.device)
+            run.counted["reference"] += sum(len(self.kl_encs[i].ids) for i in chunk)
+            return L.kto_reference_point(run.cfg.beta * kl.float())
+
+    def val_scores(self, run, val_pool):
+        from reward_models.lm.logprobs import encode_pool, step_logps
+        val_encs = encode_pool(run.tok, val_pool, max_len=run.cfg.max_len)
+        with run.amp():
+            pol = step_logps(run.model, val_encs, run.pad, batch_size=run.score_batch_size, desc="validation",
+                             progress=run.progress)
+        return run.cfg.beta * (np.array([s.sum() for s in pol]) - self.val_ref)
+
+    def reference_tokens(self, run) -> int:
+        """The reference pass over the training pool (and KTO's mismatched pairs)."""
+        if not run.cfg.train_ref:
+            return 0
+        return sum(len(e.ids) for e in run.encs) + (sum(len(e.ids) for e in self.kl_encs) if self.kl_encs else 0)
+
+    def save(self, folder) -> None:
+        pass  # the policy is the checkpoint
+
+
 @dataclass
 class ImplicitConfig(TrainConfig):
     score_beta: float | None = None  # default: beta
@@ -68,7 +141,7 @@ class ImplicitPRM(RewardModel):
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
         from reward_models.training.loop import train
         c = self.config
-        ckpt = train("implicit", self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
+        ckpt = train(PolicyRatio(), self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
                      score_batch_size=c.score_batch_size, progress=c.progress)
         c.model, c.ref = str(ckpt), str(base_model)
         return ckpt

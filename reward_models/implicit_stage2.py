@@ -56,9 +56,10 @@ class ImplicitCEStage2(ImplicitPRM):
     Config = Stage2Config
 
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
+        from reward_models.implicit import PolicyRatio
         from reward_models.training.loop import train
         c = self.config
-        stage1 = train("implicit", "implicit_ce", base_model, train_pool, self.train_config(), val_pool,
+        stage1 = train(PolicyRatio(), "implicit_ce", base_model, train_pool, self.train_config(), val_pool,
                        device=c.device, score_batch_size=c.score_batch_size, progress=c.progress)
         ckpt = train_stage2(self.name, c, stage1, train_pool, base_model, val_pool)
         c.model, c.ref = str(ckpt), str(base_model)

@@ -20,6 +20,41 @@ from reward_models.training.loop import TrainConfig, check_train_config
 from reward_models.training.value_head import load_head, orm_scores, orm_step_values
 
 
+class ValueHead:
+    """The ORM's reward under training: the value head's logit at the last token (head_at="steps": read and trained
+    at the prompt's end and at every step's end, all toward the outcome label, as AutoPSV's verifier)."""
+    kind = "orm"
+    losses = ("ce", "ce_inst", "ce_data")
+
+    def prepare(self, run, val_pool) -> None:
+        from reward_models.training.value_head import new_head
+        self.head = new_head(run.model, run.cfg.seed).to(run.device)
+
+    def modules(self) -> list:
+        return [self.head]
+
+    def rewards(self, run, idx, batch, positions=None):
+        from reward_models.training.value_head import head_values, head_values_at
+        if positions is not None:
+            return head_values_at(run.model, self.head, batch, run.pad, positions)
+        return head_values(run.model, self.head, batch, run.pad)
+
+    def kto_reference_point(self, run, chunk):
+        raise AssertionError("kto is not among an ORM's losses")
+
+    def val_scores(self, run, val_pool):
+        with run.amp():
+            return orm_scores(run.model, self.head, run.tok, val_pool, max_len=run.cfg.max_len,
+                              batch_size=run.score_batch_size, progress=run.progress)
+
+    def reference_tokens(self, run) -> int:
+        return 0
+
+    def save(self, folder) -> None:
+        from reward_models.training.value_head import save_head
+        save_head(self.head, folder)
+
+
 @dataclass
 class ORMConfig(TrainConfig):
     model: str | None = None         # an ORM checkpoint folder (set by fit, or given to score without training)
@@ -46,7 +81,7 @@ class ORM(RewardModel):
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
         from reward_models.training.loop import train
         c = self.config
-        ckpt = train("orm", self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
+        ckpt = train(ValueHead(), self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
                      score_batch_size=c.score_batch_size, progress=c.progress)
         c.model = str(ckpt)
         return ckpt

@@ -1,13 +1,11 @@
 """Training a reward model from outcome labels: one short loop, readable in one sitting.
 
-kind "implicit": the policy starts as the base model, which is also the reference; r = beta * (log pi_theta(y|x) -
-log pi_ref(y|x)) of whole responses, with the reference log-probs computed once up front (no grad, shared cache).
-kind "orm": the same backbone plus a scalar value head read at the last token; r is the head's logit (head_at="steps":
-read and trained at the prompt's end and at every step's end, all toward the outcome label, as AutoPSV's verifier).
-Then one of the losses in reward_models.training.losses, AdamW, linear warm-up then cosine decay, gradient clipping,
-seeded
-shuffling. The checkpoint (HF folder + value head + train_config.json + metrics.json) is written to a temporary
-folder and renamed into <cache>/checkpoints/<name>-<key>/, so a checkpoint that exists is complete.
+The adapter hands in what the reward of a response under training is (`train`'s `reward`): the implicit PRM's
+beta * (log pi_theta(y|x) - log pi_ref(y|x)) (reward_models.implicit.PolicyRatio), or the ORM's value-head logit
+(reward_models.orm.ValueHead). Then one of the losses in reward_models.training.losses, AdamW, linear warm-up then
+cosine decay, gradient clipping, seeded shuffling (fit_epochs, the package's one epoch loop). The checkpoint (HF
+folder + value head + train_config.json + metrics.json) is written to a temporary folder and renamed into
+<cache>/checkpoints/<name>-<key>/, so a checkpoint that exists is complete.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -172,28 +171,39 @@ def flat_sums(step_values) -> np.ndarray:
     return np.array([math.fsum(s) for prob in step_values for s in prob], dtype=np.float64)
 
 
-def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=None, *, device: str = "cpu",
+@dataclass
+class TrainingRun:
+    """What a response-level reward (`train`'s `reward`) needs of the run: the model being trained and its inputs."""
+    model: Any
+    tok: Any
+    cfg: TrainConfig
+    base_model: Any
+    train_pool: Pool
+    encs: list
+    pad: int
+    device: str
+    amp: Callable
+    runtime: dict
+    counted: dict
+    score_batch_size: int
+    progress: bool
+
+
+def train(reward, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=None, *, device: str = "cpu",
           score_batch_size: int = 32, progress: bool = True) -> Path:
-    """Train (or find cached) and return the checkpoint folder."""
+    """Train (or find cached) and return the checkpoint folder. `reward` is the adapter's objective: what the
+    reward of a response under training is (reward_models.implicit.PolicyRatio, reward_models.orm.ValueHead)."""
     import torch
 
     from reward_models.lm.loading import load_causal_lm, pad_id, save_model
-    from reward_models.lm.logp_cache import cached_step_logps
-    from reward_models.lm.logprobs import encode_pool, sequence_logps, step_logps
+    from reward_models.lm.logprobs import encode_pool
     from reward_models.training import losses as L
-    from reward_models.training.value_head import (
-        head_values,
-        head_values_at,
-        new_head,
-        save_head,
-        step_end_positions,
-    )
+    from reward_models.training.value_head import step_end_positions
 
-    if kind not in ("implicit", "orm"):
-        raise ValueError(kind)
-    if cfg.loss not in L.LOSSES or (kind == "orm" and cfg.loss not in ("ce", "ce_inst", "ce_data")):
-        raise InputError(f"unknown loss '{cfg.loss}' for {name}", field="loss", expected="one of " + ", ".join(
-            L.LOSSES if kind == "implicit" else ("ce", "ce_inst", "ce_data")))
+    kind = reward.kind
+    if cfg.loss not in reward.losses:
+        raise InputError(f"unknown loss '{cfg.loss}' for {name}", field="loss",
+                         expected="one of " + ", ".join(reward.losses))
     check_train_config(kind, cfg)
     train_pool = training_subset(train_pool, cfg)
     key = checkpoint_key(kind, cfg, base_model, train_pool)
@@ -223,6 +233,8 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     runtime = dict(dtype=f"autocast-{cfg.dtype}" if mixed else cfg.dtype, max_len=cfg.max_len,
                    batch_size=score_batch_size, progress=progress,
                    load=lambda: (model, tok))  # before the first step the policy *is* the reference
+    run = TrainingRun(model, tok, cfg, base_model, train_pool, encs, pad, device, amp, runtime, counted,
+                      score_batch_size, progress)
 
     # What one optimizer step iterates over: pairs of flat response indices, or single responses with weights.
     stats: dict = {}
@@ -236,34 +248,14 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
         balance = {"ce_inst": "instruction", "ce_data": "dataset"}.get(cfg.loss)
         weights = torch.tensor(L.ce_weights(train_pool, balance))
 
-    if kind == "implicit":
-        def ref_sums(pool):  # without a reference in training (Table 5) no reference pass is made or counted
-            if not cfg.train_ref:
-                return torch.zeros(sum(len(p.responses) for p in pool.problems), dtype=torch.float64)
-            with amp():
-                return torch.from_numpy(flat_sums(cached_step_logps(base_model, pool, **runtime)))
-        ref = ref_sums(train_pool)
-        if cfg.loss == "kto" and len(train_pool.problems) > 1:
-            kl_pool = mismatched_pool(train_pool)
-            kl_encs = encode_pool(tok, kl_pool, max_len=cfg.max_len)
-            kl_ref = ref_sums(kl_pool)
-        if val_pool is not None:
-            val_ref = ref_sums(val_pool).numpy()
-        head = None
-    else:
-        head = new_head(model, cfg.seed).to(device)
+    reward.prepare(run, val_pool)  # the reference log-probs, or a new value head
     # head_at="steps": every position counts 1/(positions of its response), so each response still weighs its weight
     positions = [step_end_positions(e) for e in encs] if cfg.head_at == "steps" else None
 
     def rewards(idx: list[int]):
         batch = [encs[i] for i in idx]
         counted["trained"] += sum(len(e.ids) for e in batch)
-        if positions is not None:
-            return head_values_at(model, head, batch, pad, [positions[i] for i in idx])
-        if head is not None:
-            return head_values(model, head, batch, pad)
-        logp = sequence_logps(model, batch, pad)
-        return cfg.beta * (logp - ref[idx].to(device)).float()
+        return reward.rewards(run, idx, batch, None if positions is None else [positions[i] for i in idx])
 
     def loss_of(chunk) -> "torch.Tensor":
         with amp():  # the forward only; backward runs outside autocast, as torch recommends
@@ -276,12 +268,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
             return (L.dpo_loss(r_w, r_l) if cfg.loss == "dpo" else L.nca_loss(r_w, r_l)).sum()
         r = rewards(chunk)
         if cfg.loss == "kto":
-            z0 = torch.zeros(())
-            if len(train_pool.problems) > 1:
-                with torch.no_grad():
-                    kl = sequence_logps(model, [kl_encs[i] for i in chunk], pad) - kl_ref[chunk].to(device)
-                    counted["reference"] += sum(len(kl_encs[i].ids) for i in chunk)
-                    z0 = L.kto_reference_point(cfg.beta * kl.float())
+            z0 = reward.kto_reference_point(run, chunk)
             return L.kto_loss(r, labels[chunk].to(device), z0, cfg.kto_lambda_d, cfg.kto_lambda_u).sum()
         y, w = labels[chunk], weights[chunk]
         if positions is not None:
@@ -289,7 +276,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
             y, w = y.repeat_interleave(reps), (w / reps).repeat_interleave(reps)
         return L.ce_loss(r, y.to(device), w.to(device)).sum()
 
-    params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
+    params = list(model.parameters()) + [p for m in reward.modules() for p in m.parameters()]
     fitted = fit_epochs(model, params, units, schedule=cfg, epochs=cfg.epochs, batch_size=cfg.batch_size,
                         seed=cfg.seed, grad_accum=cfg.grad_accum, grad_clip=cfg.grad_clip,
                         weight_decay=cfg.weight_decay, name=name, progress=progress,
@@ -297,24 +284,11 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     metrics = {**fitted, "train_responses": len(encs), "train_units": len(units), **stats}
     if val_pool is not None:
         val_labels = [bool(r.correct) for p in val_pool.problems for r in p.responses]
-        if kind == "implicit":
-            val_encs = encode_pool(tok, val_pool, max_len=cfg.max_len)
-            with amp():
-                pol = step_logps(model, val_encs, pad, batch_size=score_batch_size, desc="validation",
-                                 progress=progress)
-            val_scores = cfg.beta * (np.array([s.sum() for s in pol]) - val_ref)
-        else:
-            from reward_models.training.value_head import orm_scores
-            with amp():
-                val_scores = orm_scores(model, head, tok, val_pool, max_len=cfg.max_len,
-                                        batch_size=score_batch_size, progress=progress)
+        val_scores = reward.val_scores(run, val_pool)
         metrics["val_auc"] = roc_auc(val_scores, val_labels)
 
-    if kind == "implicit" and cfg.train_ref:  # the reference pass over the training pool (and KTO's pairs)
-        counted["reference"] += sum(len(e.ids) for e in encs)
-        if cfg.loss == "kto" and len(train_pool.problems) > 1:
-            counted["reference"] += sum(len(e.ids) for e in kl_encs)
-    comp = compute.record(params=compute.n_params(model) + (compute.n_params(head) if head is not None else 0),
+    counted["reference"] += reward.reference_tokens(run)  # e.g. the reference pass over the training pool
+    comp = compute.record(params=compute.n_params(model) + sum(compute.n_params(m) for m in reward.modules()),
                           generator_params=gen_params, generated=compute.generated_tokens(tok, train_pool),
                           prefill=compute.prompt_tokens(tok, train_pool),
                           trained=counted["trained"], reference=counted["reference"], reference_params=gen_params,
@@ -325,8 +299,7 @@ def train(kind: str, name: str, base_model, train_pool, cfg: TrainConfig, val_po
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         save_model(model, tok, tmp)
-        if head is not None:
-            save_head(head, tmp)
+        reward.save(tmp)
         cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
         cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
         compute.write_compute(tmp, comp)

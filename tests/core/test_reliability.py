@@ -307,6 +307,7 @@ def test_folder_manifest_verifies_adopts_and_rejects(tmp_path, capsys):
 
 def test_damaged_checkpoint_is_reported_and_retrained_legacy_one_is_used(tiny_lm_dir, cache_root, capsys,
                                                                          monkeypatch):
+    from reward_models.implicit import PolicyRatio
     from reward_models.lm import loading as modeling
     from reward_models.training.loop import TrainConfig, train
     base, pool = str(tiny_lm_dir("nano", 0)), smoke_pool()
@@ -315,15 +316,15 @@ def test_damaged_checkpoint_is_reported_and_retrained_legacy_one_is_used(tiny_lm
     monkeypatch.setattr(modeling, "load_causal_lm", lambda *a, **k: (loads.append(1), original(*a, **k))[1])
     cfg = TrainConfig(batch_size=32, seed=3)
 
-    out = train("implicit", "implicit_ce", base, pool, cfg, progress=False)
+    out = train(PolicyRatio(), "implicit_ce", base, pool, cfg, progress=False)
     assert len(loads) == 1 and (out / cache.MANIFEST).is_file()
     weights = out / "model.safetensors"
     pristine = weights.read_bytes()
-    assert train("implicit", "implicit_ce", base, pool, cfg, progress=False) == out and len(loads) == 1
+    assert train(PolicyRatio(), "implicit_ce", base, pool, cfg, progress=False) == out and len(loads) == 1
 
     flip_byte_near_end(weights)
     capsys.readouterr()
-    assert train("implicit", "implicit_ce", base, pool, cfg, progress=False) == out
+    assert train(PolicyRatio(), "implicit_ce", base, pool, cfg, progress=False) == out
     err = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
     assert err == [f"warning: corrupt cache entry {weights} (checksum mismatch); removing it and training again"]
     assert len(loads) == 2  # retrained, not used
@@ -331,7 +332,7 @@ def test_damaged_checkpoint_is_reported_and_retrained_legacy_one_is_used(tiny_lm
     assert cache.check_dir(out)
 
     (out / cache.MANIFEST).unlink()  # a checkpoint from before manifests: used as it is, and given a manifest
-    assert train("implicit", "implicit_ce", base, pool, cfg, progress=False) == out and len(loads) == 2
+    assert train(PolicyRatio(), "implicit_ce", base, pool, cfg, progress=False) == out and len(loads) == 2
     assert (out / cache.MANIFEST).is_file() and "warning" not in capsys.readouterr().err
 
 

@@ -84,13 +84,15 @@ def test_head_at_steps_trains_every_prefix_toward_the_outcome(tiny_lm_dir, cache
     import torch.nn.functional as F
 
     from harness.core import cache
+    from reward_models.implicit import PolicyRatio
     from reward_models.lm.loading import load_causal_lm
     from reward_models.lm.logprobs import encode_pool
+    from reward_models.orm import ValueHead
     from reward_models.training.loop import TrainConfig, train
     from reward_models.training.value_head import new_head, step_end_positions
     base = tiny_lm_dir("nano", 0)
     pool = synthetic_pool(1, 4)
-    ckpt = train("orm", "osv", base, pool, TrainConfig(batch_size=64, head_at="steps"), progress=False)
+    ckpt = train(ValueHead(), "osv", base, pool, TrainConfig(batch_size=64, head_at="steps"), progress=False)
     first = cache.read_json(ckpt / "metrics.json")["loss"][0]
     model, tok = load_causal_lm(base)
     head = new_head(model, 0)
@@ -100,7 +102,7 @@ def test_head_at_steps_trains_every_prefix_toward_the_outcome(tiny_lm_dir, cache
         losses.append(float(F.binary_cross_entropy_with_logits(v, torch.full_like(v, float(r.correct)))))
     assert first == pytest.approx(sum(losses) / len(losses), abs=1e-5)
     with pytest.raises(InputError, match="head_at"):
-        train("implicit", "x", base, pool, TrainConfig(head_at="steps"), progress=False)
+        train(PolicyRatio(), "x", base, pool, TrainConfig(head_at="steps"), progress=False)
     with pytest.raises(InputError, match="head_at"):
         get_rm("orm", model=str(ckpt), head_at="step")
     # the ORM adapter scores such a checkpoint with one value per step
