@@ -135,7 +135,7 @@ def task_option_classes() -> dict[str, type]:
 
 def task_options(args) -> dict:
     """The tasks' options given on the command line (only those given are kept), typed by their dataclasses."""
-    return options.given(args, task_option_classes()) if hasattr(args, "max_problems") else {}
+    return options.given(args, task_option_classes())  # commands without these flags give none
 
 
 @command("run", "train (if needed), score and rank one reward model; prints its leaderboard")

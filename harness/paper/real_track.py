@@ -114,11 +114,11 @@ def _cell(r) -> str:
 
 def _gpt3_table(runs: Path, max_problems: int) -> str:
     from harness.flow.report import results_stem
-    from tasks.gsm8k_gpt3 import DEFAULT_MAX_PROBLEMS
+    from tasks import TASKS
     lines, free, n = [], None, "?"
     for rm in GPT3_RMS:
         f = runs / (results_stem("gsm8k-gpt3", rm, {"max_problems": max_problems},
-                                 {"max_problems": DEFAULT_MAX_PROBLEMS, "data": None}) + ".json")
+                                 TASKS.get("gsm8k-gpt3").option_defaults()) + ".json")
         if not f.is_file():
             lines.append(f"| {rm} | (not run: {f.name} missing) | | | |")
             continue
@@ -142,13 +142,11 @@ def _gpt3_table(runs: Path, max_problems: int) -> str:
 
 def _pb_table(runs: Path, pb_max, max_problems: int) -> str:
     from harness.flow.report import results_stem
-    from tasks.gsm8k_gpt3 import DEFAULT_MAX_PROBLEMS
+    from tasks import TASKS
     lines = []
     for rm in PB_RMS:
         opts = {"splits": ["gsm8k"], **({"max_per_split": pb_max} if pb_max else {}), "max_problems": max_problems}
-        f = runs / (results_stem("processbench", rm, opts, {"splits": None, "max_per_split": None,
-                                                            "tune_on": "gsm8k", "data": None,
-                                                            "max_problems": DEFAULT_MAX_PROBLEMS}) + ".json")
+        f = runs / (results_stem("processbench", rm, opts, TASKS.get("processbench").option_defaults()) + ".json")
         if not f.is_file():  # a run over more splits (e.g. all four) holds the gsm8k numbers too
             f = next(iter(_pb_runs(runs, rm, pb_max)), f)
         if not f.is_file():
