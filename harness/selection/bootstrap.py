@@ -33,3 +33,20 @@ def bootstrap_ci(acc: np.ndarray, resamples: int = 1000, seed: int | np.random.S
     low, high = np.quantile(means, [alpha, 1.0 - alpha], axis=0)
     shape = acc.shape[1:]
     return flat.mean(axis=0).reshape(shape), low.reshape(shape), high.reshape(shape)
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, resamples: int = 1000,
+                      seed: int | np.random.SeedSequence = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of a - b and its percentile interval, problems resampled together: a[i] and b[i] are two systems'
+    per-problem values on the same problem i, so a resample keeps each problem's pair (what makes it paired)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise InputError(f"paired values must be two equal-length, non-empty vectors (got {a.shape} and {b.shape})",
+                         field="bootstrap", expected="one value per problem for each system")
+    mean, low, high = bootstrap_ci(a - b, resamples, seed, level)
+    return float(mean), float(low), float(high)
+
+
+def verdict(low: float, high: float) -> str:
+    """'holds' when the interval of A - B lies above 0, 'does not hold' below 0, 'tie' when it contains 0."""
+    return "holds" if low > 0 else "does not hold" if high < 0 else "tie"
