@@ -31,7 +31,7 @@ BENCHMARKS = {
                       "scorer vs a bare forward of the same model on the same batches; passes of 4 implicit PRMs"),
     "vs_authors": ("vs_authors.py", ["--problems", "8", "--responses", "8", "--repeats", "2"],
                    ["--problems", "2", "--responses", "4", "--repeats", "1"],
-                   "harness scorer vs the authors' straightforward per-prefix scorer, same pool and models"),
+                   "harness scorer vs the authors' eval code (transcribed) and a per-prefix scorer, same pool and models"),
     "prompt_sharing": ("prompt_sharing.py", ["--problems", "32", "--responses", "16", "--repeats", "3"],
                        ["--problems", "4", "--responses", "8", "--repeats", "1"],
                        "one prompt pass per problem (KV cache reused) vs every sequence carrying its prompt"),
@@ -123,11 +123,14 @@ def summary(runs: dict) -> list[list[str]]:
         rows.append(["model passes, four implicit PRMs on one pool", f"{r['passes_four_prms']:g}", "<= 5 (not 8)",
                      f"{r['passes_four_prms'] / 5:.2f}", "yes" if r["passes_four_prms"] <= 5 + 1e-6 else "NO"])
     if (r := res("vs_authors")) is not None:
-        rows.append(["speed-up over the authors' straightforward scorer (wall)", f"{r['speedup']:.2f}x", ">= 3x",
-                     f"{r['speedup'] / 3:.2f}", "yes" if r["speedup"] >= 3 else "NO"])
-        rows.append(["  the same in CPU time", f"{r['cpu_speedup']:.2f}x", ">= 3x", f"{r['cpu_speedup'] / 3:.2f}",
-                     "yes" if r["cpu_speedup"] >= 3 else "NO"])
-        rows.append(["  same step rewards (max |difference|)", f"{r['max_abs_diff']:.1e}", "<= 1e-4",
+        # the authors' own eval code (bon_eval.py) forwards each whole response once, as the harness does: no target,
+        # the ratio is what it is; the 3x target is against forwarding every step prefix
+        rows.append(["speed-up over the authors' eval code, bon_eval.py (wall)", f"{r['speedup']:.2f}x",
+                     "(measured)", "", ""])
+        rows.append(["  the same in CPU time", f"{r['cpu_speedup']:.2f}x", "(measured)", "", ""])
+        rows.append(["speed-up over a per-prefix scorer (wall)", f"{r['speedup_per_prefix']:.2f}x", ">= 3x",
+                     f"{r['speedup_per_prefix'] / 3:.2f}", "yes" if r["speedup_per_prefix"] >= 3 else "NO"])
+        rows.append(["  same step rewards, all three (max |difference|)", f"{r['max_abs_diff']:.1e}", "<= 1e-4",
                      f"{r['max_abs_diff'] / 1e-4:.2f}", "yes" if r["ok"] else "NO"])
     if (r := res("selection_speed")) is not None:
         rows.append(["selection, 3 x 500 x 64, all methods and n (wall)", f"{r['t_engine']:.2f} s", "< 2 s",
@@ -191,9 +194,13 @@ def render(runs: dict, info: list, args, total: float, invocation: str) -> str:
     out += ["Reading the figures:", "",
             "- Wall and CPU: on a shared machine wall time includes waiting for a core; process CPU time does not. "
             "At 1 thread, CPU-time ratios are the steadier figure; on a quiet machine the two agree.",
-            "- The straightforward scorer forwards every step prefix (about steps/2 times the tokens) and takes a "
-            "full-vocabulary log-softmax, so its cost grows with the number of steps; the harness forwards each "
-            "response once per model. Both give the same step rewards (checked in the run).",
+            "- vs_authors: the authors' evaluation code (PRIME-RL/ImplicitPRM eval/bon_eval.py, transcribed) "
+            "forwards each whole response once per model, as the harness does, but takes the log-softmax over "
+            "the full vocabulary at every position and tokenizes every step prefix to find the step ends; the "
+            "arith vocabulary is tiny, so on these models the two cost about the same: the harness's saving (log-"
+            "softmax at response tokens only) matters at a 128k vocabulary (the GPU check). A per-prefix scorer "
+            "(every step prefix forwarded on its own, about steps/2 times the tokens) is the second row. All "
+            "three give the same step rewards (checked in the run).",
             "- Prompt sharing (`share_prompt=true` on implicit PRMs, `step_logps(..., share_prompt=True)`) saves "
             "(N - 1) x prompt tokens a problem. It is on by default for implicit PRM scoring since it was faster "
             "at 2 threads on a quiet machine even for short arith prompts (its table; under a concurrent job at 1 "

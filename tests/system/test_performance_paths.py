@@ -3,6 +3,8 @@ reused by every response) equal the plain per-sequence log-probs on pools with v
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -111,3 +113,22 @@ def test_shared_prompt_with_empty_responses_and_no_eos(setup):
         for p, s in zip(plain, shared):
             np.testing.assert_allclose(s, p, atol=1e-5, rtol=0)
         assert [s[0] == 0 for s in shared] == [True, False, True, True]
+
+
+def test_the_authors_eval_code_transcribed_gives_the_harness_step_rewards(setup):
+    """benchmarks/vs_authors.py's transcription of the authors' scoring (whole responses in file-order batches padded
+    on the right, full-vocabulary log-softmax, step ends from tokenized prefixes) and its per-prefix scorer give the
+    harness's step rewards on the varied pool, so the speed comparison compares like with like."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from vs_authors import authors_scores, harness_scores, straightforward_scores
+    model, tok = setup
+    ref = make_model(tok, "nano", seed=4).eval()
+    pool = varied_pool()
+    ours = harness_scores(model, ref, tok, pool, batch_size=3)
+    authors, _ = authors_scores(model, ref, tok, pool, batch_size=3)
+    prefix, _ = straightforward_scores(model, ref, tok, pool, batch_size=3)
+    for other in (authors, prefix):
+        for p_ours, p_other in zip(ours, other):
+            for a, b in zip(p_ours, p_other):
+                assert len(a) == len(b) and np.allclose(a, b, atol=1e-4)
