@@ -121,5 +121,12 @@ def compare(runs: dict[str, dict], a: str, b: str, reads_a: str = "best_of_n", r
 def all_of(parts: list[Verdict], text: str | None = None) -> Verdict:
     """A claim made of several comparisons: the first of ORDER that any part reads (all must hold to hold)."""
     worst = min(parts, key=lambda p: ORDER.index(p.verdict))
-    reasons = list(dict.fromkeys(p.reason for p in parts if p.verdict == worst.verdict and p.reason))
-    return Verdict(worst.verdict, text or "; ".join(p.text for p in parts), "; ".join(reasons))
+    why: dict[str, list[str]] = {}  # reasons sharing a head ("run missing: a", "run missing: b") are listed once
+    for p in parts:
+        if p.verdict == worst.verdict and p.reason:
+            head, _, tail = p.reason.partition(": ")
+            if tail not in why.setdefault(head, []):
+                why[head].append(tail)
+    reason = "; ".join(head + (": " + ", ".join(t for t in tails if t) if any(tails) else "")
+                       for head, tails in why.items())
+    return Verdict(worst.verdict, text or "; ".join(p.text for p in parts), reason)
