@@ -65,8 +65,9 @@ def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -
 
 
 def stale(path: Path, world: str | None, options: dict) -> str | None:
-    """Why the run file no longer answers its experiment (None if it does): it measured another world, or ran with
-    other options than the experiment's (e.g. after `tune` chose a new learning rate)."""
+    """Why the run file no longer answers its experiment (None if it does): it measured another world, ran with
+    other options than the experiment's (e.g. after `tune` chose a new learning rate), or has no per-problem
+    accuracies for the claims' paired intervals."""
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         was, ran = d.get("world"), d["config"]["rm_options"]
@@ -76,6 +77,8 @@ def stale(path: Path, world: str | None, options: dict) -> str | None:
         return f"measured world {was or '(not recorded)'}, the current one is {world}"
     if {k: str(v) for k, v in ran.items()} != {k: str(v) for k, v in options.items()}:
         return f"ran with {ran}, the experiment now sets {options}"
+    if not d.get("per_problem"):  # the claims pair runs problem by problem (cached stages: a rerun only selects)
+        return "written before run files recorded per-problem accuracies"
     return None
 
 

@@ -141,6 +141,13 @@ def test_tables_refuses_runs_of_different_worlds_and_reruns_stale_ones(results, 
     assert "orm" in ran and "implicit_dpo" in ran  # other world; not recorded
     assert "implicit_ce" not in ran                # current world, same options
 
+    # ... and one written before run files recorded per-problem accuracies
+    ran.clear()
+    f = results / "runs" / "arith-default-implicit_ce.json"
+    f.write_text(json.dumps({k: v for k, v in json.loads(f.read_text()).items() if k != "per_problem"}))
+    tables.run_missing(results, "arith", "default", None, lambda m: None)
+    assert "implicit_ce" in ran
+
     # ... and one whose options are no longer the experiment's (a new tuning chose another learning rate)
     ran.clear()
     (results / "tuning").mkdir(exist_ok=True)
