@@ -123,7 +123,7 @@ def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str,
 def render(runs: dict[str, dict], task: str, scale: str) -> str:
     from harness.paper import tables as T
     from harness.paper.claims import RULE, verdict_lines
-    from harness.paper.paired import CHANCE_AUC_LOW, CHANCE_GENERATOR
+    from harness.paper.paired import CHANCE_AUC_LOW, CHANCE_GENERATOR, RESAMPLES
     from harness.paper.recipes import ABLATION_TABLES, by_label, main_experiments, seed_rows
     from harness.paper.seeds import SEEDS, is_seed_variant
     known = by_label()
@@ -149,7 +149,7 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         "is a small arithmetic task with tiny generators, so only the direction of each comparison can carry over. "
         "`n/a`: the paper's number is not quoted here.",
         "## Paper claims, checked here",
-        f"Generated from the run files ({RULE}; 2,000 resamples). A claim against a baseline reads *not testable "
+        f"Generated from the run files ({RULE}; {RESAMPLES:,} resamples). A claim against a baseline reads *not testable "
         f"here* when the baseline ranks one problem's responses at chance: the lower bound of its {CHANCE_GENERATOR} "
         f"within-problem ROC AUC's 95% interval at most {CHANCE_AUC_LOW:g}.",
         "\n".join(verdict_lines(runs)),
