@@ -104,12 +104,12 @@ def run(args) -> int:
         print("\n" + tabulate([[o["option"], o["type"], o["default"], o["help"]] for o in d["options"]],
                                ["--set KEY", "type", "default", "help"], tablefmt="simple"))
         return 0
-    from harness.paper.recipes import ABLATIONS, main_experiments
-    main = [e.label for e in main_experiments()]
+    from harness.paper.recipes import ABLATIONS, main_experiments, seed_experiments
+    main, seeded = [e.label for e in main_experiments()], [e.label for e in seed_experiments()]
     info = {"cache": str(cache.root()), "tasks": TASKS.names(), "reward_models": REWARD_MODELS.names(),
             "import_formats": IMPORTERS.names(), "worlds": cached_worlds(), "checkpoints": cached_checkpoints(),
             "score_sets": cached_scores(), "search_pools": cached_search_pools(),
-            "experiments": {"main": main, "ablations": [e.label for e in ABLATIONS]}}
+            "experiments": {"main": main, "seeds": seeded, "ablations": [e.label for e in ABLATIONS]}}
     if args.format == "json":
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -117,7 +117,8 @@ def run(args) -> int:
     print("tasks:         " + ", ".join(info["tasks"]))
     print("reward models: " + ", ".join(info["reward_models"]))
     print("import formats: " + ", ".join(info["import_formats"]))
-    print(f"paper experiments (`tables`, tox envs): {', '.join(main)}; {len(ABLATIONS)} ablations "
+    print(f"paper experiments (`tables`, tox envs): {', '.join(main)}; {len(seeded)} runs of other training seeds; "
+          f"{len(ABLATIONS)} ablations "
           "(harness/paper/recipes.py); `list --rm NAME` shows a reward model's options")
     from harness.commands.generate import describe_world
     if not info["worlds"]:

@@ -80,6 +80,10 @@ class PoolResult:
     problems: int
     rows: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Each row's per-problem accuracies, {(rm, method, aggregation, n): (P,) array}, and the problems' ids in that
+    # order: what a run records for tables that pair two runs problem by problem (harness.evaluation.per_problem).
+    per_problem: dict = field(default_factory=dict, repr=False)
+    problem_ids: list[str] = field(default_factory=list, repr=False)
 
 
 def default_ns(pools: Sequence[Pool]) -> list[int]:
@@ -229,6 +233,8 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
             k = offsets[i] + j
             res.rows.append(dict(zip(ROW_KEYS, (res.task, res.generator, rm, method, agg, int(n),
                                                 _r(mean[k]), _r(low[k]), _r(high[k]), len(pool)))))
+            res.per_problem[(rm, method, agg, int(n))] = acc[:, k]
+    res.problem_ids = [str(p.id) for p in pool.problems]
     return res
 
 

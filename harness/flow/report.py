@@ -14,6 +14,7 @@ from harness.core.pool import Pool
 def report_run(cfg, pools: list[Pool], score_sets) -> dict:
     from harness.evaluation import leaderboard as lb
     from harness.evaluation.auc import roc_auc_ci
+    from harness.evaluation.per_problem import record
     opts = lb.Options(methods=("best_of_n", "weighted_vote", "majority_vote", "pass_at_n"),
                       aggregations=(cfg.aggregation,), ns=cfg.n, subsets=cfg.subsets, weights=cfg.weights,
                       mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed)
@@ -25,8 +26,9 @@ def report_run(cfg, pools: list[Pool], score_sets) -> dict:
         scores = ss.aggregate(cfg.aggregation)
         auc = roc_auc_ci(scores, [[r.correct for r in p.responses] for p in pool.problems], seed=cfg.seed)
         aucs.append({"generator": pool.generator(), "rm": cfg.rm, "aggregation": cfg.aggregation, **auc})
+    rm_label = score_sets[0].rm if score_sets else cfg.rm  # the rows' rm (evaluate_pool labels by score set)
     return {"config": asdict(cfg), "command": cfg.command(), "results": results, "rows": lb.rows_of(results),
-            "auc": aucs}
+            "auc": aucs, "per_problem": record(results, rm_label, cfg.aggregation)}
 
 
 def render_report(report: dict, fmt: str = "table") -> str:
@@ -37,10 +39,11 @@ def render_report(report: dict, fmt: str = "table") -> str:
         from harness.evaluation.step_eval import render
         return render(report, fmt)
     if fmt == "json":
-        return json.dumps({"command": report["command"], "rows": report["rows"], "auc": report["auc"],
+        text = json.dumps({"command": report["command"], "rows": report["rows"], "auc": report["auc"],
                            "config": report["config"], "timings": report.get("timings", {}),
                            "compute": report.get("compute"),
-                           **({"world": report["world"]} if report.get("world") else {})}, indent=1) + "\n"
+                           **({"world": report["world"]} if report.get("world") else {})}, indent=1)
+        return with_per_problem(text + "\n", report.get("per_problem"))
     text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
 
     def ci(a, k):
@@ -55,6 +58,17 @@ def render_report(report: dict, fmt: str = "table") -> str:
     head = ["generator", "rm", "agg", "ROC AUC pooled", "95% CI", "within-problem AUC", "95% CI", "responses"]
     text += "\n" + tabulate(auc_rows, head, tablefmt="github" if fmt == "markdown" else "simple") + "\n"
     return text
+
+
+def with_per_problem(text: str, block: dict | None) -> str:
+    """An indented JSON object's text with the per-problem block appended as its last field, each vector on one
+    line (harness.evaluation.per_problem); the text unchanged without a block."""
+    if not block:
+        return text
+    from harness.evaluation.per_problem import FIELD, to_json
+    body = text.rstrip()
+    assert body.endswith("}"), "an indented JSON object"
+    return body[:-1].rstrip() + f',\n "{FIELD}": ' + to_json(block) + "\n}\n"
 
 
 def results_stem(task: str, rm: str, task_options: dict, defaults: dict) -> str:
@@ -88,7 +102,8 @@ def write_fold_results(cfg, task, report: dict, body: dict) -> list[Path]:
     return write_run(cfg.results, results_stem(cfg.task, cfg.name, cfg.task_options, task.option_defaults()),
                      heading=f"{cfg.rm} on {cfg.task} (cross-fitted)", command=report["command"],
                      body_md=render_report(report, "markdown"), timings=str(report["timings"]),
-                     body_json=cache.json_text(body, indent=1),
+                     body_json=with_per_problem(cache.json_text({k: v for k, v in body.items() if k != "per_problem"},
+                                                                indent=1), body.get("per_problem")),
                      intro="Two folds: trained on half A, scored half B, and the reverse; every problem is scored "
                            "by the model that did not train on it. Pass@1 is the random-choice mean accuracy.\n\n")
 

@@ -1,140 +1,111 @@
-"""The paper's claims, each checked against this machine's runs: holds here / does not hold here, with the numbers.
+"""The paper's claims, each checked against this machine's runs, with the numbers.
 
-A verdict is computed from the run files, never typed in. The thresholds are stated in each claim: a difference of
-averages counts only beyond `MARGIN` points, because the averages of a 500-problem pool move by about that much
-between seeds of the selection estimator and bootstrap resamples.
+A verdict is computed from the run files, never typed in. A comparison "A beats B" reads the paired bootstrap
+interval over problems of A - B on the Table 1 average (harness.paper.paired; both sides' training seeds averaged
+per problem): **holds** when the interval lies above 0, **does not hold** below 0, **tie** when it contains 0;
+**not testable** when B (or A) is a baseline at chance within problems, **not measured** when a run or its
+per-problem accuracies are missing. A claim made of several comparisons reads the first of not measured, not
+testable, does not hold, tie (so it holds only when every part holds). A claim that is no comparison of two
+accuracies states its own rule beside its numbers.
+
+A claim is a function of the runs by label (harness.paper.regenerate.load_runs) returning a Verdict; one returning
+the older (True | False | None, text) is read as holds / does not hold / not measured.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
+from harness.paper import seeds
+from harness.paper.paired import BASELINES, Verdict, all_of, compare
 from harness.paper.tables import PAPER_FLOP_RATIO, average, ratio
 
-MARGIN = 1.0  # points of average accuracy
+LOSSES = ("dpo", "kto", "nca", "ce")
+PRM_BASELINES = ("math_shepherd", "autopsv")  # the paper's reimplemented PRM baselines
+RULE = ("A beats B when the paired 95% bootstrap interval over problems of A - B (Table 1 average, points; seeds "
+        "averaged per problem) lies above 0; below 0 it does not hold, containing 0 it is a tie")
 
 
-def _avg(runs, label, method="best_of_n"):
-    return average(runs.get(label), method)
+def _avg(runs, label, method="best_of_n", **kw) -> float | None:
+    """The Table 1 average of a label, the mean over its training seeds."""
+    return seeds.mean(seeds.values(seeds.seed_runs(runs, label), lambda run: average(run, method, **kw)))
 
 
-def _cmp(a: float | None, b: float | None) -> bool | None:
-    return None if a is None or b is None else a > b + MARGIN
+def _name(label: str) -> str:
+    return label[len("implicit_"):].upper() if label.startswith("implicit_") else BASELINES.get(label, label)
 
 
 def claim_implicit_beats_orm(runs):
-    orm = _avg(runs, "orm")
-    vals = {loss: _avg(runs, f"implicit_{loss}") for loss in ("dpo", "kto", "nca", "ce")}
-    if orm is None or any(v is None for v in vals.values()):
-        return None, "runs missing"
-    wins = [loss for loss, v in vals.items() if v > orm + MARGIN]
-    text = ", ".join(f"{loss.upper()} {v:.1f}" for loss, v in vals.items()) + f" vs ORM {orm:.1f}"
-    return len(wins) == len(vals), text + f" ({len(wins)} of 4 ahead by > {MARGIN:g})"
-
-
-BASELINES = {"math_shepherd": "Math-Shepherd", "autopsv": "AutoPSV"}  # the paper's reimplemented PRM baselines
+    return all_of([compare(runs, f"implicit_{loss}", "orm", names=(_name(f"implicit_{loss}"), "ORM"))
+                   for loss in LOSSES])
 
 
 def claim_beats_baseline(loss: str, baseline: str = "math_shepherd") -> Callable:
     def check(runs):
-        a, b = _avg(runs, f"implicit_{loss}"), _avg(runs, baseline)
-        if a is None or b is None:
-            return None, "runs missing"
+        v = compare(runs, f"implicit_{loss}", baseline, names=(loss.upper(), BASELINES[baseline]))
         r = ratio((runs.get(baseline) or {}).get("compute"), (runs.get(f"implicit_{loss}") or {}).get("compute"))
-        name = BASELINES[baseline]
-        cost = "" if r is None else f"; {name} cost {r:.2f}x its FLOPs per instruction"
-        return _cmp(a, b), f"{loss.upper()} {a:.1f} vs {name} {b:.1f}{cost}"
+        cost = "" if r is None else f"; {BASELINES[baseline]} cost {r:.2f}x its FLOPs per instruction"
+        return Verdict(v.verdict, v.text + cost, v.reason, v.diff, v.low, v.high)
     return check
 
 
 def claim_beats_both_baselines(runs):
-    """Every implicit PRM of Table 1 ahead of every reimplemented baseline by more than MARGIN."""
-    labels = [f"implicit_{x}" for x in ("dpo", "kto", "nca", "ce")] + list(BASELINES)
-    vals = {label: _avg(runs, label) for label in labels}
-    if any(v is None for v in vals.values()):
-        return None, "runs missing: " + ", ".join(k for k, v in vals.items() if v is None)
-    implicit = {k: v for k, v in vals.items() if k.startswith("implicit_")}
-    best_baseline = max(vals[b] for b in BASELINES)
-    wins = [k for k, v in implicit.items() if v > best_baseline + MARGIN]
-    text = ", ".join(f"{k[len('implicit_'):].upper()} {v:.1f}" for k, v in implicit.items()) + " vs " + \
-        ", ".join(f"{n} {vals[b]:.1f}" for b, n in BASELINES.items())
-    return len(wins) == len(implicit), text + f" ({len(wins)} of {len(implicit)} ahead of both by > {MARGIN:g})"
+    """Every implicit PRM of Table 1 ahead of each reimplemented baseline."""
+    return all_of([compare(runs, f"implicit_{loss}", b, names=(loss.upper(), BASELINES[b]))
+                   for loss in LOSSES for b in PRM_BASELINES])
 
 
 def claim_flops(runs):
     r = ratio((runs.get("math_shepherd") or {}).get("compute"), (runs.get("implicit_ce") or {}).get("compute"))
     if r is None:
-        return None, "compute records missing"
-    return r >= PAPER_FLOP_RATIO / 2, f"{r:.2f}x here vs {PAPER_FLOP_RATIO}x in the paper (holds if >= half of it)"
+        return Verdict("not measured", "Math-Shepherd vs CE", "compute records missing")
+    # A count, not an estimate: no interval, so no tie; the rule is stated with the numbers.
+    return Verdict("holds" if r >= PAPER_FLOP_RATIO / 2 else "does not hold",
+                   f"{r:.2f}x here vs {PAPER_FLOP_RATIO}x in the paper (holds if >= half of it)")
 
 
 def claim_rises_with_n(runs):
-    out = []
-    for loss in ("dpo", "ce"):
-        run = runs.get(f"implicit_{loss}")
-        a4, a64 = average(run, ns=[4]), average(run, ns=[64])
-        if a4 is None:
-            return None, "runs missing"
-        out.append((loss, a4, a64))
-    return all(a64 > a4 for _, a4, a64 in out), "; ".join(f"{loss.upper()} N=4 {a4:.1f} -> N=64 {a64:.1f}"
-                                                          for loss, a4, a64 in out)
+    """Best-of-64 against best-of-4 of the same run, problem by problem."""
+    return all_of([compare(runs, f"implicit_{loss}", f"implicit_{loss}", "best_of_n@64", "best_of_n@4",
+                           names=(f"{loss.upper()} N=64", "N=4")) for loss in ("dpo", "ce")])
 
 
 def claim_weighted_vote(runs):
-    rows = []
-    for loss in ("dpo", "kto", "nca", "ce"):
-        run = runs.get(f"implicit_{loss}")
-        w, m = average(run, "weighted_vote"), average(run, "majority_vote")
-        if w is None or m is None:
-            return None, "runs missing"
-        rows.append((loss, w, m))
-    wins = [r for r in rows if r[1] > r[2] + MARGIN]
-    return len(wins) == len(rows), "; ".join(f"{loss.upper()} {w:.1f} vs majority {m:.1f}" for loss, w, m in rows)
+    return all_of([compare(runs, f"implicit_{loss}", f"implicit_{loss}", "weighted_vote", "majority_vote",
+                           names=(f"{loss.upper()} weighted", "majority")) for loss in LOSSES])
 
 
 def claim_one_response(runs):
-    r1, rand = _avg(runs, "implicit_ce-r1"), average(runs.get("implicit_ce"), "pass_at_n", ns=[1])
-    if r1 is None or rand is None:
-        return None, "runs missing"
-    return _cmp(r1, rand), f"CE with 1 response per instruction {r1:.1f} vs random choice {rand:.1f}"
+    return compare(runs, "implicit_ce-r1", "implicit_ce-r1", "best_of_n", "random choice",
+                   names=("CE with 1 response per instruction", "random choice"))
 
 
 def claim_scaling(prefix: str, points: list[tuple[str, str]]) -> Callable:
+    """The largest setting against the smallest (the points between are shown, not tested)."""
     def check(runs):
-        vals = [(name, _avg(runs, label)) for name, label in points]
-        if any(v is None for _, v in vals):
-            return None, "runs missing: " + ", ".join(label for (_, label), (_, v) in zip(points, vals) if v is None)
-        return _cmp(vals[-1][1], vals[0][1]), f"{prefix}: " + ", ".join(f"{n} {v:.1f}" for n, v in vals)
+        v = compare(runs, points[-1][1], points[0][1], names=(points[-1][0], points[0][0]))
+        shown = ", ".join(f"{n} {'-' if (a := _avg(runs, label)) is None else f'{a:.1f}'}" for n, label in points)
+        return Verdict(v.verdict, f"{prefix}: {shown}; {v.text}", v.reason, v.diff, v.low, v.high)
     return check
 
 
 def claim_responses_over_instructions(runs):
     """Equal data (a quarter of the rollouts): all 8 responses of 25% of the instructions vs 2 of every one."""
-    deep, wide = _avg(runs, "implicit_ce-i25"), _avg(runs, "implicit_ce-r2")
-    if deep is None or wide is None:
-        return None, "runs missing"
-    return _cmp(deep, wide), (f"CE on a quarter of the rollouts: 25% of instructions x 8 responses {deep:.1f} vs "
-                              f"100% x 2 responses {wide:.1f}")
+    v = compare(runs, "implicit_ce-i25", "implicit_ce-r2", names=("25% of instructions x 8", "100% x 2"))
+    return Verdict(v.verdict, "CE on a quarter of the rollouts: " + v.text, v.reason, v.diff, v.low, v.high)
 
 
 def claim_reference(runs):
-    parts, ok = [], True
-    for loss in ("dpo", "ce"):
-        base, noinf = _avg(runs, f"implicit_{loss}"), _avg(runs, f"implicit_{loss}-noref_infer")
-        notrain = _avg(runs, f"implicit_{loss}-noref_both")
-        if None in (base, noinf, notrain):
-            return None, "runs missing"
-        ok &= noinf >= base - MARGIN and notrain >= base - MARGIN
-        parts.append(f"{loss.upper()} {base:.1f} with, {noinf:.1f} without at inference, {notrain:.1f} without at "
-                     "training and inference")
-    return ok, "; ".join(parts)
+    """Without the reference against with it; a tie is no measurable loss, a holds a measurable gain."""
+    return all_of([compare(runs, f"implicit_{loss}{suffix}", f"implicit_{loss}",
+                           names=(f"{loss.upper()} without the reference {where}", "with"))
+                   for loss in ("dpo", "ce") for suffix, where in (("-noref_infer", "at inference"),
+                                                                  ("-noref_both", "at training and inference"))])
 
 
 def claim_stage2(runs):
-    a, b = _avg(runs, "implicit_ce_stage2"), _avg(runs, "implicit_ce")
-    if a is None or b is None:
-        return None, "runs missing"
-    return not _cmp(a, b), f"CE {b:.1f} -> CE + step-level KTO {a:.1f}"
+    """CE against CE + the step-label stage: holds when the stage loses accuracy, a tie when no change shows."""
+    return compare(runs, "implicit_ce", "implicit_ce_stage2", names=("CE", "CE + step-level KTO"))
 
 
 # (paper's claim, check). Section numbers refer to Yuan et al. (2024).
@@ -163,16 +134,29 @@ CLAIMS: list[tuple[str, Callable]] = [
                            ("100%", "implicit_dpo")])),
     ("Responses per instruction matter more than instructions (abstract; equal data)",
      claim_responses_over_instructions),
-    ("The reference model can be left out at inference, and at training too, without a loss (Table 5; no loss = "
-     f"within {MARGIN:g} point)", claim_reference),
-    ("Math-Shepherd step labels as a second stage bring no further gain (section 5.3)", claim_stage2),
+    ("The reference model can be left out at inference, and at training too, without a loss (Table 5; without "
+     "vs with: a tie is no measurable loss)", claim_reference),
+    ("Math-Shepherd step labels as a second stage bring no further gain (section 5.3; CE vs CE + the stage: a tie "
+     "is no measurable gain)", claim_stage2),
 ]
 
 
-def verdict_lines(runs: dict[str, dict]) -> list[str]:
+VERDICT_WORDS = {"holds": "holds here", "does not hold": "does not hold here", "tie": "tie here",
+                 "not testable": "not testable here", "not measured": "not measured"}
+
+
+def as_verdict(result) -> Verdict:
+    """A claim's result as a Verdict (a claim written for the older (bool | None, text) still reads)."""
+    if isinstance(result, Verdict):
+        return result
+    holds, text = result
+    return Verdict({True: "holds", False: "does not hold", None: "not measured"}[holds], text)
+
+
+def verdict_lines(runs: dict[str, dict], claims: list[tuple[str, Callable]] | None = None) -> list[str]:
     lines = []
-    for text, check in CLAIMS:
-        holds, numbers = check(runs)
-        verdict = {True: "holds here", False: "does not hold here", None: "not measured"}[holds]
-        lines.append(f"- {text}: **{verdict}**. {numbers}.")
+    for text, check in CLAIMS if claims is None else claims:
+        v = as_verdict(check(runs))
+        why = f" ({v.reason})" if v.reason else ""
+        lines.append(f"- {text}: **{VERDICT_WORDS[v.verdict]}**{why}. {v.text}.")
     return lines

@@ -4,7 +4,7 @@ The main rows are the reward models whose adapters declare a `paper_row` (a new 
 the leaderboard by declaring one); the ablations are listed here. `harness tables` runs whichever of these has no
 result under results/runs/ yet (each one is an ordinary `python -m harness run --rm RM --set ... --label LABEL`, so
 every stage is cached and resumable) and then tabulates; in the order listed, so an interrupted `tables` has the main
-rows, the noise runs, Table 5 and the CE variants before the scaling sweeps.
+rows, their other training seeds, Table 5 and the CE variants before the scaling sweeps.
 Each run starts from the options `harness tune` chose for its reward model on the validation split
 (results/tuning/<task>-<scale>-<rm>.options.json), so an ablation differs from its main row only in what it ablates.
 """
@@ -15,12 +15,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.paper.seeds import SEEDS, seed_label
+
 
 @dataclass(frozen=True)
 class Experiment:
     label: str
     rm: str
-    group: str                      # main | reference | responses | instructions | ce_variants
+    group: str                      # main | seeds | reference | responses | instructions | ce_variants
     options: dict = field(default_factory=dict)
     tuned_from: str | None = None   # whose tuned options to start from (default: rm)
     note: str = ""
@@ -38,11 +40,25 @@ def main_experiments() -> list[Experiment]:
     return [Experiment(name, name, "main", note=REWARD_MODELS.get(name).paper_note) for _, name in rows]
 
 
+def seed_experiments() -> list[Experiment]:
+    """Every trained main row again with the other training seeds (harness.paper.seeds; the order of the data and
+    of the pairs, the value head's initialisation): Table 1 shows each trained reward model over its seeds, and the
+    claims compare seed-averaged per-problem accuracies. Training on another CPU perturbs the trajectory much like
+    a new seed, so the spread also says how closely a rerun elsewhere can match results/runs/."""
+    return [Experiment(seed_label(e.label, s), e.rm, "seeds", {"seed": str(s)}) for e in _trained_main()
+            for s in SEEDS if s != 0]
+
+
+def _trained_main() -> list[Experiment]:
+    """The main rows a training seed changes: trained reward models whose options include `seed`."""
+    from dataclasses import fields
+
+    from reward_models import REWARD_MODELS
+    return [e for e in main_experiments() if (cls := REWARD_MODELS.get(e.rm)).trainable
+            and "seed" in {f.name for f in fields(cls.Config)}]
+
+
 ABLATIONS: list[Experiment] = [
-    # Run-to-run noise of a trained reward model: the same run with other training seeds (initial order of the data
-    # and of the pairs). Training on another CPU perturbs the trajectory much like this, so these rows say how
-    # closely a rerun elsewhere can match results/runs/.
-    *[Experiment(f"implicit_ce-seed{s}", "implicit_ce", "noise", {"seed": str(s)}) for s in (1, 2)],
     # Table 5: the reference model at training and at inference.
     *[e for loss in ("dpo", "ce") for e in (
         Experiment(f"{_implicit(loss)}-noref_infer", _implicit(loss), "reference", {"use_ref": "false"}),
@@ -65,8 +81,8 @@ ABLATIONS: list[Experiment] = [
 
 
 def experiments() -> list[Experiment]:
-    """What `tables` runs, in this order: the main rows, then the ablations."""
-    return main_experiments() + ABLATIONS
+    """What `tables` runs, in this order: the main rows, their other training seeds, then the ablations."""
+    return main_experiments() + seed_experiments() + ABLATIONS
 
 
 # The ablation tables of results/leaderboard.md: (row, run label) in table order; a row may be a main run.
@@ -83,9 +99,12 @@ ABLATION_TABLES: dict[str, list[tuple[str, str]]] = {
     "ce_variants": [("CE (response-level labels)", "implicit_ce"), ("CE, instruction-balanced", "implicit_ce_inst"),
                     ("CE, dataset-balanced", "implicit_ce_data"),
                     ("CE, then step-level KTO on Math-Shepherd MC labels (200 instructions)", "implicit_ce_stage2")],
-    "noise": [("seed 0 (the main row)", "implicit_ce"), ("seed 1", "implicit_ce-seed1"),
-              ("seed 2", "implicit_ce-seed2")],
 }
+
+def seed_rows() -> list[tuple[str, str]]:
+    """The per-seed table of results/leaderboard.md: (row, run label) of every trained main row and seed."""
+    return [(f"{e.label}, seed {s}", seed_label(e.label, s)) for e in _trained_main() for s in SEEDS]
+
 
 # The real-model track (harness.paper.real_track): the reward models of each stage, in the order they run.
 REAL_TRACK: dict[str, tuple[str, ...]] = {

@@ -65,8 +65,9 @@ def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -
 
 
 def stale(path: Path, world: str | None, options: dict) -> str | None:
-    """Why the run file no longer answers its experiment (None if it does): it measured another world, or ran with
-    other options than the experiment's (e.g. after `tune` chose a new learning rate)."""
+    """Why the run file no longer answers its experiment (None if it does): it measured another world, ran with
+    other options than the experiment's (e.g. after `tune` chose a new learning rate), or has no per-problem
+    accuracies for the claims' paired intervals."""
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         was, ran = d.get("world"), d["config"]["rm_options"]
@@ -76,6 +77,8 @@ def stale(path: Path, world: str | None, options: dict) -> str | None:
         return f"measured world {was or '(not recorded)'}, the current one is {world}"
     if {k: str(v) for k, v in ran.items()} != {k: str(v) for k, v in options.items()}:
         return f"ran with {ran}, the experiment now sets {options}"
+    if not d.get("per_problem"):  # the claims pair runs problem by problem (cached stages: a rerun only selects)
+        return "written before run files recorded per-problem accuracies"
     return None
 
 
@@ -119,11 +122,14 @@ def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str,
 
 def render(runs: dict[str, dict], task: str, scale: str) -> str:
     from harness.paper import tables as T
-    from harness.paper.claims import MARGIN, verdict_lines
-    from harness.paper.recipes import ABLATION_TABLES, by_label, main_experiments
+    from harness.paper.claims import RULE, verdict_lines
+    from harness.paper.paired import CHANCE_AUC_LOW, CHANCE_GENERATOR, RESAMPLES
+    from harness.paper.recipes import ABLATION_TABLES, by_label, main_experiments, seed_rows
+    from harness.paper.seeds import SEEDS, is_seed_variant
     known = by_label()
     main = [e.label for e in main_experiments() if e.label in runs]
-    main += sorted(label for label in runs if label not in known)  # the user's own runs join Table 1
+    # the user's own runs join Table 1 (another seed of a run joins that run's row)
+    main += sorted(label for label in runs if label not in known and not is_seed_variant(runs, label))
     trained_main = [label for label in main if runs[label].get("compute")]
     any_run = runs[main[0]] if main else next(iter(runs.values()))
 
@@ -143,9 +149,14 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         "is a small arithmetic task with tiny generators, so only the direction of each comparison can carry over. "
         "`n/a`: the paper's number is not quoted here.",
         "## Paper claims, checked here",
-        f"Generated from the tables below (differences count beyond {MARGIN:g} point of average accuracy).",
+        f"Generated from the run files ({RULE}; {RESAMPLES:,} resamples). A claim against a baseline reads *not testable "
+        f"here* when the baseline ranks one problem's responses at chance: the lower bound of its {CHANCE_GENERATOR} "
+        f"within-problem ROC AUC's 95% interval at most {CHANCE_AUC_LOW:g}.",
         "\n".join(verdict_lines(runs)),
         "## Table 1 analog: best-of-N (min step aggregation)",
+        f"A trained reward model's row is over its training seeds ({', '.join(map(str, SEEDS))}; the runs "
+        "<label>-seed<k>, `--set seed=<k>`): each cell is the seeds' mean (min-max); a row of one seed shows the "
+        "number. The `seeds` column lists the seeds present.",
         T.table1(runs, main),
         "Without a reward model (the same pools):",
         T.no_rm_rows(any_run),
@@ -169,10 +180,11 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         T.ablation_table(runs, inst_rows),
         "## CE variants and the step-label second stage",
         T.ablation_table(runs, ce_rows),
-        "## Run-to-run noise: implicit CE with other training seeds",
-        "The same run with training seeds 1 and 2 (the order of the data): how far a rerun, e.g. on another CPU "
-        "whose float rounding changes the training trajectory, can land from the committed numbers.",
-        T.ablation_table(runs, ABLATION_TABLES["noise"]),
+        "## Run-to-run noise: every trained reward model over its training seeds",
+        "The rows of Table 1 seed by seed (the order of the data and of the pairs, the value head's "
+        "initialisation), with each seed's within-problem AUC: how far a rerun, e.g. on another CPU whose float "
+        "rounding changes the training trajectory, can land from the committed numbers.",
+        T.ablation_table(runs, seed_rows(), first="reward model, training seed"),
         "## Development FLOPs (Figure 2 analog)",
         "Data collection ((prompt + generated) tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo "
         "completions, each of which reads its prompt and the prefix it continues), "

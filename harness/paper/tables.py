@@ -65,15 +65,23 @@ def markdown(head: list[str], rows: list[list[str]]) -> str:
 
 
 def table1(runs: dict[str, dict], labels: list[str], method: str = "best_of_n") -> str:
-    head = ["reward model"] + [f"{g} N={n}" for g in GEN_ORDER for n in NS] + ["Avg", "paper Avg"]
+    """One row per label over its training seeds (harness.paper.seeds): a cell is the seeds' mean (min-max), or the
+    number itself for a single seed."""
+    from functools import partial
+
+    from harness.paper.seeds import fmt_seeds, seed_of, seed_runs, values
+    head = ["reward model"] + [f"{g} N={n}" for g in GEN_ORDER for n in NS] + ["Avg", "paper Avg", "seeds"]
     rows = []
     for label in labels:
-        run = runs[label]
-        rm = run["config"]["rm"]
+        group = seed_runs(runs, label)
+        rm = group[0]["config"]["rm"]
         paper = PAPER_TABLE1_AVG.get(rm) if method == "best_of_n" and label == rm else None
-        rows.append([label] + [fmt(None if (c := cell(run, g, method, n)) is None else 100 * c["accuracy"])
-                               for g in GEN_ORDER for n in NS] + [fmt(average(run, method)),
-                                                                  "n/a" if paper is None else fmt(paper)])
+
+        def acc(g, n):
+            return lambda run: None if (c := cell(run, g, method, n)) is None else 100 * c["accuracy"]
+        rows.append([label] + [fmt_seeds(values(group, acc(g, n))) for g in GEN_ORDER for n in NS] +
+                    [fmt_seeds(values(group, partial(average, method=method))),
+                     "n/a" if paper is None else fmt(paper), ", ".join(str(seed_of(run)) for run in group)])
     return markdown(head, rows)
 
 
@@ -90,13 +98,18 @@ def no_rm_rows(run: dict) -> str:
 
 
 def vote_table(runs: dict[str, dict], labels: list[str]) -> str:
-    """The paper's Figure 3: does weighting the vote by the reward model beat plain majority vote?"""
+    """The paper's Figure 3: does weighting the vote by the reward model beat plain majority vote? (Averages: the
+    mean over the label's training seeds; the CI cell: its seed-0 run.)"""
     head = ["reward model", "best-of-N Avg", "weighted vote Avg", "majority vote Avg", "weighted - majority",
             "mid N=64 weighted vote [95% CI]"]
+    from functools import partial
+
+    from harness.paper.seeds import mean, seed_runs, values
     rows = []
     for label in labels:
-        run = runs[label]
-        b, w, m = average(run), average(run, "weighted_vote"), average(run, "majority_vote")
+        run, group = runs[label], seed_runs(runs, label)
+        b, w, m = (mean(values(group, partial(average, method=method)))
+                   for method in ("best_of_n", "weighted_vote", "majority_vote"))
         rows.append([label, fmt(b), fmt(w), fmt(m), fmt(None if w is None or m is None else w - m),
                      fmt_ci(cell(run, "mid", "weighted_vote", 64))])
     return markdown(head, rows)
