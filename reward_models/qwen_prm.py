@@ -9,8 +9,9 @@
 
 Steps: `--set steps=harness` (the default) the harness's (harness.core.steps: "Step k:" markers, else blank-line
 paragraphs), stripped; `--set steps=publisher` the card's (its "Step Separation" advice for Qwen2.5-Math-Instruct
-responses): text.split("\n\n"), the pieces as they are (an empty piece is a step too). The checkpoint's own class (Qwen2ForProcessRewardModel, remote code) is not run: its Qwen2 body
-loads as transformers' Qwen2Model and the two-layer head is rebuilt from its `score.0` / `score.2` tensors.
+responses): text.split("\\n\\n"), the pieces as they are (an empty piece is a step too). The checkpoint's own
+class (Qwen2ForProcessRewardModel, remote code) is not run: its Qwen2 body loads as transformers' Qwen2Model and
+the two-layer head is rebuilt from its `score.0` / `score.2` tensors.
 Scores are probabilities: aggregate with min (the default) or prod; the card names no aggregation, so `run` keeps the
 harness's min.
 """

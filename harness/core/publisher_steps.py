@@ -4,13 +4,15 @@
 pool, so reward models can be compared on one footing. `steps=publisher` cuts and lays out a response as the
 release's own code does, so a number can be set beside the publisher's; the adapters name the file they follow:
 
-    qwen_prm     text.split("\\n\\n"), pieces kept as they are             Qwen/Qwen2.5-Math-PRM-7B model card
+    qwen_prm     text.split("\\n\\n"), pieces kept as they are
+                 (Qwen/Qwen2.5-Math-PRM-7B model card)
     rlhflow_prm  Deepseek-Data: text.split("\\n\\n"); Mistral-Data: text.split("ки\\n"); each piece stripped
-                                                                          RLHFlow/RLHF-Reward-Modeling math-rm/prm_evaluate.py
+                 (RLHFlow/RLHF-Reward-Modeling math-rm/prm_evaluate.py)
     skywork_prm  text.split("\\n"): every piece scored, empty ones too, none stripped
-                                                                          SkyworkAI/skywork-o1-prm-inference model_utils/io_utils.py
-    hf_prm       " ки" after every non-blank line; blank lines stay, untagged  peiyi9979/math-shepherd-mistral-7b-prm card
-    hf_orm       the whole response, one score (both modes)              Skywork/Skywork-Reward-Llama-3.1-8B-v0.2 card
+                 (SkyworkAI/skywork-o1-prm-inference model_utils/io_utils.py)
+    hf_prm       " ки" after every non-blank line; blank lines stay, untagged
+                 (peiyi9979/math-shepherd-mistral-7b-prm model card)
+    hf_orm       the whole response, one score, in both modes (Skywork/Skywork-Reward-Llama-3.1-8B-v0.2 model card)
 
 The option is declared and checked here only (StepsOption); anything that records a run reads a reward model's
 `config.steps` wherever its Config has one (harness.scoring, harness.flow).

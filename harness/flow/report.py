@@ -46,7 +46,8 @@ def render_report(report: dict, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps({"command": report["command"], "rows": report["rows"], "auc": report["auc"],
                            "config": report["config"], "timings": report.get("timings", {}),
-                           "compute": report.get("compute"), **({"steps": report["steps"]} if "steps" in report else {}),
+                           "compute": report.get("compute"),
+                           **({"steps": report["steps"]} if "steps" in report else {}),
                            **({"world": report["world"]} if report.get("world") else {})}, indent=1) + "\n"
     text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
 

@@ -89,7 +89,8 @@ def run_step_level(cfg, task, log=None) -> dict:
                          "not split back into the labelled steps)")
     timings["total_s"] = round(time.time() - t0, 1)
     report = {"kind": "processbench", "rm": cfg.rm, "command": cfg.command(), "config": _config(cfg), **result,
-              **steps_record(rm), "scorer": what, "samples": sizes, "left_out": dropped, "notes": notes, "timings": timings}
+              **steps_record(rm), "scorer": what, "samples": sizes, "left_out": dropped, "notes": notes,
+              "timings": timings}
     report["written"] = [str(p) for p in write_step_results(cfg, task, report)]
     return report
 
@@ -101,8 +102,8 @@ def labelled_step_scores(rm, pool) -> list[list[float]]:
     scores = [p[0] for p in rm.score(pool).step_scores]
     for p, s in zip(pool.problems, scores):
         if len(s) != len(split_steps(p.responses[0].text)):
-            raise InputError(f"steps={getattr(rm.config, 'steps', 'harness')} cuts sample {p.id} into {len(s)} steps, ProcessBench labels "
-                             f"{len(split_steps(p.responses[0].text))}", field="steps",
+            raise InputError(f"steps={getattr(rm.config, 'steps', 'harness')} cuts sample {p.id} into {len(s)} "
+                             f"steps, ProcessBench labels {len(split_steps(p.responses[0].text))}", field="steps",
                              expected="steps=harness (the labelled steps) for a step-level benchmark")
     return scores
 
