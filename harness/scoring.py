@@ -21,8 +21,17 @@ from harness.core.errors import InputError
 from harness.core.scores import ScoreSet, check_matches, save_scores, score_dir
 
 
+def identity(rm) -> dict:
+    """rm.scoring_identity(), plus the steps it scores when a reward model's Config has a `steps` option set to other
+    than the harness's (harness.core.publisher_steps): the two modes' scores are keyed apart, and the harness mode's
+    keys stay what they were before the option existed."""
+    from harness.core.publisher_steps import is_default
+    steps = getattr(rm.config, "steps", None)
+    return {**rm.scoring_identity(), **({} if is_default(steps) else {"steps": steps})}
+
+
 def score_key(rm, pool) -> str:
-    return cache.stable_hash({"rm": rm.name, "scoring": rm.scoring_identity(), "pool": pool.content_hash()})
+    return cache.stable_hash({"rm": rm.name, "scoring": identity(rm), "pool": pool.content_hash()})
 
 
 def score_path(rm, pool, key: str | None = None) -> Path:
@@ -136,7 +145,8 @@ def compute_chunks(rm, pool, key: str, path: Path, world) -> ScoreSet | None:
         raise RuntimeError(f"chunks {missing} of {path} were not computed")
     steps = [row for i in range(len(spans)) for row in values[i]["steps"]]
     meta = merge_meta([values[i]["meta"] for i in range(len(spans))])
-    ss = ScoreSet(rm.name, pool.content_hash(), steps, {"key": key, **rm.scoring_identity(), **meta})
+    recorded = {"steps": rm.config.steps} if hasattr(rm.config, "steps") else {}  # which steps, where they are read
+    ss = ScoreSet(rm.name, pool.content_hash(), steps, {"key": key, **identity(rm), **recorded, **meta})
     check_matches(ss, pool)
     save_scores(ss, key)
     if keep:

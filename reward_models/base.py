@@ -30,6 +30,11 @@ class RewardModel:
     # experiment of `tables`, a tox env and a row of results/leaderboard.md without an edit anywhere else.
     paper_row: float | None = None
     paper_note: str = ""  # what its run is, for tox's description
+    # The step aggregation its publisher ranks responses by (harness.core.scores.AGGREGATIONS), where the publisher's
+    # code or paper names one, and where it says so: `run` uses it when no --aggregation is given, `list --rm NAME`
+    # shows it. None: the harness's default, min.
+    publisher_aggregation: str | None = None
+    aggregation_source: str = ""
 
     def __init__(self, **options: Any):
         self.config = make_config(self.Config, options, self.name)

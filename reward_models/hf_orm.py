@@ -8,6 +8,10 @@ one "step" per response (so every aggregation gives the same ranking). The head 
 layer (transformers' LlamaForSequenceClassification, Qwen2ForSequenceClassification, ... read it at the last
 non-padding token; here it is read at the last token of each unpadded sequence, so batching cannot move it).
 ORMs with custom heads (ArmoRM's gating network, EurusRM) are not reimplemented: their heads are not small.
+
+Steps: an ORM scores the whole response once, as the card does, whatever the mode: `--set steps=publisher` (the
+card's layout, the response as one piece) gives the same numbers as the default `steps=harness`; the mode is still
+recorded with the run and keys its cached scores apart, as for every adapter.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class HFORM(ReleasedRM, RewardModel):
 
     def n_marks(self, steps):
         return 1
+
+    def publisher_steps(self, text: str) -> list[str]:
+        return [text]
 
     def load(self, path):
         import transformers

@@ -19,6 +19,14 @@ Tag positions come from where the tags were inserted (character offsets mapped t
 token ids, so a response that happens to contain the tag text is still scored at its steps only. For the
 character-level arith tokenizer "ки" is not in the vocabulary: the in-repo checkpoints use "@", a printable
 character that arith problems and solutions never contain and that is one token.
+
+Steps: `--set steps=harness` (the default) tags the harness's steps as above; `--set steps=publisher` lays a response
+out as the released PRM's card does (peiyi9979/math-shepherd-mistral-7b-prm, README; Math-Shepherd's data): " ки" at
+the end of every non-blank line, blank lines kept and not steps (harness.core.publisher_steps.shepherd_tags), in the
+"shepherd" input format (the card's; the default when the checkpoint carries no prm_config.json).
+
+Aggregation: the Math-Shepherd paper (Wang et al. 2024) ranks a solution by its lowest step score, the harness's
+default min as well (`publisher_aggregation`).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass
 
 from harness.core.errors import InputError
 from harness.core.fingerprint import fingerprint
+from harness.core.publisher_steps import StepsOption, shepherd_tags
 from reward_models import register_rm
 from reward_models.base import RewardModel
 from reward_models.lm.tagged import (
@@ -34,11 +43,12 @@ from reward_models.lm.tagged import (
     encode_pool_tagged,
     resolve_format,
     step_good_probs,
+    tag_text,
 )
 
 
 @dataclass
-class HFPRMConfig:
+class HFPRMConfig(StepsOption):
     model: str | None = None         # a local causal-LM folder (e.g. math-shepherd-mistral-7b-prm, downloaded)
     step_tag: str | None = None      # default: the checkpoint's prm_config.json, else "ки"
     good: str | None = None          # default "+"
@@ -52,11 +62,11 @@ class HFPRMConfig:
 
 
 def score_pool(model_path, pool, fmt: TagFormat, *, dtype="float32", device="cpu", batch_size=8, max_tokens=None,
-               progress=True, desc="PRM scores") -> list[list[list[float]]]:
+               progress=True, desc="PRM scores", tagger=tag_text) -> list[list[list[float]]]:
     from reward_models.lm.loading import load_causal_lm
     from reward_models.lm.logprobs import regroup
     model, tok = load_causal_lm(model_path, dtype=dtype, device=device)
-    encs = encode_pool_tagged(tok, pool, fmt)
+    encs = encode_pool_tagged(tok, pool, fmt, tagger)
     probs = step_good_probs(model, tok, encs, fmt, batch_size=batch_size, max_tokens=max_tokens,
                             progress=progress, desc=desc)
     return regroup(probs, pool)
@@ -67,6 +77,8 @@ class HFPRM(RewardModel):
     """Scores with a step-tag PRM checkpoint; nothing to train."""
     name = "hf_prm"
     Config = HFPRMConfig
+    publisher_aggregation = "min"
+    aggregation_source = "the Math-Shepherd paper ranks a solution by its lowest step score"
 
     def _model(self) -> str:
         if self.config.model is None:
@@ -86,6 +98,8 @@ class HFPRM(RewardModel):
     def compute_scores(self, pool):
         c = self.config
         fmt = self.tag_format()
+        publisher = getattr(c, "steps", "harness") == "publisher"  # math_shepherd (in-repo) has no steps option
         steps = score_pool(self._model(), pool, fmt, dtype=c.dtype, device=c.device, batch_size=c.score_batch_size,
-                           max_tokens=c.max_batch_tokens, progress=c.progress, desc=f"{self.name} scores")
+                           max_tokens=c.max_batch_tokens, progress=c.progress, desc=f"{self.name} scores",
+                           tagger=shepherd_tags if publisher else tag_text)
         return steps, {"model": str(self._model())}

@@ -7,10 +7,13 @@
     logits    = score(Qwen2Model(input_ids).last_hidden_state)        score = Linear(H, H), ReLU, Linear(H, 2)
     step t    = softmax(logits at the t-th <extra_0>)[1]              (the probability the step is correct)
 
-The steps are the harness's (harness.core.steps: "Step k:" markers, else blank-line paragraphs; the card splits on blank
-lines), stripped. The checkpoint's own class (Qwen2ForProcessRewardModel, remote code) is not run: its Qwen2 body
-loads as transformers' Qwen2Model and the two-layer head is rebuilt from its `score.0` / `score.2` tensors.
-Scores are probabilities: aggregate with min (the default) or prod.
+Steps: `--set steps=harness` (the default) the harness's (harness.core.steps: "Step k:" markers, else blank-line
+paragraphs), stripped; `--set steps=publisher` the card's (its "Step Separation" advice for Qwen2.5-Math-Instruct
+responses): text.split("\\n\\n"), the pieces as they are (an empty piece is a step too). The checkpoint's own
+class (Qwen2ForProcessRewardModel, remote code) is not run: its Qwen2 body loads as transformers' Qwen2Model and
+the two-layer head is rebuilt from its `score.0` / `score.2` tensors.
+Scores are probabilities: aggregate with min (the default) or prod; the card names no aggregation, so `run` keeps the
+harness's min.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 from reward_models import register_rm
 from reward_models.base import RewardModel
+from harness.core.publisher_steps import paragraphs
 from reward_models.lm.released import (
     Marked,
     ReleasedConfig,
@@ -56,6 +60,9 @@ class QwenPRM(ReleasedRM, RewardModel):
         c = self.config
         return {"system": c.system, "step_sep": c.step_sep,
                 "score": "softmax(score head)[1] at each step separator, Qwen2.5-Math-PRM chat layout"}
+
+    def publisher_steps(self, text: str) -> list[str]:
+        return paragraphs(text)
 
     def load(self, path):
         import torch

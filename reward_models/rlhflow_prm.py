@@ -7,7 +7,15 @@ the recipe of the authors' evaluation code (RLHFlow/RLHF-Reward-Modeling, math-r
 
 The authors run one forward per step (the conversation up to step k, logits[-3]: the "+" is followed by <|eot_id|>);
 with a causal model that equals reading every step's position in one forward over the whole conversation, which is
-what this adapter does. '+' and '-' are the last token of encoding each. The steps are the harness's, stripped.
+what this adapter does. '+' and '-' are the last token of encoding each.
+
+Steps: `--set steps=harness` (the default) the harness's, stripped; `--set steps=publisher` prm_evaluate.py's:
+Deepseek-Data ans.split("\\n\\n"), Mistral-Data ans.split("ки\\n") (the step tags of its data; the last step keeps
+its closing " ки", as there), every piece stripped. Which convention: `--set variant=deepseek|mistral`, else the
+model's name or id (…-Mistral-Data, …-Deepseek-Data), else each response's own "ки\\n" tags.
+
+Aggregation: prm_evaluate.py ranks a response by the mean of its step scores (`publisher_aggregation`), which `run`
+uses when no --aggregation is given.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.core.errors import InputError
+from harness.core.publisher_steps import RLHFLOW_VARIANTS, name_variant, rlhflow_steps, rlhflow_variant
 from reward_models import register_rm
 from reward_models.base import RewardModel
 from reward_models.lm.released import (
@@ -30,6 +39,13 @@ from reward_models.lm.released import (
 class RLHFlowPRMConfig(ReleasedConfig):
     good: str = "+"
     bad: str = "-"
+    variant: str | None = None      # steps=publisher: deepseek | mistral (default: the model's name, else the data)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.variant not in (None, *RLHFLOW_VARIANTS):
+            raise InputError(f"unknown variant '{self.variant}'", field="variant",
+                             expected="deepseek (blank-line steps) or mistral (\"ки\\n\" step tags)")
 
 
 def turns(problem: str, steps: list[str], good: str) -> list[dict]:
@@ -46,11 +62,20 @@ class RLHFlowPRM(ReleasedRM, RewardModel):
     Config = RLHFlowPRMConfig
     default_model = "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data"
     what = "assistant '+' turns"
+    publisher_aggregation = "mean"
+    aggregation_source = "RLHFlow/RLHF-Reward-Modeling math-rm/prm_evaluate.py ranks by the mean of the step scores"
 
     def recipe(self):
         c = self.config
-        return {"good": c.good, "bad": c.bad,
-                "score": "P(good) against bad at each assistant turn, one user turn per step (RLHFlow layout)"}
+        out = {"good": c.good, "bad": c.bad,
+               "score": "P(good) against bad at each assistant turn, one user turn per step (RLHFlow layout)"}
+        if c.steps == "publisher":
+            out["variant"] = c.variant or name_variant(c.model or self.default_model) or "each response's tags"
+        return out
+
+    def publisher_steps(self, text: str) -> list[str]:
+        c = self.config
+        return rlhflow_steps(text, rlhflow_variant(c.variant, c.model or self.default_model, text))
 
     def label_ids(self, tok) -> list[int]:
         c = self.config

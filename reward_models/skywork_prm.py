@@ -5,16 +5,20 @@ the authors' inference code (github.com/SkyworkAI/skywork-o1-prm-inference, io_u
     value     = v_head.summary(Qwen2 hidden state)                   one Linear(H, 1), TRL's value-head layout
     step t    = sigmoid(value at the "\\n" that ends step t)
 
-The steps are the harness's (the authors split the response on "\\n"; a step of several lines keeps its inner line
-breaks), stripped. The checkpoint is a Qwen2ForCausalLM with the head's tensors stored as `v_head.summary.*`: the
+Steps: `--set steps=harness` (the default) the harness's, stripped (a step of several lines keeps its inner line
+breaks); `--set steps=publisher` the authors' (model_utils/io_utils.py prepare_input, step_token "\\n"):
+response.split("\\n"), every piece scored, empty pieces too (a blank line is a step holding only its "\\n"), none
+stripped. The checkpoint is a Qwen2ForCausalLM with the head's tensors stored as `v_head.summary.*`: the
 body loads as transformers' Qwen2Model and the head is rebuilt from those tensors (its dropout is off at inference).
-A tokenizer without a bos token gets none. Scores are probabilities: aggregate with min or prod.
+A tokenizer without a bos token gets none. Scores are probabilities: aggregate with min or prod (the inference code
+returns step rewards only and names no aggregation, so `run` keeps the harness's min).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.core.publisher_steps import lines
 from reward_models import register_rm
 from reward_models.base import RewardModel
 from reward_models.lm.released import (
@@ -47,6 +51,9 @@ class SkyworkPRM(ReleasedRM, RewardModel):
     def recipe(self):
         return {"step_token": self.config.step_token,
                 "score": "sigmoid(v_head) at each step's closing step token, bos + problem + newline layout"}
+
+    def publisher_steps(self, text: str) -> list[str]:
+        return lines(text, self.config.step_token)
 
     def load(self, path):
         import torch

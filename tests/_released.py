@@ -68,3 +68,100 @@ def save_with_head(folder: Path, body_state: dict, head_state: dict, config, tok
         (folder / "config.json").write_text(json.dumps(cfg))
     tok.save_pretrained(folder)
     return folder
+
+
+def mistral_tokenizer():
+    """A Llama-2/Mistral-style tokenizer (sentencepiece's "▁" word marks, bos added on encode, "ки" one token as in
+    math-shepherd-mistral-7b-prm's vocabulary), saved as tokenizer.json."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+    corpus = [c.replace("\n\n", " ки\n") for c in CORPUS] + ["+ - ки\n## Step 3: so 14 ки"]
+    alphabet = sorted(set("".join(corpus)) | set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                                  " .,:;!?()[]{}\\$*/=+-#_^'\"<>|&%@~`"))
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split("\n", "isolated"),
+                                                 pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")])
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+    tok.train_from_iterator(corpus * 20, trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<s>", "</s>"],
+                                                             initial_alphabet=alphabet))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A",
+                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   pad_token="</s>")
+
+
+def mistral_config(tok, **kw):
+    from transformers import MistralConfig
+    return MistralConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         **kw)
+
+
+# --- the tiny releases, saved the way each is published ------------------------------------------------------------
+
+def qwen_prm(folder: Path, seed: int = 0):
+    """Qwen2.5-Math-PRM: a Qwen2 body plus its two-layer `score` head, remote code named in config.json.
+    Returns (folder, body, head)."""
+    import torch
+    from transformers import Qwen2Model
+    torch.manual_seed(seed)
+    tok = qwen_tokenizer()
+    cfg = qwen2_config(tok)
+    body = Qwen2Model(cfg).eval()
+    head = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2))
+    for p in head.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    save_with_head(folder, {f"model.{k}": v for k, v in body.state_dict().items()},
+                   {f"score.{k}": v for k, v in head.state_dict().items()}, cfg, tok, "Qwen2ForProcessRewardModel",
+                   {"AutoModel": "modeling_qwen2_rm.Qwen2ForProcessRewardModel"})
+    return folder, body, head
+
+
+def skywork_prm(folder: Path, seed: int = 1):
+    """Skywork-o1-Open-PRM: a Qwen2ForCausalLM plus `v_head.summary`. Returns (folder, causal LM, value head)."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+    torch.manual_seed(seed)
+    tok = qwen_tokenizer(extra=(), bos="<|endoftext|>")
+    cfg = qwen2_config(tok)
+    lm = Qwen2ForCausalLM(cfg).eval()
+    v_head = torch.nn.Linear(32, 1)
+    torch.nn.init.normal_(v_head.weight, std=0.5)
+    save_with_head(folder, lm.state_dict(), {f"v_head.summary.{k}": v for k, v in v_head.state_dict().items()}, cfg,
+                   tok, "Qwen2ForCausalLM")
+    return folder, lm, v_head
+
+
+def saved(folder: Path, model, tok):
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder, model
+
+
+def rlhflow_prm(folder: Path, seed: int = 2):
+    """RLHFlow's Llama3.1-8B-PRM: a Llama causal LM with the Llama 3 chat template. Returns (folder, model)."""
+    import torch
+    from transformers import LlamaForCausalLM
+    torch.manual_seed(seed)
+    tok = llama3_tokenizer()
+    return saved(folder, LlamaForCausalLM(llama_config(tok)).eval(), tok)
+
+
+def hf_orm(folder: Path, seed: int = 3):
+    """Skywork-Reward-Llama-3.1: a LlamaForSequenceClassification with one label. Returns (folder, model)."""
+    import torch
+    from transformers import LlamaForSequenceClassification
+    torch.manual_seed(seed)
+    tok = llama3_tokenizer()
+    return saved(folder, LlamaForSequenceClassification(llama_config(tok, num_labels=1)).eval(), tok)
+
+
+def shepherd_prm(folder: Path, seed: int = 6):
+    """math-shepherd-mistral-7b-prm: a MistralForCausalLM with a bos-adding tokenizer. Returns (folder, model)."""
+    import torch
+    from transformers import MistralForCausalLM
+    torch.manual_seed(seed)
+    tok = mistral_tokenizer()
+    return saved(folder, MistralForCausalLM(mistral_config(tok)).eval(), tok)

@@ -19,13 +19,14 @@ def describe_rm(name: str) -> dict:
     import typing
 
     from harness.core.options import defaults, field_help
-    from reward_models import REWARD_MODELS
+    from reward_models import REWARD_MODELS, default_aggregation
     cls = REWARD_MODELS.get(name)
+    aggregation, source = default_aggregation(name)
     hints, default, helps = typing.get_type_hints(cls.Config), defaults(cls.Config), field_help(cls.Config)
     opts = [{"option": f.name, "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
              "default": default.get(f.name), "help": helps[f.name]} for f in dataclasses.fields(cls.Config)]
     return {"name": name, "about": (cls.__doc__ or "").strip().split("\n")[0], "trainable": cls.trainable,
-            "paper_row": cls.paper_row, "options": opts}
+            "paper_row": cls.paper_row, "aggregation": aggregation, "aggregation_source": source, "options": opts}
 
 
 def cached_worlds() -> list[dict]:
@@ -101,6 +102,12 @@ def run(args) -> int:
         print(("trained" if d["trainable"] else "untrained") + "; " + (
             f"a main experiment of `tables` and the tox env `{d['name']}` (paper row {d['paper_row']:g})"
             if d["paper_row"] is not None else "no main experiment (give it a checkpoint: --set model=PATH)"))
+        print(f"default aggregation of `run`: {d['aggregation']} ({d['aggregation_source']}); --aggregation "
+              "overrides")
+        steps = next((o for o in d["options"] if o["option"] == "steps"), None)
+        if steps is not None:
+            print(f"steps: {steps['default']} by default; --set steps=publisher scores the release's own steps "
+                  "(recorded with the run and its scores)")
         print("\n" + tabulate([[o["option"], o["type"], o["default"], o["help"]] for o in d["options"]],
                                ["--set KEY", "type", "default", "help"], tablefmt="simple"))
         return 0

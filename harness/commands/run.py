@@ -82,7 +82,9 @@ def _add(p):
     add_rm_arguments(p)
     p.add_argument("--n", "--ns", dest="n", default="1,2,4,8,16,32,64",
                    help="subset sizes (spell it --ns after torchrun, whose own options make --n ambiguous)")
-    p.add_argument("--aggregation", default="min", help="step aggregation: min | sum | mean | last | prod")
+    p.add_argument("--aggregation", default=None,
+                   help="step aggregation: min | sum | mean | last | prod (default: the one the reward model's "
+                        "publisher ranks by, shown by `list --rm NAME`, else min)")
     p.add_argument("--weights", default="sigmoid", help="weighted-vote weights: sigmoid | raw | softmax")
     p.add_argument("--subsets", default="random", help="random (expectation over n-subsets) | prefix (paper's code)")
     p.add_argument("--format", default="table", choices=["table", "markdown", "json"])

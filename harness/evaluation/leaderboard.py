@@ -125,9 +125,11 @@ def pool_batch(pool: Pool) -> Batch:
 
 
 def _labels(score_sets) -> list[str]:
-    """rm names, disambiguated by a short config hash when one pool has several score sets of the same rm."""
-    names = [ss.rm for ss in score_sets]
-    return [ss.rm if names.count(ss.rm) == 1 else f"{ss.rm}[{stable_hash(ss.meta)[:6]}]" for ss in score_sets]
+    """rm names, with the steps they scored when not the harness's (`qwen_prm[steps=publisher]`), disambiguated by a
+    short config hash when one pool has several score sets of the same name."""
+    from harness.core.publisher_steps import is_default
+    names = [ss.rm + ("" if is_default(ss.meta.get("steps")) else f"[steps={ss.meta['steps']}]") for ss in score_sets]
+    return [n if names.count(n) == 1 else f"{n}[{stable_hash(ss.meta)[:6]}]" for n, ss in zip(names, score_sets)]
 
 
 def _pool_seed(seed: int, pool_hash: str, stream: int) -> np.random.SeedSequence:

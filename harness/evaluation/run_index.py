@@ -11,6 +11,7 @@ from pathlib import Path
 
 from harness.core import cache
 from harness.core.errors import InputError
+from harness.core.publisher_steps import is_default
 from harness.evaluation.leaderboard import PoolResult
 
 
@@ -66,15 +67,17 @@ def cached_results(task: list[str] | None = None, rm: list[str] | None = None, g
         if not isinstance(d.get("rows"), list):  # ProcessBench runs are step-level: no selection rows
             step_level.append(path.name)
             continue
+        steps = {} if is_default(d.get("steps")) else {"steps": d["steps"]}  # the publisher's steps, when scored
+        title = f"run {name}" + (f", steps={steps['steps']}" if steps else "")
         by_gen: dict[str, PoolResult] = {}
         for row in d["rows"]:
             if generator and row.get("generator") not in generator:
                 continue
             res = by_gen.get(row.get("generator"))
             if res is None:
-                res = by_gen[row.get("generator")] = PoolResult(f"run {name}", row.get("task", cfg.get("task")),
+                res = by_gen[row.get("generator")] = PoolResult(title, row.get("task", cfg.get("task")),
                                                                 row.get("generator"), row.get("problems", 0))
-            res.rows.append({**row, "run": name, **({"world": d["world"]} if d.get("world") else {})})
+            res.rows.append({**row, "run": name, **steps, **({"world": d["world"]} if d.get("world") else {})})
         out += by_gen.values()
     if step_level:
         notes.append(f"{len(step_level)} step-level run file(s) have no selection rows (see their .md beside them): "

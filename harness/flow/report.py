@@ -11,7 +11,14 @@ from harness.core import cache
 from harness.core.pool import Pool
 
 
-def report_run(cfg, pools: list[Pool], score_sets) -> dict:
+def steps_record(rm) -> dict:
+    """{"steps": mode} for a reward model whose Config has a `steps` option (harness.core.publisher_steps), else {}:
+    what a run file records about which steps were scored."""
+    steps = getattr(getattr(rm, "config", None), "steps", None)
+    return {} if steps is None else {"steps": steps}
+
+
+def report_run(cfg, pools: list[Pool], score_sets, rm=None) -> dict:
     from harness.evaluation import leaderboard as lb
     from harness.evaluation.auc import roc_auc_ci
     from harness.evaluation.per_problem import record
@@ -28,7 +35,7 @@ def report_run(cfg, pools: list[Pool], score_sets) -> dict:
         aucs.append({"generator": pool.generator(), "rm": cfg.rm, "aggregation": cfg.aggregation, **auc})
     rm_label = score_sets[0].rm if score_sets else cfg.rm  # the rows' rm (evaluate_pool labels by score set)
     return {"config": asdict(cfg), "command": cfg.command(), "results": results, "rows": lb.rows_of(results),
-            "auc": aucs, "per_problem": record(results, rm_label, cfg.aggregation)}
+            "auc": aucs, **steps_record(rm), "per_problem": record(results, rm_label, cfg.aggregation)}
 
 
 def render_report(report: dict, fmt: str = "table") -> str:
@@ -42,6 +49,7 @@ def render_report(report: dict, fmt: str = "table") -> str:
         text = json.dumps({"command": report["command"], "rows": report["rows"], "auc": report["auc"],
                            "config": report["config"], "timings": report.get("timings", {}),
                            "compute": report.get("compute"),
+                           **({"steps": report["steps"]} if "steps" in report else {}),
                            **({"world": report["world"]} if report.get("world") else {})}, indent=1)
         return with_per_problem(text + "\n", report.get("per_problem"))
     text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
@@ -88,13 +96,19 @@ def write_run(results, stem: str, *, heading: str, command: str, body_md: str, t
 
 def write_results(cfg, report: dict) -> list[Path]:
     """The run files of `run` on pools (the arith world's, or given)."""
+    from reward_models import default_aggregation
+    agg, source = default_aggregation(cfg.rm)
+    steps = report.get("steps")
     return write_run(cfg.results, f"{cfg.task}-{cfg.scale}-{cfg.name}" + (f"-s{cfg.seed}" if cfg.seed else ""),
                      heading=f"{cfg.name} on {cfg.task} ({cfg.scale} scale, seed {cfg.seed})",
                      command=report["command"], body_md=render_report(report, "markdown"),
                      timings=json.dumps(report.get("timings", {})), body_json=render_report(report, "json"),
                      intro=f"Accuracy in % (95% bootstrap CIs over problems are in the JSON beside this file); "
-                           f"best-of-N and weighted vote use `{cfg.aggregation}` step aggregation, weighted vote uses "
-                           f"{cfg.weights} weights; n-subsets: {cfg.subsets}.\n\n")
+                           f"best-of-N and weighted vote use `{cfg.aggregation}` step aggregation"
+                           + (f" ({source})" if cfg.aggregation == agg else "") + f", weighted vote uses "
+                           f"{cfg.weights} weights; n-subsets: {cfg.subsets}."
+                           + ("" if steps is None else f" Steps scored: `{steps}` (--set steps=harness | publisher).")
+                           + "\n\n")
 
 
 def write_fold_results(cfg, task, report: dict, body: dict) -> list[Path]:

@@ -20,6 +20,7 @@ from harness.core.errors import InputError
 from harness.core.pool import load_pool
 from harness.flow.prepare import prepare_rm
 from harness.flow.report import report_run, write_results
+from reward_models import default_aggregation
 from tasks.base import TaskInputs as RunInputs
 
 DEFAULT_NS = [1, 2, 4, 8, 16, 32, 64]
@@ -37,7 +38,7 @@ class RunConfig:
     val_pool: str | None = None
     base: str | None = None                                # base model the RM is trained from
     n: list[int] = field(default_factory=lambda: list(DEFAULT_NS))
-    aggregation: str = "min"
+    aggregation: str | None = None                         # None: the reward model's publisher's, else min
     weights: str = "sigmoid"
     subsets: str = "random"
     mc_samples: int = 256
@@ -48,6 +49,10 @@ class RunConfig:
     label: str | None = None                               # names the run's files and table row (default: rm)
     task_options: dict = field(default_factory=dict)       # --data, --max-problems, --splits, ... of data tasks
     rebuild: bool = False                                  # arith: the world built in the cache, not the shipped one
+
+    def __post_init__(self):
+        if self.aggregation is None:  # an unknown rm is check_config's to report
+            self.aggregation = default_aggregation(self.rm)[0]
 
     @property
     def name(self) -> str:
@@ -65,6 +70,8 @@ class RunConfig:
             parts.append("--rebuild")
         for k, v in sorted(self.rm_options.items()):
             parts.append(f"--set {k}={v}")
+        if self.aggregation != default_aggregation(self.rm)[0]:
+            parts.append(f"--aggregation {self.aggregation}")
         if self.label:
             parts.append(f"--label {self.label}")
         if self.base and not self.pools:
@@ -145,7 +152,7 @@ def run(cfg: RunConfig, log=None) -> dict:
     if not world.is_main:
         return {}
     t = time.time()
-    report = report_run(cfg, inputs.test_pools, score_sets)
+    report = report_run(cfg, inputs.test_pools, score_sets, rm)
     timings["select_s"] = round(time.time() - t, 1)
     timings["total_s"] = round(time.time() - t0, 1)
     report["timings"] = timings

@@ -12,7 +12,7 @@ import numpy as np
 from harness.core.errors import InputError
 from harness.core.pool import Pool
 from harness.core.steps import split_steps
-from harness.flow.report import write_step_results
+from harness.flow.report import steps_record, write_step_results
 
 
 def random_step_scores(pool: Pool, seed: int) -> list[list[float]]:
@@ -75,7 +75,7 @@ def run_step_level(cfg, task, log=None) -> dict:
         if rm is None:
             scores = random_step_scores(pool, cfg.seed)
         else:
-            scores = [p[0] for p in rm.score(pool).step_scores]
+            scores = labelled_step_scores(rm, pool)
         timings[f"score_{split}_s"] = round(time.time() - t, 1)
         data[split] = (labels, scores)
     result = step_eval.evaluate_splits(data, tune_on, resamples=cfg.bootstrap, seed=cfg.seed)
@@ -89,9 +89,23 @@ def run_step_level(cfg, task, log=None) -> dict:
                          "not split back into the labelled steps)")
     timings["total_s"] = round(time.time() - t0, 1)
     report = {"kind": "processbench", "rm": cfg.rm, "command": cfg.command(), "config": _config(cfg), **result,
-              "scorer": what, "samples": sizes, "left_out": dropped, "notes": notes, "timings": timings}
+              **steps_record(rm), "scorer": what, "samples": sizes, "left_out": dropped, "notes": notes,
+              "timings": timings}
     report["written"] = [str(p) for p in write_step_results(cfg, task, report)]
     return report
+
+
+def labelled_step_scores(rm, pool) -> list[list[float]]:
+    """Each sample's step scores, one per labelled step: a reward model scoring its publisher's steps
+    (--set steps=publisher) must cut the sample into the labelled steps, or the first-wrong-step labels would be read
+    against other steps."""
+    scores = [p[0] for p in rm.score(pool).step_scores]
+    for p, s in zip(pool.problems, scores):
+        if len(s) != len(split_steps(p.responses[0].text)):
+            raise InputError(f"steps={getattr(rm.config, 'steps', 'harness')} cuts sample {p.id} into {len(s)} "
+                             f"steps, ProcessBench labels {len(split_steps(p.responses[0].text))}", field="steps",
+                             expected="steps=harness (the labelled steps) for a step-level benchmark")
+    return scores
 
 
 def _config(cfg) -> dict:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.errors import InputError
+from harness.core.publisher_steps import StepsOption
 
 _SNAPSHOT_FILES = ["*.json", "*.safetensors", "*.jinja", "tokenizer.model", "*.txt", "*.tiktoken"]
 
@@ -129,7 +130,7 @@ def check_marks(enc: Marked, n_steps: int, problem_id: str, what: str) -> Marked
 
 
 @dataclass
-class ReleasedConfig:
+class ReleasedConfig(StepsOption):
     model: str | None = None         # Hugging Face id or local folder (each adapter names the released default)
     dtype: str = "float32"           # bfloat16 on a GPU
     device: str = "cpu"
@@ -140,10 +141,19 @@ class ReleasedConfig:
 
 class ReleasedRM:
     """Mixin for RewardModel adapters of released checkpoints: subclasses give `default_model`, `recipe()` (what
-    determines the scores besides the weights), `load(path)` -> (body, head, tokenizer) and `encode(tok, problem,
-    text, steps)` -> Marked with one mark per step (`n_marks`)."""
+    determines the scores besides the weights), `load(path)` -> (body, head, tokenizer), `publisher_steps(text)`
+    (the release's own cut, harness.core.publisher_steps) and `encode(tok, problem, text, steps)` -> Marked with one
+    mark per step (`n_marks`)."""
     default_model = ""
     what = "step marks"
+
+    def publisher_steps(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def steps_of(self, text: str) -> list[str]:
+        """The steps scored: the harness's (the default), or the publisher's with --set steps=publisher."""
+        from harness.core.steps import split_steps
+        return self.publisher_steps(text) if self.config.steps == "publisher" else split_steps(text)
 
     def model_path(self) -> str:
         return locate(self.config.model or self.default_model)
@@ -167,7 +177,6 @@ class ReleasedRM:
         return {"model_fingerprint": fingerprint(self.model_path()), "dtype": c.dtype, **self.recipe()}
 
     def compute_scores(self, pool):
-        from harness.core.steps import split_steps
         from reward_models.lm.loading import pad_id
         from reward_models.lm.logprobs import regroup
         c = self.config
@@ -175,7 +184,7 @@ class ReleasedRM:
         encs = []
         for p in pool.problems:
             for r in p.responses:
-                steps = split_steps(r.text)
+                steps = self.steps_of(r.text)
                 enc = self.encode(tok, p.problem, r.text, steps)
                 encs.append(check_marks(enc, self.n_marks(steps), p.id, self.what))
         values = marked_values(body, encs, pad_id(tok), head, batch_size=c.score_batch_size,

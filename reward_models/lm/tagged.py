@@ -113,9 +113,11 @@ class TaggedEncoding:
     tag_pos: list[int]  # token index of each step's tag, one per step
 
 
-def encode_tagged(tokenizer, problem: str, text: str, fmt: TagFormat) -> TaggedEncoding:
+def encode_tagged(tokenizer, problem: str, text: str, fmt: TagFormat, tagger=tag_text) -> TaggedEncoding:
+    """`tagger(text, tag)` -> (tagged text, index of each tag's last character): the harness's steps (tag_text) or
+    a publisher's layout (harness.core.publisher_steps.shepherd_tags)."""
     from harness.core.prompting import build_prompt
-    tagged, ends = tag_text(text, fmt.step_tag)
+    tagged, ends = tagger(text, fmt.step_tag)
     if fmt.input_format == "shepherd":
         context, specials = problem + " ", True
     else:
@@ -127,11 +129,11 @@ def encode_tagged(tokenizer, problem: str, text: str, fmt: TagFormat) -> TaggedE
     return TaggedEncoding(list(enc["input_ids"]), pos)
 
 
-def encode_pool_tagged(tokenizer, pool, fmt: TagFormat) -> list[TaggedEncoding]:
+def encode_pool_tagged(tokenizer, pool, fmt: TagFormat, tagger=tag_text) -> list[TaggedEncoding]:
     if not getattr(tokenizer, "is_fast", False):
         raise InputError("a fast tokenizer is needed (character offsets locate the step tags)",
                          expected="a tokenizer.json in the model folder")
-    return [encode_tagged(tokenizer, p.problem, r.text, fmt) for p in pool.problems for r in p.responses]
+    return [encode_tagged(tokenizer, p.problem, r.text, fmt, tagger) for p in pool.problems for r in p.responses]
 
 
 def tag_logits(model, encs: list[TaggedEncoding], label_ids: tuple[int, int], pad: int):

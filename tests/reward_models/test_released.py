@@ -48,20 +48,7 @@ def check_against(rm_name, folder, brute, cache_root, **options):
 
 @pytest.fixture(scope="module")
 def qwen_prm(tmp_path_factory):
-    import torch
-    from transformers import Qwen2Model
-    torch.manual_seed(0)
-    tok = R.qwen_tokenizer()
-    cfg = R.qwen2_config(tok)
-    body = Qwen2Model(cfg).eval()
-    head = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2))
-    for p in head.parameters():
-        torch.nn.init.normal_(p, std=0.5)
-    folder = R.save_with_head(tmp_path_factory.mktemp("qwen-prm"),
-                              {f"model.{k}": v for k, v in body.state_dict().items()},
-                              {f"score.{k}": v for k, v in head.state_dict().items()}, cfg, tok,
-                              "Qwen2ForProcessRewardModel",
-                              {"AutoModel": "modeling_qwen2_rm.Qwen2ForProcessRewardModel"})
+    folder, body, head = R.qwen_prm(tmp_path_factory.mktemp("qwen-prm"))
     return folder, body, head, load_tokenizer(folder)  # the tokenizer as saved is the checkpoint's
 
 
@@ -98,17 +85,7 @@ def test_a_response_holding_the_separator_is_refused_by_name(qwen_prm, cache_roo
 
 @pytest.fixture(scope="module")
 def skywork_prm(tmp_path_factory):
-    import torch
-    from transformers import Qwen2ForCausalLM
-    torch.manual_seed(1)
-    tok = R.qwen_tokenizer(extra=(), bos="<|endoftext|>")
-    cfg = R.qwen2_config(tok)
-    lm = Qwen2ForCausalLM(cfg).eval()
-    v_head = torch.nn.Linear(32, 1)
-    torch.nn.init.normal_(v_head.weight, std=0.5)
-    folder = R.save_with_head(tmp_path_factory.mktemp("skywork"), lm.state_dict(),
-                              {f"v_head.summary.{k}": v for k, v in v_head.state_dict().items()}, cfg, tok,
-                              "Qwen2ForCausalLM")
+    folder, lm, v_head = R.skywork_prm(tmp_path_factory.mktemp("skywork"))
     return folder, lm, v_head, load_tokenizer(folder)
 
 
@@ -134,14 +111,7 @@ def test_skywork_prm_is_the_authors_inference_recipe(skywork_prm, cache_root):
 
 @pytest.fixture(scope="module")
 def rlhflow_prm(tmp_path_factory):
-    import torch
-    from transformers import LlamaForCausalLM
-    torch.manual_seed(2)
-    tok = R.llama3_tokenizer()
-    lm = LlamaForCausalLM(R.llama_config(tok)).eval()
-    folder = tmp_path_factory.mktemp("rlhflow")
-    lm.save_pretrained(folder)
-    tok.save_pretrained(folder)
+    folder, lm = R.rlhflow_prm(tmp_path_factory.mktemp("rlhflow"))
     return folder, lm, load_tokenizer(folder)
 
 
@@ -167,14 +137,7 @@ def test_rlhflow_prm_is_the_authors_per_step_recipe_in_one_forward(rlhflow_prm, 
 
 @pytest.fixture(scope="module")
 def hf_orm(tmp_path_factory):
-    import torch
-    from transformers import LlamaForSequenceClassification
-    torch.manual_seed(3)
-    tok = R.llama3_tokenizer()
-    rm = LlamaForSequenceClassification(R.llama_config(tok, num_labels=1)).eval()
-    folder = tmp_path_factory.mktemp("skywork-reward")
-    rm.save_pretrained(folder)
-    tok.save_pretrained(folder)
+    folder, rm = R.hf_orm(tmp_path_factory.mktemp("skywork-reward"))
     return folder, rm, load_tokenizer(folder)
 
 

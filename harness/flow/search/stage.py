@@ -25,6 +25,7 @@ from harness.core.pool import (
     save_pool_checked,
 )
 from harness.generation.search.tree import SearchConfig, search_batch
+from harness.scoring import identity
 
 SEARCH_VERSION = 1
 ROWS = 3200  # partial solutions a chunk holds at once: N = 64 -> 50 problems a chunk
@@ -33,7 +34,7 @@ ROWS = 3200  # partial solutions a chunk holds at once: N = 64 -> 50 problems a 
 def guide_identity(rm, guide) -> dict | None:
     if guide is None:
         return None
-    return {"rm": rm.name, "scoring": rm.scoring_identity(), "guide": type(guide).__name__,
+    return {"rm": rm.name, "scoring": identity(rm), "guide": type(guide).__name__,
             "aggregation": getattr(guide, "aggregation", None)}
 
 
@@ -120,7 +121,7 @@ def hand_over_scores(pool: Pool, rm) -> None:
                 steps[i][j] = s
     key = rm.score_key(pool)
     save_scores(ScoreSet(rm.name, pool.content_hash(), steps,
-                         {"key": key, **rm.scoring_identity(), "source": "search: the guide's own passes",
+                         {"key": key, **identity(rm), "source": "search: the guide's own passes",
                           "scored_again": len(missing)}), key)
 
 
