@@ -16,7 +16,8 @@ def report_run(cfg, pools: list[Pool], score_sets) -> dict:
     from harness.evaluation.auc import roc_auc_ci
     opts = lb.Options(methods=("best_of_n", "weighted_vote", "majority_vote", "pass_at_n"),
                       aggregations=(cfg.aggregation,), ns=cfg.n, subsets=cfg.subsets, weights=cfg.weights,
-                      mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed)
+                      mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed,
+                      protocol=getattr(cfg, "protocol", "harness"))
     opts.validate()
     results, aucs = [], []
     for pool, ss in zip(pools, score_sets):
@@ -74,13 +75,18 @@ def write_run(results, stem: str, *, heading: str, command: str, body_md: str, t
 
 def write_results(cfg, report: dict) -> list[Path]:
     """The run files of `run` on pools (the arith world's, or given)."""
-    return write_run(cfg.results, f"{cfg.task}-{cfg.scale}-{cfg.name}" + (f"-s{cfg.seed}" if cfg.seed else ""),
+    paper = getattr(cfg, "protocol", "harness") == "paper"  # its own files: the two protocols' numbers never mix
+    return write_run(cfg.results, f"{cfg.task}-{cfg.scale}-{cfg.name}" + (f"-s{cfg.seed}" if cfg.seed else "")
+                     + ("-paper" if paper else ""),
                      heading=f"{cfg.name} on {cfg.task} ({cfg.scale} scale, seed {cfg.seed})",
                      command=report["command"], body_md=render_report(report, "markdown"),
                      timings=json.dumps(report.get("timings", {})), body_json=render_report(report, "json"),
                      intro=f"Accuracy in % (95% bootstrap CIs over problems are in the JSON beside this file); "
                            f"best-of-N and weighted vote use `{cfg.aggregation}` step aggregation, weighted vote uses "
-                           f"{cfg.weights} weights; n-subsets: {cfg.subsets}.\n\n")
+                           f"{cfg.weights} weights; n-subsets: {cfg.subsets}.\n\n"
+                           + ("Protocol: paper (the ImplicitPRM authors' eval/bon_eval.py: first n responses, ties "
+                              "to the first response or answer, answerless responses voting as one class; "
+                              "harness.selection.paper).\n\n" if paper else ""))
 
 
 def write_fold_results(cfg, task, report: dict, body: dict) -> list[Path]:
