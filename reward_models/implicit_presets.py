@@ -20,6 +20,8 @@ With steps=harness each model reads the response after
 its own tokenizer's chat template with the generation prompt (then eos, the end-of-turn token of these chat
 models), as the authors' code encodes the reference with the reference's tokenizer; the vocabularies must match,
 so the response tokens, and the steps their log-ratios are summed over, are the same for both.
+On ProcessBench (`run --task processbench`) eurus_prm thresholds the accumulated reward q_t (reward=accumulative
+unless set), as ImplicitPRM's eval/processbench.py does; `--protocol paper` also takes its sigmoid threshold grid.
 `--model` / `--ref` (or --set model=/ref=) point at local copies.
 """
 
@@ -150,3 +152,6 @@ class EurusPRM(ReleasedImplicit):
     releases = {"stage1": "PRIME-RL/EurusPRM-Stage1", "stage2": "PRIME-RL/EurusPRM-Stage2"}
     recipes = {"card": ("Qwen/Qwen2.5-Math-7B-Instruct", 0.001), "eval": ("Qwen/Qwen2.5-7B-Instruct", 0.005)}
     default_release, default_recipe = "stage2", "card"
+    # On ProcessBench (harness.flow.step_level) the authors threshold the accumulated reward q_t, not q_t - q_{t-1}
+    # (ImplicitPRM eval/processbench.py: `csum.gather(...)` at each step's last token).
+    step_level_reward = "accumulative"

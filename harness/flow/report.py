@@ -102,7 +102,8 @@ def write_fold_results(cfg, task, report: dict, body: dict) -> list[Path]:
 def write_step_results(cfg, task, report: dict) -> list[Path]:
     """The run files of a step-level benchmark run (harness.flow.step_level)."""
     from harness.evaluation import step_eval
-    return write_run(cfg.results, results_stem(task.name, cfg.name, cfg.task_options, task.option_defaults()),
+    return write_run(cfg.results, results_stem(task.name, cfg.name, cfg.task_options, task.option_defaults())
+                     + ("-paper" if getattr(cfg, "protocol", "harness") == "paper" else ""),
                      heading=f"{cfg.rm} on {task.title}", command=report["command"],
                      body_md=step_eval.render(report, "markdown"), timings=str(report["timings"]),
                      body_json=step_eval.render(report, "json"))
