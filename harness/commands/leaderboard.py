@@ -48,6 +48,11 @@ def _add(p):
     p.add_argument("--subsets", default="random", choices=ESTIMATORS,
                    help="random: expectation over random n-subsets (default); prefix: first n (the paper's code)")
     p.add_argument("--weights", default="sigmoid", choices=WEIGHTINGS, help="weighted-vote weights (default: sigmoid)")
+    p.add_argument("--protocol", default=None,
+                   help="harness (default) | paper: the ImplicitPRM authors' eval/bon_eval.py selection (first n "
+                        "responses, ties to the first response / answer, answerless responses voting as one class; "
+                        "their weights: sigmoid for implicit PRMs, --weights raw for others). Without --pool: only "
+                        "the runs recorded under that protocol")
     p.add_argument("--mc-samples", type=int, default=256, help="random subsets per problem for the votes")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
     p.add_argument("--seed", type=int, default=0)
@@ -70,7 +75,7 @@ def run(args) -> int:
     opts = lb.Options(methods=_names(args.methods) or METHODS, aggregations=_names(args.aggregation) or ["min"],
                       ns=_int_list(args.n, "n") if args.n is not None else None, subsets=args.subsets,
                       weights=args.weights, mc_samples=args.mc_samples, bootstrap=args.bootstrap, seed=args.seed,
-                      distinct=args.distinct)
+                      distinct=args.distinct, protocol=args.protocol or "harness")
     opts.validate()
     pools = [load_pool(p) for p in args.pool]
     results = lb.build(pools, opts)
@@ -100,6 +105,8 @@ def _cached(args) -> int:
     from harness.core import cache
     from harness.evaluation import leaderboard as lb
     from harness.evaluation.run_index import cached_results
+    if args.protocol is not None:
+        lb.Options(protocol=args.protocol).validate()
     if args.distinct or args.plot:
         raise InputError("needs the pools themselves", field="--distinct" if args.distinct else "--plot",
                          expected="--pool POOL")
@@ -108,7 +115,8 @@ def _cached(args) -> int:
     ns = set(_int_list(args.n, "n")) if args.n is not None else None
     for res in results:
         res.rows = [r for r in res.rows if (not methods or r["method"] in methods) and (ns is None or r["n"] in ns)
-                    and (not aggs or r["aggregation"] in (*aggs, lb.NO_RM))]
+                    and (not aggs or r["aggregation"] in (*aggs, lb.NO_RM))
+                    and (args.protocol is None or r.get("protocol", "harness") == args.protocol)]
     results = [r for r in results if r.rows]
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

@@ -85,8 +85,11 @@ def _add(p):
     p.add_argument("--aggregation", default=None,
                    help="step aggregation: min | sum | mean | last | prod (default: the one the reward model's "
                         "publisher ranks by, shown by `list --rm NAME`, else min)")
-    p.add_argument("--weights", default="sigmoid", help="weighted-vote weights: sigmoid | raw | softmax")
+    p.add_argument("--weights", default=None, help="weighted-vote weights: sigmoid (default) | raw | softmax")
     p.add_argument("--subsets", default="random", help="random (expectation over n-subsets) | prefix (paper's code)")
+    p.add_argument("--protocol", default="harness",
+                   help="harness (default) | paper: the ImplicitPRM authors' eval/bon_eval.py and processbench.py "
+                        "(first-n subsets, coefficient 0.001, their ties, their steps, bf16; harness.flow.protocol)")
     p.add_argument("--format", default="table", choices=["table", "markdown", "json"])
     p.add_argument("--results", default=None, metavar="DIR",
                    help="also write the run files under DIR/runs/ (e.g. --results results; by default they go to "
@@ -100,13 +103,16 @@ def _add(p):
 def stage_config(args):
     """The RunConfig of a single-stage command (train, score, tune): no selection, nothing written to results/."""
     args.n, args.aggregation, args.weights, args.subsets = "1", "min", "sigmoid", "random"
+    args.protocol = "harness"
     args.untuned = True  # train and score take the options given: the same checkpoint as `run --set ...`
     args.results = None
     return config_from_args(args)
 
 
 def config_from_args(args):
+    from harness.flow import protocol as paper
     from harness.flow.run import RunConfig, check_config
+    proto = paper.check(getattr(args, "protocol", "harness"))
     for flag in ("batch_size", "threads"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise InputError(f"{getattr(args, flag)} is not positive", field="--" + flag.replace("_", "-"),
@@ -114,13 +120,21 @@ def config_from_args(args):
     cfg = RunConfig(rm=args.rm, task=args.task, scale=args.scale, seed=args.seed,
                     generators=[g for g in args.generators.split(",") if g], pools=args.pool,
                     train_pool=args.train_pool, val_pool=args.val_pool, base=args.base,
-                    n=int_list(args.n, "--n"), aggregation=args.aggregation, weights=args.weights,
+                    n=int_list(args.n, "--n"), aggregation=args.aggregation, weights=args.weights or "sigmoid",
                     subsets=args.subsets, rm_options=rm_options(args, _stderr), threads=args.threads,
                     results=args.results,
                     label=getattr(args, "label", None), task_options=task_options(args),
-                    rebuild=getattr(args, "rebuild", False))
+                    rebuild=getattr(args, "rebuild", False), protocol=proto)
+    if proto == "paper":  # the authors' eval: its subsets, weights and reward-model options (user's options win)
+        cfg.subsets, cfg.weights = "prefix", paper.weights(cfg.rm, args.weights)
+        cfg.rm_options = paper.rm_options(cfg.rm, cfg.rm_options, step_level=_step_level(cfg))
     check_config(cfg)  # every mistake in the arguments is reported before anything is built or trained
     return cfg
+
+
+def _step_level(cfg) -> bool:
+    from tasks import TASKS
+    return not cfg.pools and cfg.task in TASKS and TASKS.get(cfg.task).flow == "steps"
 
 
 def _stderr(message: str) -> None:

@@ -19,6 +19,7 @@ from harness.core import scores as scores_mod
 from harness.core.cache import stable_hash
 from harness.core.errors import InputError
 from harness.core.pool import Pool
+from harness.selection import paper as paper_sel
 from harness.selection import (
     ESTIMATORS,
     METHODS,
@@ -33,6 +34,9 @@ from harness.selection import (
     votes,
 )
 
+# harness: the harness's estimators (random subsets, ties split); paper: the ImplicitPRM authors' bon_eval.py
+# (harness.selection.paper). Rows of the paper protocol carry "protocol": "paper".
+PROTOCOLS = ("harness", "paper")
 ROW_KEYS = ("task", "generator", "rm", "method", "aggregation", "n", "accuracy", "ci_low", "ci_high", "problems")
 FORMATS = ("table", "json", "csv", "markdown")
 NO_RM = "-"
@@ -51,8 +55,16 @@ class Options:
     # Count each distinct text of a problem once (its first copy): a diagnostic for duplicate-heavy pools, where a
     # deterministic scorer gives all copies of a text one score (real pools: 10-20% of responses are repeats).
     distinct: bool = False
+    protocol: str = "harness"
 
     def validate(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise InputError(f"unknown protocol '{self.protocol}'", field="--protocol",
+                             expected="harness (the harness's estimators) or paper (the ImplicitPRM authors' "
+                                      "eval/bon_eval.py)")
+        if self.protocol == "paper" and self.weights not in ("sigmoid", "raw"):
+            raise InputError(f"the paper protocol has no '{self.weights}' vote weighting", field="--weights",
+                             expected="sigmoid (implicit PRMs, as bon_eval.py) or raw (other reward models)")
         for m in self.methods:
             if m not in METHODS:
                 raise InputError(f"unknown method '{m}'", field="methods", expected="one of " + ", ".join(METHODS))
@@ -161,8 +173,9 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
     if keep is not None:
         pool = _distinct_view(pool, keep)
     batch = pool_batch(pool)
-    res = PoolResult(name + (" [distinct texts]" if keep is not None else ""), pool_task(pool), pool.generator(),
-                     len(pool))
+    res = PoolResult(name + (" [distinct texts]" if keep is not None else "")
+                     + (" [paper protocol: ImplicitPRM bon_eval.py]" if opts.protocol == "paper" else ""),
+                     pool_task(pool), pool.generator(), len(pool))
     if keep is not None:
         res.notes.append(f"{name}: each distinct text of a problem counted once: {pool.n_responses} of "
                          f"{full.n_responses} responses")
@@ -179,10 +192,12 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
 
     columns: list[tuple[str, str, str, list[int]]] = []  # (rm, method, aggregation, ns) per accuracy block
     blocks: list[np.ndarray] = []
+    paper = opts.protocol == "paper"
+    subsets = "prefix" if paper else opts.subsets
     if "pass_at_n" in opts.methods:
         pns = sorted(set(ns) | {1})  # pass@1 = mean accuracy of single responses
         columns.append((NO_RM, "pass_at_n", NO_RM, pns))
-        blocks.append(pass_at_n(batch, pns, subsets=opts.subsets))
+        blocks.append(pass_at_n(batch, pns, subsets=subsets))
 
     rm_scores = []  # (label, aggregation, padded scores)
     use_rm = [m for m in opts.methods if m in USES_RM]
@@ -204,11 +219,15 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
     for label, agg, s in rm_scores:
         if "best_of_n" in opts.methods:
             columns.append((label, "best_of_n", agg, ns))
-            blocks.append(best_of_n(batch, s, ns, subsets=opts.subsets))
+            blocks.append(paper_sel.best_of_n(batch, s, ns) if paper else best_of_n(batch, s, ns, subsets=subsets))
         if "weighted_vote" in opts.methods:
             vote_inputs.append(s)
             vote_cols.append((label, "weighted_vote", agg, ns))
-    if vote_inputs:
+    if vote_inputs and paper:
+        columns += vote_cols
+        blocks += paper_sel.votes(batch, [None if s is None else paper_sel.vote_weights(s, opts.weights)
+                                          for s in vote_inputs], ns)
+    elif vote_inputs:
         # One call: every vote is computed on the same random subsets (common random numbers).
         accs = votes(batch, vote_inputs, ns, weights=opts.weights, subsets=opts.subsets,
                      mc_samples=opts.mc_samples, seed=_pool_seed(opts.seed, pool_hash, 0))
@@ -234,7 +253,8 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
         for j, n in enumerate(cns):
             k = offsets[i] + j
             res.rows.append(dict(zip(ROW_KEYS, (res.task, res.generator, rm, method, agg, int(n),
-                                                _r(mean[k]), _r(low[k]), _r(high[k]), len(pool)))))
+                                                _r(mean[k]), _r(low[k]), _r(high[k]), len(pool))),
+                                 **({"protocol": "paper"} if paper else {})))
             res.per_problem[(rm, method, agg, int(n))] = acc[:, k]
     res.problem_ids = [str(p.id) for p in pool.problems]
     return res

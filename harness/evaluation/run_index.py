@@ -75,7 +75,8 @@ def cached_results(task: list[str] | None = None, rm: list[str] | None = None, g
                 continue
             res = by_gen.get(row.get("generator"))
             if res is None:
-                res = by_gen[row.get("generator")] = PoolResult(title, row.get("task", cfg.get("task")),
+                proto = " [paper protocol]" if cfg.get("protocol") == "paper" else ""
+                res = by_gen[row.get("generator")] = PoolResult(title + proto, row.get("task", cfg.get("task")),
                                                                 row.get("generator"), row.get("problems", 0))
             res.rows.append({**row, "run": name, **steps, **({"world": d["world"]} if d.get("world") else {})})
         out += by_gen.values()

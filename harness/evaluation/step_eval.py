@@ -86,17 +86,53 @@ def tune(labels, scores) -> dict:
     return best
 
 
+def sigmoid_scores(scores: Sequence[Sequence[float]]) -> list[list[float]]:
+    """eval/processbench.py's `sigmoid` of each step score, computed as theirs is (float64 numpy)."""
+    return [[float(1.0 / (1.0 + np.exp(-x))) for x in s] for s in scores]
+
+
+def tune_sigmoid(labels, scores, num_thresholds: int = 10000) -> dict:
+    """ImplicitPRM eval/processbench.py `find_threshold_sigmoid` on scores already through `sigmoid_scores`: the
+    first of np.linspace(0, 1, num_thresholds) with the best F1 (strictly above 0; else 0.0, which flags nothing),
+    evaluated here. A sample is right on an interval of thresholds: correct ones while t <= its lowest score,
+    erroneous ones (label L) while min(score_0..L) < t <= min(score_0..L-1); so every threshold is counted at once."""
+    grid = np.linspace(0, 1, num_thresholds)
+    labels = np.asarray(labels, dtype=np.int64)
+    diff = np.zeros((2, num_thresholds + 1), dtype=np.int64)  # [correct, erroneous] hits, difference arrays
+    for lab, s in zip(labels, scores):
+        m = np.minimum.accumulate(np.asarray(s, dtype=np.float64))
+        if lab < 0:
+            lo, hi = 0, np.searchsorted(grid, m[-1], side="right")
+        else:
+            lo = np.searchsorted(grid, m[lab], side="right")
+            hi = num_thresholds if lab == 0 else np.searchsorted(grid, m[lab - 1], side="right")
+        if hi > lo:
+            diff[int(lab >= 0), lo] += 1
+            diff[int(lab >= 0), hi] -= 1
+    n_err = int((labels >= 0).sum())
+    n_cor = len(labels) - n_err
+    if n_err == 0 or n_cor == 0:  # theirs skips every threshold: no threshold found
+        return evaluate(labels, scores, 0.0)
+    hits = np.cumsum(diff, axis=1)[:, :-1]
+    acc_1, acc_2 = hits[0] / n_cor, hits[1] / n_err
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1s = np.where(acc_1 + acc_2 > 0, 2.0 * acc_1 * acc_2 / (acc_1 + acc_2), 0.0)
+    best = int(np.argmax(f1s))
+    return evaluate(labels, scores, float(grid[best]) if f1s[best] > 0 else 0.0)
+
+
 def evaluate_splits(data: dict[str, tuple[list[int], list[list[float]]]], tune_on: str, resamples: int = 1000,
-                    seed: int = 0) -> dict:
-    """{split: (labels, step scores)} -> threshold tuned on `tune_on`, applied to every split (with CIs)."""
-    tuned = tune(*data[tune_on])
+                    seed: int = 0, tuner=tune) -> dict:
+    """{split: (labels, step scores)} -> threshold tuned on `tune_on` (by `tuner`: the harness's quantile grid, or
+    tune_sigmoid for --protocol paper), applied to every split (with CIs)."""
+    tuned = tuner(*data[tune_on])
     thr = tuned["threshold"]
     splits = {}
     for name, (labels, scores) in data.items():
         r = evaluate(labels, scores, thr)
         r.update(bootstrap(labels, scores, thr, resamples, seed))
         r["in_sample"] = name == tune_on  # the tuning split's own F1 is optimistic
-        r["oracle_f1"] = tune(labels, scores)["f1"]  # best threshold for this split alone: an upper bound
+        r["oracle_f1"] = tuner(labels, scores)["f1"]  # best threshold for this split alone: an upper bound
         splits[name] = r
     return {"threshold": thr, "tuned_on": tune_on, "splits": splits}
 

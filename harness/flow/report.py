@@ -24,7 +24,8 @@ def report_run(cfg, pools: list[Pool], score_sets, rm=None) -> dict:
     from harness.evaluation.per_problem import record
     opts = lb.Options(methods=("best_of_n", "weighted_vote", "majority_vote", "pass_at_n"),
                       aggregations=(cfg.aggregation,), ns=cfg.n, subsets=cfg.subsets, weights=cfg.weights,
-                      mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed)
+                      mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed,
+                      protocol=getattr(cfg, "protocol", "harness"))
     opts.validate()
     results, aucs = [], []
     for pool, ss in zip(pools, score_sets):
@@ -99,7 +100,9 @@ def write_results(cfg, report: dict) -> list[Path]:
     from reward_models import default_aggregation
     agg, source = default_aggregation(cfg.rm)
     steps = report.get("steps")
-    return write_run(cfg.results, f"{cfg.task}-{cfg.scale}-{cfg.name}" + (f"-s{cfg.seed}" if cfg.seed else ""),
+    paper = getattr(cfg, "protocol", "harness") == "paper"  # its own files: the two protocols' numbers never mix
+    return write_run(cfg.results, f"{cfg.task}-{cfg.scale}-{cfg.name}" + (f"-s{cfg.seed}" if cfg.seed else "")
+                     + ("-paper" if paper else ""),
                      heading=f"{cfg.name} on {cfg.task} ({cfg.scale} scale, seed {cfg.seed})",
                      command=report["command"], body_md=render_report(report, "markdown"),
                      timings=json.dumps(report.get("timings", {})), body_json=render_report(report, "json"),
@@ -108,7 +111,10 @@ def write_results(cfg, report: dict) -> list[Path]:
                            + (f" ({source})" if cfg.aggregation == agg else "") + f", weighted vote uses "
                            f"{cfg.weights} weights; n-subsets: {cfg.subsets}."
                            + ("" if steps is None else f" Steps scored: `{steps}` (--set steps=harness | publisher).")
-                           + "\n\n")
+                           + "\n\n"
+                           + ("Protocol: paper (the ImplicitPRM authors' eval/bon_eval.py: first n responses, ties "
+                              "to the first response or answer, answerless responses voting as one class; "
+                              "harness.selection.paper).\n\n" if paper else ""))
 
 
 def write_fold_results(cfg, task, report: dict, body: dict) -> list[Path]:
@@ -125,7 +131,8 @@ def write_fold_results(cfg, task, report: dict, body: dict) -> list[Path]:
 def write_step_results(cfg, task, report: dict) -> list[Path]:
     """The run files of a step-level benchmark run (harness.flow.step_level)."""
     from harness.evaluation import step_eval
-    return write_run(cfg.results, results_stem(task.name, cfg.name, cfg.task_options, task.option_defaults()),
+    return write_run(cfg.results, results_stem(task.name, cfg.name, cfg.task_options, task.option_defaults())
+                     + ("-paper" if getattr(cfg, "protocol", "harness") == "paper" else ""),
                      heading=f"{cfg.rm} on {task.title}", command=report["command"],
                      body_md=step_eval.render(report, "markdown"), timings=str(report["timings"]),
                      body_json=step_eval.render(report, "json"))

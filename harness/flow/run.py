@@ -49,6 +49,7 @@ class RunConfig:
     label: str | None = None                               # names the run's files and table row (default: rm)
     task_options: dict = field(default_factory=dict)       # --data, --max-problems, --splits, ... of data tasks
     rebuild: bool = False                                  # arith: the world built in the cache, not the shipped one
+    protocol: str = "harness"                              # paper: the ImplicitPRM authors' eval (flow.protocol)
 
     def __post_init__(self):
         if self.aggregation is None:  # an unknown rm is check_config's to report
@@ -68,6 +69,8 @@ class RunConfig:
             parts.append(f"--seed {self.seed}")
         if self.rebuild:
             parts.append("--rebuild")
+        if self.protocol != "harness":
+            parts.append(f"--protocol {self.protocol}")
         for k, v in sorted(self.rm_options.items()):
             parts.append(f"--set {k}={v}")
         if self.aggregation != default_aggregation(self.rm)[0]:
@@ -96,7 +99,8 @@ def check_config(cfg: RunConfig) -> None:
     if cfg.task not in TASKS:
         raise InputError(f"unknown task '{cfg.task}'", field="--task", expected="one of " + ", ".join(TASKS.names()))
     lb.Options(methods=("best_of_n",), aggregations=(cfg.aggregation,), ns=cfg.n, subsets=cfg.subsets,
-               weights=cfg.weights, mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed).validate()
+               weights=cfg.weights, mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed,
+               protocol=cfg.protocol).validate()
     for p in [*cfg.pools, cfg.train_pool, cfg.val_pool]:
         if p is not None and not Path(p).is_file():
             raise InputError("pool file not found" if not Path(p).exists() else "is a folder", file=p,

@@ -28,7 +28,13 @@ def _scorer(cfg, task, log):
     from harness.flow.prepare import effective_rm_options, fit, resolve_named
     from reward_models import get_rm
     from reward_models.lm.named_bases import resolve_base
+    from reward_models import REWARD_MODELS
     opts = effective_rm_options(cfg.rm, cfg.rm_options)
+    # A reward model whose publisher thresholds another step reward on this benchmark says so (eurus_prm: the
+    # accumulated q_t, as ImplicitPRM's eval/processbench.py); an explicit --set reward= wins.
+    own = getattr(REWARD_MODELS.get(cfg.rm), "step_level_reward", None)
+    if own is not None and "reward" not in opts:
+        opts["reward"] = own
     rm = get_rm(cfg.rm, **opts)
     resolve_named(rm, log)
 
@@ -42,7 +48,8 @@ def _scorer(cfg, task, log):
         rm.config.ref = base()
     if not rm.trainable and getattr(rm.config, "model", None) is None:
         rm.fit(None, base())
-    return rm, {"model": getattr(rm.config, "model", None), "ref": getattr(rm.config, "ref", None)}
+    return rm, {"model": getattr(rm.config, "model", None), "ref": getattr(rm.config, "ref", None),
+                **({"reward": rm.config.reward} if hasattr(rm.config, "reward") else {})}
 
 
 def run_step_level(cfg, task, log=None) -> dict:
@@ -64,6 +71,7 @@ def run_step_level(cfg, task, log=None) -> dict:
         tune_on = splits[0]
     t0 = time.time()
     timings, data, dropped, sizes, ids = {}, {}, {}, {}, {}
+    paper = getattr(cfg, "protocol", "harness") == "paper"
     rm, what = (None, {"seed": cfg.seed}) if cfg.rm == "random" else _scorer(cfg, task, log)
     timings["prepare_s"] = round(time.time() - t0, 1)
     for split in splits:
@@ -76,9 +84,15 @@ def run_step_level(cfg, task, log=None) -> dict:
             scores = random_step_scores(pool, cfg.seed)
         else:
             scores = labelled_step_scores(rm, pool)
+        if paper:  # eval/processbench.py thresholds sigmoid(score)
+            scores = step_eval.sigmoid_scores(scores)
         timings[f"score_{split}_s"] = round(time.time() - t, 1)
         data[split] = (labels, scores)
-    result = step_eval.evaluate_splits(data, tune_on, resamples=cfg.bootstrap, seed=cfg.seed)
+    result = step_eval.evaluate_splits(data, tune_on, resamples=cfg.bootstrap, seed=cfg.seed,
+                                       tuner=step_eval.tune_sigmoid if paper else step_eval.tune)
+    if paper:
+        notes.append("protocol paper: ImplicitPRM eval/processbench.py (sigmoid of the step scores, threshold the "
+                     "first best of 10,000 evenly spaced in [0, 1])")
     # Every sample's predicted first wrong step (-1: none) beside its label, for `harness report`.
     thr = result["threshold"]
     result["predictions"] = {split: [{"id": i, "label": lab, "predicted": step_eval.first_below(s, thr)}

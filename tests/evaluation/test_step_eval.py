@@ -1,0 +1,92 @@
+"""--protocol paper on ProcessBench: harness.evaluation.step_eval.tune_sigmoid against a transcription of the
+ImplicitPRM authors' eval/processbench.py `find_threshold_sigmoid`, on hand-made accumulated step rewards; and
+eurus_prm thresholding the accumulated reward q_t there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.evaluation import step_eval
+
+
+def sigmoid(x):  # processbench.py
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def find_threshold_sigmoid(data, num_thresholds=10000):  # processbench.py, verbatim but for the docstring
+    for d in data:
+        d['sigmoid_scores'] = [sigmoid(s) for s in d['reward']]
+    thresholds = np.linspace(0, 1, num_thresholds)
+    best_threshold = None
+    best_f1 = 0.0
+    for t in thresholds:
+        for d in data:
+            pred_step = -1
+            for i, sc in enumerate(d['sigmoid_scores']):
+                if sc < t:
+                    pred_step = i
+                    break
+            d['match'] = (d['label'] == pred_step)
+        correct_data = [x for x in data if x['label'] == -1]
+        error_data = [x for x in data if x['label'] != -1]
+        if len(correct_data) == 0 or len(error_data) == 0:
+            continue
+        acc_1 = sum(x['match'] for x in correct_data) / len(correct_data)
+        acc_2 = sum(x['match'] for x in error_data) / len(error_data)
+        if (acc_1 + acc_2) > 0:
+            f1_metric = 2.0 * acc_1 * acc_2 / (acc_1 + acc_2)
+        else:
+            f1_metric = 0.0
+        if f1_metric > best_f1:
+            best_f1 = f1_metric
+            best_threshold = t
+    return best_threshold, best_f1
+
+
+def accumulated(step_rewards):
+    return np.cumsum(step_rewards).tolist()
+
+
+# Accumulated q_t of a coefficient-0.005 implicit PRM: small numbers around 0, many near-equal sigmoids.
+SAMPLES = [([0.01, -0.02, 0.03], -1), ([0.004, 0.001, -0.03, 0.02], 2), ([-0.05, 0.01], 0), ([0.02, 0.02], -1),
+           ([0.002, -0.001, -0.0005], 1), ([0.03, -0.04, 0.01, 0.0], 1), ([0.0, 0.0], -1), ([0.06, 0.05], 0),
+           ([-0.01, -0.012, 0.3], 2), ([0.011, 0.02, 0.03], -1)]
+
+
+@pytest.mark.parametrize("num", [1000, 10000])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tune_sigmoid_equals_find_threshold_sigmoid(num, seed):
+    rng = np.random.default_rng(seed)
+    samples = SAMPLES if seed == 0 else [(rng.normal(0, 0.03, size=int(rng.integers(1, 6))).tolist(), None)
+                                        for _ in range(30)]
+    samples = [(s, lab if lab is not None else int(rng.integers(-1, len(s)))) for s, lab in samples]
+    data = [{"reward": s, "label": lab} for s, lab in samples]
+    want_t, want_f1 = find_threshold_sigmoid(data, num)
+    labels = [lab for _, lab in samples]
+    got = step_eval.tune_sigmoid(labels, step_eval.sigmoid_scores([s for s, _ in samples]), num)
+    assert want_t is not None and got["threshold"] == want_t and got["f1"] == pytest.approx(want_f1, abs=1e-12)
+    assert [step_eval.first_below(d["sigmoid_scores"], got["threshold"]) for d in data] == \
+        [step_eval.first_below(s, got["threshold"]) for s in step_eval.sigmoid_scores([s for s, _ in samples])]
+
+
+def test_accumulated_and_single_rewards_flag_different_steps():
+    """The reason the preset thresholds q_t: on the hand-made set the two step rewards give other predictions."""
+    labels = [lab for _, lab in SAMPLES]
+    singles = [list(np.diff(s, prepend=0.0)) for s, _ in SAMPLES]
+    a = step_eval.tune_sigmoid(labels, step_eval.sigmoid_scores([s for s, _ in SAMPLES]))
+    b = step_eval.tune_sigmoid(labels, step_eval.sigmoid_scores(singles))
+    assert (a["f1"], a["threshold"]) != (b["f1"], b["threshold"])
+
+
+def test_eurus_prm_thresholds_the_accumulated_reward_on_processbench(tmp_path):
+    from harness.flow.run import RunConfig
+    from harness.flow.step_level import _scorer
+    from tasks.processbench import ProcessBench
+    rm, what = _scorer(RunConfig(rm="eurus_prm", task="processbench"), ProcessBench(), lambda m: None)
+    assert rm.config.reward == "accumulative" and what["reward"] == "accumulative"
+    rm, _ = _scorer(RunConfig(rm="eurus_prm", task="processbench", rm_options={"reward": "single"}), ProcessBench(),
+                    lambda m: None)
+    assert rm.config.reward == "single"  # an explicit choice wins
+    rm, _ = _scorer(RunConfig(rm="implicitprm_release", task="processbench"), ProcessBench(), lambda m: None)
+    assert rm.config.reward == "single"
