@@ -35,6 +35,7 @@ class ReleasedImplicitConfig(ImplicitConfig):
     recipe: str = ""                 # eurus_prm: card | eval
     release: str = ""                # implicitprm_release: dpo | ce;  eurus_prm: stage1 | stage2
     reprefix: bool | None = None     # default: the preset's layout
+    revision: str | None = None      # Hub branch, tag, commit or PR ref of the released policy (not the reference)
 
 
 class ReleasedImplicit(ImplicitPRM):
@@ -64,7 +65,7 @@ class ReleasedImplicit(ImplicitPRM):
 
     def _paths(self):
         c = self.config
-        return locate(c.model, "model"), (locate(c.ref, "ref") if c.use_ref else None)
+        return locate(c.model, "model", c.revision), (locate(c.ref, "ref") if c.use_ref else None)
 
     def scoring_identity(self):
         return {**super().scoring_identity(), "layout": "Step k: re-prefixed" if self.config.reprefix else
