@@ -116,3 +116,42 @@ def shepherd_release(folder: Path, seed: int = 0) -> Path:
                            bos_token_id=1, eos_token_id=2, sliding_window=None)
     save_model(MistralForCausalLM(config).eval(), None, folder)
     return folder
+
+
+def fake_hub(cache: Path, repo_id: str, revisions: dict[str, Path]) -> Path:
+    """A Hugging Face hub cache (the layout huggingface_hub reads offline: refs/<revision> holds a commit hash,
+    snapshots/<hash>/ the files) holding `repo_id` at each revision, e.g. {"main": folder, "refs/pr/4": folder}."""
+    import hashlib
+    import shutil
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    for revision, folder in revisions.items():
+        commit = hashlib.sha1(f"{repo_id}@{revision}".encode()).hexdigest()
+        shutil.copytree(folder, repo / "snapshots" / commit)
+        ref = repo / "refs" / revision
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(commit)
+    return cache
+
+
+def pickle_only(folder: Path, out: Path, marker: Path) -> Path:
+    """`folder`'s config and tokenizer files beside a pytorch_model.bin whose unpickling would create `marker`: the
+    layout of a release whose main branch holds only pickle weights."""
+    import pickle
+    import shutil
+    out.mkdir(parents=True)
+    for f in folder.iterdir():
+        if f.suffix != ".safetensors":
+            shutil.copy(f, out / f.name)
+    with open(out / "pytorch_model.bin", "wb") as fh:
+        pickle.dump(Unpickled(str(marker)), fh)
+    return out
+
+
+class Unpickled:
+    """Unpickling this creates a marker file: the proof that a pickle-only checkpoint was never unpickled."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
