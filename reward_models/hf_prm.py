@@ -50,6 +50,7 @@ from reward_models.lm.tagged import (
 @dataclass
 class HFPRMConfig(StepsOption):
     model: str | None = None         # a local causal-LM folder (e.g. math-shepherd-mistral-7b-prm, downloaded)
+    revision: str | None = None      # Hub branch, tag, commit or PR ref when model is an id (e.g. refs/pr/4)
     step_tag: str | None = None      # default: the checkpoint's prm_config.json, else "ки"
     good: str | None = None          # default "+"
     bad: str | None = None           # default "-"
@@ -84,7 +85,8 @@ class HFPRM(RewardModel):
         if self.config.model is None:
             raise InputError(f"{self.name} needs a PRM checkpoint: pass --model PATH", field="model")
         from reward_models.lm.released import locate
-        return locate(self.config.model)  # a folder, or a Hugging Face id (e.g. peiyi9979/math-shepherd-mistral-7b-prm)
+        # a folder, or a Hugging Face id (e.g. peiyi9979/math-shepherd-mistral-7b-prm) at its revision
+        return locate(self.config.model, revision=self.config.revision)
 
     def tag_format(self) -> TagFormat:
         c = self.config

@@ -47,6 +47,7 @@ class ReleasedImplicitConfig(ImplicitConfig):
     reprefix: bool | None = None     # default: the preset's layout (steps=harness only)
     steps: str = "harness"           # harness: the harness's steps | publisher: the authors' best-of-N layout
                                      # (ImplicitPRM eval/prm_eval_utils.py get_dataloader)
+    revision: str | None = None      # Hub branch, tag, commit or PR ref of the released policy (not the reference)
 
 
 class ReleasedImplicit(ImplicitPRM):
@@ -79,7 +80,7 @@ class ReleasedImplicit(ImplicitPRM):
 
     def _paths(self):
         c = self.config
-        return locate(c.model, "model"), (locate(c.ref, "ref") if c.use_ref else None)
+        return locate(c.model, "model", c.revision), (locate(c.ref, "ref") if c.use_ref else None)
 
     def scoring_identity(self):
         if self.config.steps == "publisher":

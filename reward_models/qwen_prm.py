@@ -7,8 +7,7 @@
     logits    = score(Qwen2Model(input_ids).last_hidden_state)        score = Linear(H, H), ReLU, Linear(H, 2)
     step t    = softmax(logits at the t-th <extra_0>)[1]              (the probability the step is correct)
 
-Steps: `--set steps=harness` (the default) the harness's (harness.core.steps: "Step k:" markers, else blank-line
-paragraphs), stripped; `--set steps=publisher` the card's (its "Step Separation" advice for Qwen2.5-Math-Instruct
+Steps: `--set steps=harness` (the default) the harness's (harness.core.steps states the rule), stripped; `--set steps=publisher` the card's (its "Step Separation" advice for Qwen2.5-Math-Instruct
 responses): text.split("\\n\\n"), the pieces as they are (an empty piece is a step too). The checkpoint's own
 class (Qwen2ForProcessRewardModel, remote code) is not run: its Qwen2 body loads as transformers' Qwen2Model and
 the two-layer head is rebuilt from its `score.0` / `score.2` tensors.

@@ -4,8 +4,10 @@ Each record holds `question`, `ground_truth` (the reference solution ending "A: 
 6B/175B, fine-tuned or verifier-selected, each with OpenAI's `is_correct`. They become a graded pool: 4 responses per
 problem, `correct` = `is_correct` as published (never re-graded), `answer` = the solution's final "A: N".
 
-GPT-3 writes one reasoning step per line; harness.core.steps splits steps at blank lines, so each response's lines are
-joined with a blank line between them ("\n" -> "\n\n"), which makes every line one step and changes nothing else.
+GPT-3 writes one reasoning step per line. Each response's lines are joined with a blank line between them ("\n" ->
+"\n\n"), which makes every line one step and changes nothing else. harness.core.steps now also cuts single-newline
+lines into steps, so the blank lines are no longer needed for the cut; they are kept so that the pool's texts, and
+the committed results (results/real_models.md) scored on them, stay the same.
 
 The file is read from `--data PATH`, else ../shared/data/gsm8k/example_model_solutions.jsonl beside the checkout.
 It is not on the Hugging Face hub, so there is no hub fallback: without a local copy the task says where to get it.
@@ -63,7 +65,7 @@ def final_answer(solution: str) -> str | None:
 
 
 def as_steps(solution: str) -> str:
-    """One step per line: blank lines between GPT-3's lines so harness.core.steps splits there."""
+    """One step per line: blank lines between GPT-3's lines (the texts the committed results were scored on)."""
     return "\n\n".join(line for line in solution.strip().splitlines() if line.strip())
 
 

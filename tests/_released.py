@@ -165,3 +165,90 @@ def shepherd_prm(folder: Path, seed: int = 6):
     torch.manual_seed(seed)
     tok = mistral_tokenizer()
     return saved(folder, MistralForCausalLM(mistral_config(tok)).eval(), tok)
+
+
+# --- Math-Shepherd's release: a Mistral body and a sentencepiece tokenizer.model, no tokenizer.json -----------------
+
+SHEPHERD_CORPUS = ["Janet has 16 eggs. She eats 3, so 16 - 3 = 13 eggs are left.",
+                   "She sells 13 - 4 = 9 eggs at 2 dollars, so 9 * 2 = 18. The answer is: 18",
+                   "Step 1: 2 + 3 = 5 ки", "Step 2: 5 * 2 = 10 ки", "Step 3: 10 - 4 = 6 ки", "The answer is 6 ки",
+                   "Compute 7 * 8 - 6 and 3 * 4 + 2. Let x = 4 so x + 1 = 5 and x - 1 = 3."]
+
+
+def sentencepiece_model() -> bytes:
+    """A tiny Llama-style sentencepiece BPE model (byte fallback, identity normalisation, digits split, bos/eos/unk at
+    1/2/0) where "ки" is one piece and "+" / "-" after a space are the pieces "▁+" / "▁-", as in Mistral's vocabulary
+    that the released Math-Shepherd PRM uses."""
+    import io
+
+    import sentencepiece as spm
+    out = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(SHEPHERD_CORPUS * 30), model_writer=out, vocab_size=400, model_type="bpe",
+        byte_fallback=True, split_digits=True, user_defined_symbols=["ки"], unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        normalization_rule_name="identity", remove_extra_whitespaces=False, allow_whitespace_only_pieces=True,
+        hard_vocab_limit=False, character_coverage=1.0, minloglevel=2)
+    return out.getvalue()
+
+
+def shepherd_release(folder: Path, seed: int = 0) -> Path:
+    """A folder laid out as peiyi9979/math-shepherd-mistral-7b-prm's release (config.json of a MistralForCausalLM,
+    generation_config.json, tokenizer.model, tokenizer_config.json, special_tokens_map.json; no tokenizer.json),
+    with a tiny random Mistral saved as safetensors (the release's Hub PR branch; main holds pickle files)."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from reward_models.lm.loading import save_model
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tokenizer.model").write_bytes(sentencepiece_model())
+    specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+    (folder / "special_tokens_map.json").write_text(json.dumps(specials))
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        **specials, "tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
+        "legacy": True, "pad_token": None, "model_max_length": 1000000000000000019884624838656,
+        "clean_up_tokenization_spaces": False}))
+    torch.manual_seed(seed)
+    config = MistralConfig(vocab_size=400, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                           bos_token_id=1, eos_token_id=2, sliding_window=None)
+    save_model(MistralForCausalLM(config).eval(), None, folder)
+    return folder
+
+
+def fake_hub(cache: Path, repo_id: str, revisions: dict[str, Path]) -> Path:
+    """A Hugging Face hub cache (the layout huggingface_hub reads offline: refs/<revision> holds a commit hash,
+    snapshots/<hash>/ the files) holding `repo_id` at each revision, e.g. {"main": folder, "refs/pr/4": folder}."""
+    import hashlib
+    import shutil
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    for revision, folder in revisions.items():
+        commit = hashlib.sha1(f"{repo_id}@{revision}".encode()).hexdigest()
+        shutil.copytree(folder, repo / "snapshots" / commit)
+        ref = repo / "refs" / revision
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(commit)
+    return cache
+
+
+def pickle_only(folder: Path, out: Path, marker: Path) -> Path:
+    """`folder`'s config and tokenizer files beside a pytorch_model.bin whose unpickling would create `marker`: the
+    layout of a release whose main branch holds only pickle weights."""
+    import pickle
+    import shutil
+    out.mkdir(parents=True)
+    for f in folder.iterdir():
+        if f.suffix != ".safetensors":
+            shutil.copy(f, out / f.name)
+    with open(out / "pytorch_model.bin", "wb") as fh:
+        pickle.dump(Unpickled(str(marker)), fh)
+    return out
+
+
+class Unpickled:
+    """Unpickling this creates a marker file: the proof that a pickle-only checkpoint was never unpickled."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))

@@ -24,25 +24,40 @@ from harness.core.publisher_steps import StepsOption
 _SNAPSHOT_FILES = ["*.json", "*.safetensors", "*.jinja", "tokenizer.model", "*.txt", "*.tiktoken"]
 
 
-def locate(model: str | None, field: str = "model") -> str:
-    """A local folder for `model`: the folder itself, or the Hugging Face snapshot of an id (downloaded where there
-    is network, read from the local hub cache where there is not). Pickle weights are never fetched."""
+def locate(model: str | None, field: str = "model", revision: str | None = None) -> str:
+    """A local folder for `model`: the folder itself, or the Hugging Face snapshot of an id at `revision` (a branch,
+    tag, commit or PR ref such as refs/pr/4; default main), downloaded where there is network, read from the local hub
+    cache where there is not. Every later load (weights, head tensors, tokenizer) reads this one folder, so the
+    revision reaches all of them. Pickle weights are never fetched: a snapshot without safetensors is refused here,
+    naming the release's safetensors branch where one is known."""
+    from reward_models.lm.loading import safetensors_advice
     if model is None:
         raise InputError("no model given", field=field, expected="a Hugging Face id or a local folder (--model)")
     if Path(model).exists():
+        if revision:
+            raise InputError(f"revision '{revision}' given for the local folder '{model}'", field="revision",
+                             expected="a revision only with a Hugging Face id (a folder holds whatever was "
+                                      "downloaded into it)")
         return str(model)
     if model.count("/") != 1 or model.startswith((".", "/", "~")) or Path(model).parent.is_dir():
         raise InputError(f"model '{model}' not found", file=model, field=field,
                          expected="a local model folder, or a Hugging Face id such as Qwen/Qwen2.5-Math-PRM-7B")
+    at = f" at revision '{revision}'" if revision else ""
     try:
         from huggingface_hub import snapshot_download
-        return snapshot_download(model, allow_patterns=_SNAPSHOT_FILES,
-                                 local_files_only=os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", ""))
-    except Exception as e:  # no network, no such id, gated repository: one message that says what to do
-        raise InputError(f"Hugging Face model '{model}' is not on this machine and could not be downloaded "
-                         f"({type(e).__name__})", field=field,
-                         expected=f"a local copy: `huggingface-cli download {model} --local-dir DIR`, then "
-                                  "--model DIR (or --set model=DIR)") from None
+        folder = snapshot_download(model, revision=revision or None, allow_patterns=_SNAPSHOT_FILES,
+                                   local_files_only=os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", ""))
+    except Exception as e:  # no network, no such id or revision, gated repository: one message that says what to do
+        rev = f" --revision {revision}" if revision else ""
+        raise InputError(f"Hugging Face model '{model}'{at} is not on this machine and could not be downloaded "
+                         f"({type(e).__name__})", field="revision" if revision else field,
+                         expected=f"an existing revision, or a local copy: `huggingface-cli download {model}{rev} "
+                                  "--local-dir DIR`, then --model DIR (or --set model=DIR)") from None
+    if not any(Path(folder).glob("*.safetensors")):
+        raise InputError(f"Hugging Face model '{model}'{at} has no safetensors weights (pickle weights such as "
+                         "pytorch_model.bin are never downloaded or unpickled)", field=field,
+                         expected=safetensors_advice(model))
+    return folder
 
 
 def check_folder(path: str) -> Path:
@@ -132,6 +147,7 @@ def check_marks(enc: Marked, n_steps: int, problem_id: str, what: str) -> Marked
 @dataclass
 class ReleasedConfig(StepsOption):
     model: str | None = None         # Hugging Face id or local folder (each adapter names the released default)
+    revision: str | None = None      # Hub branch, tag, commit or PR ref of the id (e.g. refs/pr/4); default main
     dtype: str = "float32"           # bfloat16 on a GPU
     device: str = "cpu"
     score_batch_size: int = 8
@@ -156,7 +172,7 @@ class ReleasedRM:
         return self.publisher_steps(text) if self.config.steps == "publisher" else split_steps(text)
 
     def model_path(self) -> str:
-        return locate(self.config.model or self.default_model)
+        return locate(self.config.model or self.default_model, revision=self.config.revision)
 
     def recipe(self) -> dict:
         raise NotImplementedError

@@ -123,3 +123,68 @@ def test_options_override_the_checkpoint_format_and_bad_input_is_one_error(prm_d
         label_token_ids(build_tokenizer(), "good", "bad")
     with pytest.raises(InputError, match="--model"):
         get_rm("hf_prm").scoring_identity()
+
+
+# --- the released Math-Shepherd PRM's layout: sentencepiece tokenizer.model without tokenizer.json -------------------
+
+SHEPHERD_QUESTION = "Janet has 16 eggs. She eats 3 and sells the rest at 2 dollars each. How much does she make?"
+SHEPHERD_RESPONSES = [  # one step per line, as Math-Shepherd's and GSM8K's solutions are written
+    "Step 1: She eats 3, so 16 - 3 = 13 eggs are left.\nStep 2: She sells 13 * 2 = 26 dollars. The answer is: 26",
+    "She eats 3, so 16 - 3 = 13.\nShe sells them: 13 * 2 = 26.\nThe answer is: 26",
+    "16 - 3 = 12\n12 * 2 = 24\nThe answer is: 24",
+]
+
+
+def card_step_scores(folder, question: str, output: str) -> list[float]:
+    """peiyi9979/math-shepherd-mistral-7b-prm's model card, transcribed: " ки" at the end of every step line,
+    input f"{question} {output}", softmax over the '+'/'-' logits at every ки token, P('+')."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    good_token, bad_token, step_tag = "+", "-", "ки"
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    candidate_tokens = tokenizer.encode(f"{good_token} {bad_token}")[1:]
+    step_tag_id = tokenizer.encode(f"{step_tag}")[-1]
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    tagged = "\n".join(line + f" {step_tag}" for line in output.split("\n") if line.strip())
+    input_id = torch.tensor([tokenizer.encode(f"{question} {tagged}")])
+    with torch.no_grad():
+        logits = model(input_id).logits[:, :, candidate_tokens]
+        scores = logits.softmax(dim=-1)[:, :, 0]
+        return scores[input_id == step_tag_id].tolist()
+
+
+def test_a_folder_laid_out_like_math_shepherds_release_loads_and_scores_as_its_card(tmp_path, cache_root):
+    """tokenizer.model (sentencepiece, converted by transformers with `sentencepiece` + `protobuf`), no
+    tokenizer.json, safetensors weights of a MistralForCausalLM: hf_prm with its defaults (ки, +, -, the card's
+    "question answer" layout) gives the card's step scores, one per line."""
+    import _released as R
+
+    from reward_models.lm.loading import load_tokenizer
+    folder = R.shepherd_release(tmp_path / "math-shepherd-mistral-7b-prm")
+    assert not (folder / "tokenizer.json").exists()
+    tok = load_tokenizer(folder)
+    assert tok.convert_ids_to_tokens(tok.encode("+ -"))[1:] == ["▁+", "▁-"] and tok.encode("ки")[-1] == 3
+    pool = Pool([Problem("p0", SHEPHERD_QUESTION, "26", [Response(t) for t in SHEPHERD_RESPONSES])])
+    got = get_rm("hf_prm", model=str(folder), progress=False, score_batch_size=2).compute_scores(pool)[0][0]
+    want = [card_step_scores(folder, SHEPHERD_QUESTION, t) for t in SHEPHERD_RESPONSES]
+    assert [len(s) for s in got] == [2, 3, 3]  # the unmarked responses are one step per line
+    for g, w in zip(got, want):
+        assert g == pytest.approx(w, abs=1e-5)
+    assert len({round(s, 6) for s in got[1] + got[2]}) == 6  # a random model still scores every step differently
+
+
+def test_a_tokenizer_model_without_sentencepiece_is_one_clear_error(tmp_path, monkeypatch):
+    """Without sentencepiece, transformers would ask for tiktoken; the message names the packages really needed."""
+    import sys
+
+    import _released as R
+
+    from reward_models.lm.loading import load_tokenizer
+    folder = tmp_path / "release"
+    folder.mkdir()
+    (folder / "tokenizer.model").write_bytes(R.sentencepiece_model())
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "sentencepiece", None)  # import sentencepiece now raises ImportError
+    with pytest.raises(InputError) as e:
+        load_tokenizer(folder)
+    assert "sentencepiece" in str(e.value) and "protobuf" in str(e.value) and "tiktoken" not in str(e.value)

@@ -227,3 +227,66 @@ def test_run_on_an_imported_math_pool_prints_its_leaderboard(rm, request, tmp_pa
                  str(path), "--model", str(folder), "--n", "1,2", "--set", "progress=false"]) == 0
     out = capsys.readouterr().out
     assert re.search(rf"\b{rm}\s+best_of_n", out) and "majority_vote" in out
+
+
+# --- revisions: the released checkpoint as published on the Hub ----------------------------------------------------
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """An offline Hugging Face cache under tmp_path that snapshot_download reads (no network)."""
+    import huggingface_hub.constants as hub_constants
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path / "hub"
+
+
+def test_revision_picks_the_hub_snapshot_that_weights_head_and_tokenizer_are_read_from(skywork_prm, hub, tmp_path,
+                                                                                      cache_root):
+    """skywork_prm's default id with pickle weights on main and safetensors on a PR branch (as the release has them):
+    without a revision, one error naming the branch; with --set revision=refs/pr/4 the scores are the PR folder's;
+    an unknown revision is one error naming it. Nothing is unpickled."""
+    folder = skywork_prm[0]
+    rid = "Skywork/Skywork-o1-Open-PRM-Qwen-2.5-7B"
+    marker = tmp_path / "UNPICKLED"
+    R.fake_hub(hub, rid, {"main": R.pickle_only(folder, tmp_path / "main", marker), "refs/pr/4": folder})
+    with pytest.raises(InputError) as e:
+        get_rm("skywork_prm", progress=False).compute_scores(pool())
+    msg = str(e.value)
+    assert rid in msg and "no safetensors" in msg and "refs/pr/4 or refs/pr/5" in msg and "--set revision=" in msg
+    got = get_rm("skywork_prm", revision="refs/pr/4", progress=False).compute_scores(pool())[0]
+    direct = get_rm("skywork_prm", model=str(folder), progress=False).compute_scores(pool())[0]
+    assert flat(got) == pytest.approx(flat(direct), abs=0)
+    with pytest.raises(InputError) as e:
+        get_rm("skywork_prm", revision="refs/pr/99", progress=False).compute_scores(pool())
+    assert "revision 'refs/pr/99'" in str(e.value) and "field 'revision'" in str(e.value)
+    with pytest.raises(InputError, match="local folder"):  # a folder holds one revision already
+        get_rm("skywork_prm", model=str(folder), revision="refs/pr/4", progress=False).compute_scores(pool())
+    assert not marker.exists()
+
+
+def test_a_pickle_only_folder_named_for_a_release_names_its_safetensors_branch(skywork_prm, tmp_path, cache_root):
+    marker = tmp_path / "UNPICKLED"
+    local = R.pickle_only(skywork_prm[0], tmp_path / "math-shepherd-mistral-7b-prm", marker)
+    with pytest.raises(InputError) as e:
+        get_rm("hf_prm", model=str(local), progress=False).compute_scores(pool())
+    msg = str(e.value)
+    assert "refusing to unpickle" in msg and "peiyi9979/math-shepherd-mistral-7b-prm" in msg and "refs/pr/" in msg
+    other = R.pickle_only(skywork_prm[0], tmp_path / "my-prm", marker)
+    with pytest.raises(InputError) as e:
+        get_rm("hf_prm", model=str(other), progress=False).compute_scores(pool())
+    assert "refusing to unpickle" in str(e.value) and "peiyi9979" not in str(e.value)
+    assert not marker.exists()
+
+
+def test_the_implicit_presets_pass_the_revision_to_the_policy_only(hub, tmp_path):
+    policy, ref = tmp_path / "policy", tmp_path / "ref"
+    for f in (policy, ref):
+        f.mkdir()
+        (f / "config.json").write_text("{}")
+        (f / "model.safetensors").write_bytes(b"")
+    R.fake_hub(hub, "Windy0822/ImplicitPRM_DPO", {"refs/pr/1": policy})
+    R.fake_hub(hub, "meta-llama/Llama-3.1-8B-Instruct", {"main": ref})
+    got_policy, got_ref = get_rm("implicitprm_release", revision="refs/pr/1")._paths()
+    assert "models--Windy0822--ImplicitPRM_DPO" in got_policy and "Llama-3.1-8B-Instruct" in got_ref
+    with pytest.raises(InputError, match="revision 'main'"):  # the policy has no main here: its revision is asked for
+        get_rm("implicitprm_release", revision="main")._paths()

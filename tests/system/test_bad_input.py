@@ -183,8 +183,11 @@ def written(root: Path) -> list[Path]:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_one_clear_error_and_writes_nothing(case, inputs, tmp_path, capsys, monkeypatch):
+    one_clear_error(*CASES[case], inputs, tmp_path, capsys, monkeypatch)
+
+
+def one_clear_error(argv, must, env, inputs, tmp_path, capsys, monkeypatch):
     from harness.core import distributed
-    argv, must, env = CASES[case]
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setattr(distributed, "_WORLD", None)  # read the launcher's variables afresh
@@ -199,6 +202,49 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(case, inputs, tmp_path,
         assert _fill(m, inputs) in errors[0], (m, errors[0])
     assert written(cache_dir) == [] if cache_dir.exists() else True
     assert written(inputs["d"]) == before  # no output file, no temporary file beside the inputs
+    assert not (inputs["d"] / "UNPICKLED").exists()
+
+
+SHEPHERD = "peiyi9979/math-shepherd-mistral-7b-prm"
+# Released checkpoints as published on the Hub (an offline hub cache: main holds only pickle weights, refs/pr/5 a
+# safetensors copy, as the release has them): name -> (argv, substrings of the one error line)
+HUB_CASES: dict[str, tuple[list[str], list[str]]] = {
+    "pickle-only release folder": (score("hf_prm", "--model", D + "math-shepherd-mistral-7b-prm"),
+                                   ["math-shepherd-mistral-7b-prm", "refusing to unpickle", SHEPHERD, "refs/pr/"]),
+    "pickle-only Hub repository": (score("hf_prm", "--model", SHEPHERD),
+                                   [SHEPHERD, "no safetensors", "refs/pr/", "--set revision="]),
+    "unknown revision": (score("hf_prm", "--model", SHEPHERD, "--set", "revision=refs/pr/99"),
+                         [SHEPHERD, "revision 'refs/pr/99'", "field 'revision'"]),
+    "revision for a local folder": (score("hf_prm", "--model", "{m0}", "--set", "revision=refs/pr/5"),
+                                    ["field 'revision'", "local folder"]),
+}
+
+
+@pytest.mark.parametrize("case", list(HUB_CASES))
+def test_released_checkpoints_that_cannot_be_loaded_as_asked_are_one_clear_error(case, inputs, tmp_path, capsys,
+                                                                                 monkeypatch):
+    import huggingface_hub.constants as hub_constants
+    from _released import fake_hub
+    d, hub = inputs["d"], inputs["d"] / "hub"
+    if not (d / "math-shepherd-mistral-7b-prm").exists():
+        shutil.copytree(d / "pickled", d / "math-shepherd-mistral-7b-prm")
+        fake_hub(hub, SHEPHERD, {"main": d / "pickled", "refs/pr/5": Path(inputs["m0"])})
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(hub))
+    argv, must = HUB_CASES[case]
+    one_clear_error(argv, must, {"HF_HUB_OFFLINE": "1"}, inputs, tmp_path, capsys, monkeypatch)
+
+
+def test_a_released_checkpoint_at_its_safetensors_revision_runs(inputs, tmp_path, capsys, monkeypatch):
+    """The same command as the cases above, at the revision that holds safetensors, scores (exit 0)."""
+    import huggingface_hub.constants as hub_constants
+    from _released import fake_hub
+    hub = tmp_path / "hub"
+    fake_hub(hub, SHEPHERD, {"main": inputs["d"] / "pickled", "refs/pr/5": Path(inputs["m0"])})
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    argv = [_fill(a, inputs) for a in score("hf_prm", "--model", SHEPHERD, "--set", "revision=refs/pr/5",
+                                            "--set", "step_tag=@")]
+    assert main(["--cache-dir", str(tmp_path / "cache")] + argv) == 0, capsys.readouterr().err[-2000:]
     assert not (inputs["d"] / "UNPICKLED").exists()
 
 
