@@ -21,6 +21,11 @@ the final norm, what a value head reads) and for all layers concatenated:
                  probe cannot learn which problems are hard, only what differs between responses to one problem;
                  evaluated on raw validation features (a within-problem ranking is unchanged by a per-problem shift
                  of the score only if the probe is linear, which it is).
+  lp, all+lp     the step probe on the base model's own log-probability of the step's tokens (their sum and
+                 min), alone and beside every layer's hidden state.
+References, no fitting: the step's position alone (later steps are wrong more often: what step-level AUCs get for
+free), and the base model's min token log-probability and total log-probability of a response (what `loglik` and
+the implicit PRMs' log-ratio read), as response scores.
 
 Within-problem AUC is the mean over problems with both classes (harness.evaluation.auc.roc_auc_ci), as in runs.
 The last line is `RESULT {json}`. About a minute for the full pools on 2 CPU cores (the model is 3 layers, 96 wide).
@@ -57,35 +62,42 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 30
     return w[:-1], float(w[-1])
 
 
-def hidden_at_positions(model, tok, pool, positions_of, batch_size: int = 64) -> list[list[np.ndarray]]:
-    """Per response (pool order): an array [layers, positions, hidden] of the hidden states at its positions."""
+def hidden_at_positions(model, tok, pool, positions_of, batch_size: int = 64) -> tuple[list, list]:
+    """Per response (pool order): an array [layers, positions, hidden] of the hidden states at its positions, and
+    an array [steps, 2] of the model's own log-probability of each step's tokens (sum, min over the step)."""
     import torch
 
     from reward_models.lm.loading import pad_id
     from reward_models.lm.logprobs import collate, encode_pool
     encs = encode_pool(tok, pool)
-    out = []
+    out, lps = [], []
     pad = pad_id(tok)
     with torch.inference_mode():
         for b in range(0, len(encs), batch_size):
             chunk = encs[b:b + batch_size]
             batch = collate(chunk, pad, "left")
-            hs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                       position_ids=batch["position_ids"], output_hidden_states=True, use_cache=False).hidden_states
-            hs = torch.stack(hs, 0).float().numpy()  # [layers, batch, width, hidden]
+            o = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                      position_ids=batch["position_ids"], output_hidden_states=True, use_cache=False)
+            hs = torch.stack(o.hidden_states, 0).float().numpy()  # [layers, batch, width, hidden]
+            logp = torch.log_softmax(o.logits.float(), -1)
             width = hs.shape[2]
             for i, e in enumerate(chunk):
                 cols = [width - len(e.ids) + j for j in positions_of(e)]
                 out.append(hs[:, i, cols])
-    return out
+                at = width - len(e.ids)
+                ids = torch.tensor(e.ids[e.prompt_len:])
+                tok_lp = logp[i, at + e.prompt_len - 1:at + len(e.ids) - 1].gather(1, ids[:, None])[:, 0].numpy()
+                lps.append(np.array([[tok_lp[e.step_of == t].sum(), tok_lp[e.step_of == t].min()]
+                                     if (e.step_of == t).any() else [0.0, 0.0] for t in range(e.n_steps)]))
+    return out, lps
 
 
 def collect(model, tok, pool):
     """Step features/labels and last-token features/labels, with each row's problem and response index."""
     from reward_models.training.value_head import step_end_positions
-    feats = hidden_at_positions(model, tok, pool, step_end_positions)
-    steps = {"x": [], "y": [], "problem": [], "response": []}
-    last = {"x": [], "y": [], "problem": []}
+    feats, lps = hidden_at_positions(model, tok, pool, step_end_positions)
+    steps = {"x": [], "y": [], "problem": [], "response": [], "t": [], "lp": []}
+    last = {"x": [], "y": [], "problem": [], "lp_sum": [], "lp_min": []}
     k = 0
     for pi, p in enumerate(pool.problems):
         for r in p.responses:
@@ -93,6 +105,8 @@ def collect(model, tok, pool):
             last["x"].append(f[:, -1])
             last["y"].append(bool(r.correct))
             last["problem"].append(pi)
+            last["lp_sum"].append(float(lps[k][:, 0].sum()))
+            last["lp_min"].append(float(lps[k][:, 1].min()))
             err = r.extra.get("error_step")
             if r.correct or err is not None:
                 for t in range(f.shape[1]):
@@ -100,6 +114,8 @@ def collect(model, tok, pool):
                     steps["y"].append(bool(not r.correct and t + 1 >= err))
                     steps["problem"].append(pi)
                     steps["response"].append(k)
+                    steps["t"].append(t)
+                    steps["lp"].append(lps[k][t])
             k += 1
     return ({k: np.array(v) for k, v in steps.items()}, {k: np.array(v) for k, v in last.items()},
             np.array([bool(r.correct) for p in pool.problems for r in p.responses]))
@@ -130,6 +146,10 @@ def probe(train, val, layer, l2: float, centre: bool):
     """Fit on train rows of `layer` (None: all layers concatenated), return validation scores (logits)."""
     def feat(d):
         x = d["x"]
+        if layer == "lp":  # the model's own log-probabilities of the step's tokens, no hidden state
+            return d["lp"]
+        if layer == "all+lp":
+            return np.hstack([x.reshape(len(x), -1), d["lp"]])
         return x.reshape(len(x), -1) if layer is None else x[:, layer]
     xtr, xva = feat(train), feat(val)
     if centre:
@@ -167,8 +187,18 @@ def main(argv=None) -> int:
     seconds = time.time() - t0
     n_layers = s_tr["x"].shape[1]
     rows = []
-    for layer in [*range(n_layers), None]:
+    problem_of = np.repeat(np.arange(len(va.problems)), [len(p.responses) for p in va.problems])
+    # Unfitted references: step position alone (later steps are wrong more often), and the base model's own
+    # log-probability of what was written (the signal the implicit PRMs' log-ratio and loglik read).
+    references = {"step position (earlier = right)": aucs(-s_va["t"], ~s_va["y"], s_va["problem"]),
+                  "policy min token log-prob, response": aucs(l_va["lp_min"], l_va["y"], l_va["problem"]),
+                  "policy total log-prob, response": aucs(l_va["lp_sum"], l_va["y"], l_va["problem"])}
+    for name, a in references.items():
+        print(json.dumps({"reference": name, **a}))
+    for layer in [*range(n_layers), None, "lp", "all+lp"]:
         for centre in (False, True):
+            if layer in ("lp", "all+lp") and centre:
+                continue
             row = {"layer": "all" if layer is None else layer, "centred": centre}
             st = probe(s_tr, s_va, layer, args.l2, centre)  # logit of "gone wrong by this step"
             row["step"] = aucs(-st, ~s_va["y"], s_va["problem"])  # scores say "still right"
@@ -176,20 +206,26 @@ def main(argv=None) -> int:
             for v, r in zip(-st, s_va["response"]):
                 per_resp[int(r)] = min(per_resp.get(int(r), np.inf), float(v))
             keep = sorted(per_resp)
-            problem_of = np.repeat(np.arange(len(va.problems)), [len(p.responses) for p in va.problems])
             row["step_min_response"] = aucs([per_resp[r] for r in keep], correct_va[keep], problem_of[keep])
-            lt = probe(l_tr, l_va, layer, args.l2, centre)
-            row["outcome"] = aucs(lt, l_va["y"], l_va["problem"])
+            if layer in ("lp", "all+lp"):
+                row["outcome"] = {"pooled": None, "within": None}  # step-level features only
+            else:
+                row["outcome"] = aucs(probe(l_tr, l_va, layer, args.l2, centre), l_va["y"], l_va["problem"])
             rows.append(row)
             print(json.dumps(row))
     result = {"base": base, "train_problems": len(tr.problems), "val_problems": len(va.problems),
               "train_steps": int(len(s_tr["y"])), "train_wrong_step_fraction": float(s_tr["y"].mean()),
-              "val_steps": int(len(s_va["y"])), "l2": args.l2, "forward_seconds": round(seconds, 1), "rows": rows}
-    print(f"{'layer':>5} {'centred':>7} | step pooled  within | min-step resp pooled within | outcome pooled within")
+              "val_steps": int(len(s_va["y"])), "l2": args.l2, "forward_seconds": round(seconds, 1),
+              "references": references, "rows": rows}
+    print(f"{'layer':>6} {'centred':>7} | step pooled  within | min-step resp pooled within | outcome pooled within")
+    def f(x):
+        return "  -  " if x is None else f"{x:.3f}"
     for r in rows:
-        print(f"{r['layer']!s:>5} {r['centred']!s:>7} | {r['step']['pooled']:.3f}  {r['step']['within']:.3f} | "
-              f"{r['step_min_response']['pooled']:.3f}  {r['step_min_response']['within']:.3f} | "
-              f"{r['outcome']['pooled']:.3f}  {r['outcome']['within']:.3f}")
+        print(f"{r['layer']!s:>6} {r['centred']!s:>7} | {f(r['step']['pooled'])}  {f(r['step']['within'])} | "
+              f"{f(r['step_min_response']['pooled'])}  {f(r['step_min_response']['within'])} | "
+              f"{f(r['outcome']['pooled'])}  {f(r['outcome']['within'])}")
+    for name, a in references.items():
+        print(f"{name}: pooled {f(a['pooled'])} within {f(a['within'])}")
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print("RESULT " + json.dumps(result))
