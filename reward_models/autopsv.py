@@ -19,10 +19,14 @@ fit(train_pool, base_model, val_pool):
      carry-forward are those of the authors' release (github.com/rookie-joe/AutoPSV, data_annotation.py, which
      compares the verifier's value at a step's first and last token; we compare the values after consecutive steps,
      the paper's formula). A response whose confidence never falls by half is all '+', right or wrong.
-  3. Process-supervised verifier: math_shepherd's step-tag PRM training (reward_models.training.step_tags) on those hard
-     labels, from the same base model, so the two reimplemented baselines differ only in where their labels came
-     from. AutoPSV's own PSV is a value head trained by regression on the labels; the step-tag head is the one this
-     harness's Math-Shepherd row uses.
+  3. Process-supervised verifier: continual training of the OSV on those hard labels, as the paper does (section
+     4.1, "continual training on the OSV with process labels") and the authors' code (train.py builds the verifier
+     from the OSV's checkpoint when it is given one, build_verifier_from_osv): the OSV's trained backbone (not the
+     base model) is fine-tuned with math_shepherd's step-tag PRM training (reward_models.training.step_tags), so the
+     step tag reads what the OSV learned. AutoPSV's own PSV keeps the OSV's value head and regresses it on the
+     labels; the step-tag head here is the one this harness's Math-Shepherd row uses, read through the OSV's
+     backbone and the base model's LM head (the OSV's training leaves the LM head as it was, save for tied
+     embeddings).
 Scoring is `hf_prm` on the stage-3 checkpoint: P(good)/(P(good)+P(bad)) at each step tag; aggregate with min.
 Development compute: the rollouts (as for every trained reward model), the OSV's training, its labelling pass (a
 no-grad forward over the rollouts, counted like a reference pass) and the PSV's training; no extra sampling.
@@ -158,7 +162,7 @@ def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
     train_cfg = {f: getattr(c, f) for f in TRAIN_FIELDS} | {"step_tag": fmt.step_tag}
     key = cache.stable_hash({"kind": "autopsv", "train": train_cfg, "confidences": conf["key"],
                              "labels": {"threshold": c.threshold, "floor": c.floor}, "base": fingerprint(base_model),
-                             "prompt_format": prompt_format_id()})
+                             "init": {"from": "osv", "osv": fingerprint(osv)}, "prompt_format": prompt_format_id()})
     out = cache.root() / "checkpoints" / f"{rm.name}-{key}"
     if cache.check_dir(out, "removing it and training again"):  # a damaged checkpoint is never used
         return out
@@ -169,7 +173,7 @@ def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
     from reward_models.lm.tagged import encode_pool_tagged
     from reward_models.training import flops as compute
     from reward_models.training import step_tags as prm_training
-    model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)
+    model, tok = load_causal_lm(osv, dtype=c.dtype, device=c.device)  # continual training of the OSV
     params = compute.n_params(model)
     encs = encode_pool_tagged(tok, train_pool, fmt)
     targets = [torch.tensor([float(v) for v in steps]) for prob in hard for steps in prob]
@@ -186,7 +190,8 @@ def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
                               kind="autopsv_psv", instructions=len(train_pool.problems))
     comp = compute.combine(osv_comp, label_comp, psv_comp, kind="autopsv")
     record = {"kind": "autopsv", "name": rm.name, "config": dataclasses.asdict(c), "format": fmt.as_dict(),
-              "base_model": str(base_model), "key": key, "osv": str(osv), "confidences": conf["key"],
+              "base_model": str(base_model), "initialised_from": str(osv), "key": key, "osv": str(osv),
+              "confidences": conf["key"],
               "train_pool_hash": train_pool.content_hash(), "train_grades_hash": train_pool.grades_hash()}
     prm_training.save_tagged(out, model, tok, fmt, record, metrics, comp)
     return out

@@ -70,6 +70,7 @@ class ORM(RewardModel):
     trainable = True
     Config = ORMConfig
     paper_row = 5
+    objective = ValueHead   # the reward under training and its losses (orm_bt: the same head, the bt loss)
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -81,7 +82,7 @@ class ORM(RewardModel):
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
         from reward_models.training.loop import train
         c = self.config
-        ckpt = train(ValueHead(), self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
+        ckpt = train(self.objective(), self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
                      score_batch_size=c.score_batch_size, progress=c.progress)
         c.model = str(ckpt)
         return ckpt

@@ -1,4 +1,7 @@
-"""`harness tune --rm NAME --grid lr=1e-4,3e-4,1e-3`: choose training hyper-parameters on the validation split.
+"""`harness tune --rm NAME [--grid lr=1e-4,3e-4,1e-3]`: choose training hyper-parameters on the validation split.
+
+With no --grid and no --fraction it spends the tuning budget every trained reward model gets (harness.flow.tune:
+BUDGET_GRID, lr x epochs, on BUDGET_FRACTION of the instructions), so tunings of different reward models compare.
 
 Each candidate is trained (cached like any checkpoint) on the RM-training rollouts, optionally a fraction of the
 instructions to keep the sweep cheap, then scores the validation rollouts (never the test pools) and is judged by
@@ -12,15 +15,17 @@ from __future__ import annotations
 
 from harness.cli import arguments, command
 from harness.core.errors import InputError
-from harness.flow.tune import tune
+from harness.flow.tune import BUDGET_FRACTION, BUDGET_GRID, tune
 
 
 def _add(p):
     from harness.commands.run import add_rm_arguments
     add_rm_arguments(p)
-    p.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
-                   help="option values to try; repeat for a product grid")
-    p.add_argument("--fraction", type=float, default=1.0, help="fraction of RM-training instructions to train on")
+    p.add_argument("--grid", action="append", default=None, metavar="KEY=V1,V2,...",
+                   help="option values to try; repeat for a product grid (default: the shared budget, "
+                        + " x ".join(f"{k}={','.join(v)}" for k, v in BUDGET_GRID.items()) + ")")
+    p.add_argument("--fraction", type=float, default=BUDGET_FRACTION,
+                   help=f"fraction of RM-training instructions to train on (default: the budget's, {BUDGET_FRACTION})")
     p.add_argument("--results", default=None, help="write DIR/tuning/<task>-<rm>.{md,json}")
     p.add_argument("--aggregation", default="min",
                    help="step aggregation the candidates are judged by (the one the runs select with; default min)")
@@ -51,8 +56,9 @@ def run(args) -> int:
     if inputs.train_pool is None or inputs.val_pool is None or inputs.base_model is None:
         raise InputError("tuning needs RM-training and validation rollouts and a base model",
                          field="--train-pool/--val-pool/--base")
-    grid = parse_grid(args.grid)
-    cmd = (f"python -m harness tune --rm {cfg.rm} " + " ".join(f"--grid {g}" for g in args.grid)
+    grids = args.grid or [f"{k}={','.join(v)}" for k, v in BUDGET_GRID.items()]
+    grid = parse_grid(grids)
+    cmd = (f"python -m harness tune --rm {cfg.rm} " + " ".join(f"--grid {g}" for g in grids)
            + (f" --aggregation {args.aggregation}" if args.aggregation != "min" else "")
            + f" --fraction {args.fraction}" + "".join(f" --set {k}={v}" for k, v in cfg.rm_options.items()))
     tune(cfg, inputs, grid, fraction=args.fraction, aggregation=args.aggregation, results=results, command=cmd)

@@ -14,6 +14,22 @@ from pathlib import Path
 from harness.core import cache
 from harness.core.pool import Pool
 
+# The tuning budget every trained reward model gets, defined once: the same grid points over learning rate and
+# epochs (options every trained adapter has: `lr` and `epochs` of what it trains last, the step-tag PRM for
+# math_shepherd and autopsv), the same share of the RM-training instructions, the same criterion (validation
+# within-problem AUC of the min-aggregated step rewards). `tune --rm NAME` with no --grid spends exactly this; a
+# tuning file records whether it did ("budget" in results/tuning/*.json), so an unequal comparison shows.
+BUDGET_GRID: dict[str, list[str]] = {"lr": ["1e-4", "3e-4", "1e-3"], "epochs": ["1", "2"]}
+BUDGET_FRACTION = 0.25
+BUDGET_AGGREGATION = "min"
+
+
+def is_budget(grid: dict[str, list[str]], fraction: float, aggregation: str) -> bool:
+    """Whether a sweep is the shared budget: its grid points, fraction and criterion."""
+    return ({k: [float(v) for v in vs] for k, vs in grid.items()}
+            == {k: [float(v) for v in vs] for k, vs in BUDGET_GRID.items()}
+            and fraction == BUDGET_FRACTION and aggregation == BUDGET_AGGREGATION)
+
 
 def selection_auc(score_set, pool, aggregation: str) -> float | None:
     """Within-problem ROC AUC of the aggregated scores on `pool` (None when no problem has both classes)."""
@@ -54,15 +70,20 @@ def tune(cfg, inputs, grid: dict[str, list[str]], *, fraction: float, aggregatio
         stem = Path(results) / "tuning" / f"{cfg.task}-{cfg.scale}-{cfg.rm}"
         cmd = command
         world = f" (world `{inputs.world}`)" if inputs.world else ""
-        md = (f"# Tuning {cfg.rm} ({cfg.task}, {cfg.scale} scale)\n\nCommand: `{cmd}`\n\n"
-              f"Trained on {k} of {len(inputs.train_pool)} RM-training instructions ({train.n_responses} rollouts); "
+        budget = is_budget(grid, fraction, aggregation)
+        spent = (f"The shared tuning budget ({len(rows)} grid points over {' x '.join(BUDGET_GRID)}, "
+                 f"harness/flow/tune.py BUDGET_GRID). " if budget else
+                 "Not the shared tuning budget (harness/flow/tune.py BUDGET_GRID): not comparable with tunings that "
+                 "spent it. ")
+        md = (f"# Tuning {cfg.rm} ({cfg.task}, {cfg.scale} scale)\n\nCommand: `{cmd}`\n\n" + spent
+              + f"Trained on {k} of {len(inputs.train_pool)} RM-training instructions ({train.n_responses} rollouts); "
               f"chosen by the within-problem ROC AUC of the `{aggregation}`-aggregated step rewards (what "
               f"best-of-N ranks by) on {inputs.val_pool.n_responses} validation rollouts{world}; the pooled AUC of "
               "the outcome reward is shown beside it.\n\n"
               + table + f"\n\nChosen: {chosen}\n")
         cache.write_text_atomic(stem.with_suffix(".md"), md)
         cache.write_json_atomic(stem.with_suffix(".json"), {"rows": rows, "chosen": chosen, "command": cmd,
-                                                            "world": inputs.world}, indent=2)
+                                                            "world": inputs.world, "budget": budget}, indent=2)
         # The chosen options as a --config file: `run --rm NAME --config <stem>.options.json` reproduces the run.
         cache.write_json_atomic(stem.with_name(stem.name + ".options.json"), {**cfg.rm_options, **chosen}, indent=2)
     return {"rows": rows, "chosen": chosen}

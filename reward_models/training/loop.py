@@ -29,10 +29,10 @@ from harness.evaluation.auc import roc_auc
 
 @dataclass
 class TrainConfig:
-    loss: str = "ce"                # dpo | kto | nca | ce | ce_inst | ce_data
+    loss: str = "ce"                # dpo | kto | nca | ce | ce_inst | ce_data (implicit); ce* | bt (value head)
     lr: float = 1e-4                # tiny arith models; the paper used 5e-7 on 7B models
     epochs: int = 1
-    batch_size: int = 16            # responses (kto, ce*) or pairs (dpo, nca) per optimizer step
+    batch_size: int = 16            # responses (kto, ce*), pairs (dpo, nca) or problems (bt) per optimizer step
     grad_accum: int = 1             # split each batch into this many forward/backward chunks (memory)
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
@@ -72,6 +72,9 @@ def check_train_config(kind: str, cfg: TrainConfig) -> None:
     if cfg.head_at not in ("last", "steps") or (kind != "orm" and cfg.head_at != "last"):
         raise InputError(f"head_at '{cfg.head_at}' for a {kind} model", field="head_at",
                          expected="last or steps (steps only for a value-head ORM)")
+    if cfg.loss == "bt" and cfg.head_at != "last":
+        raise InputError(f"head_at '{cfg.head_at}' with the bt loss", field="head_at",
+                         expected="last (a Bradley-Terry pair compares whole responses)")
     if kind != "implicit" and not cfg.train_ref:
         raise InputError("train_ref applies only to implicit PRMs", field="train_ref",
                          expected="true for an ORM (its reward is a value head, with no reference model)")
@@ -236,10 +239,12 @@ def train(reward, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=
     run = TrainingRun(model, tok, cfg, base_model, train_pool, encs, pad, device, amp, runtime, counted,
                       score_batch_size, progress)
 
-    # What one optimizer step iterates over: pairs of flat response indices, or single responses with weights.
+    # What one optimizer step iterates over: pairs of flat response indices, problems (bt: their correct and
+    # incorrect indices), or single responses with weights.
     stats: dict = {}
-    if cfg.loss in L.PAIRWISE:
-        units, stats = L.build_pairs(train_pool, cfg.pairing)
+    if cfg.loss in L.PAIRWISE + L.GROUPED:
+        units, stats = (L.build_pairs(train_pool, cfg.pairing) if cfg.loss in L.PAIRWISE
+                        else L.build_groups(train_pool))
         if not units:
             raise InputError(f"no (correct, incorrect) pair in the training pool ({stats['dropped_instructions']} "
                              "instructions dropped)", file=train_pool.path, expected="mixed outcomes per problem")
@@ -262,6 +267,13 @@ def train(reward, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=
             return _loss_of(chunk)
 
     def _loss_of(chunk) -> "torch.Tensor":
+        if cfg.loss in L.GROUPED:  # one problem per unit: its responses run once, every pair of it compared
+            r = rewards([i for pos, neg in chunk for i in pos + neg])
+            out, at = [], 0
+            for pos, neg in chunk:
+                out.append(L.bt_loss(r[at:at + len(pos)], r[at + len(pos):at + len(pos) + len(neg)]))
+                at += len(pos) + len(neg)
+            return torch.stack(out).sum()
         if cfg.loss in L.PAIRWISE:
             r = rewards([w for w, _ in chunk] + [lo for _, lo in chunk])
             r_w, r_l = r[:len(chunk)], r[len(chunk):]

@@ -9,6 +9,8 @@ one loss per example (pair or response); the trainer takes the (weighted) mean.
                        undesirable lambda_U * (1 - s(z0 - r))
                        z0 = max(0, mean r on mismatched (x, y') pairs), detached (the KTO paper's KL estimate)
     CE   (responses):  -[l log s(r) + (1 - l) log s(-r)], optionally class-balanced per instruction or per dataset
+    BT   (problems):   mean over the problem's correct x incorrect pairs of -log s(r_c - r_i), for a value head
+                       (orm_bt): every response of a problem runs once and meets every response of the other class
 
 (s = sigmoid.) Pair building and balancing weights work on a graded pool whose problems are the instructions.
 """
@@ -19,7 +21,8 @@ from harness.core.errors import InputError
 
 PAIRWISE = ("dpo", "nca")
 POINTWISE = ("kto", "ce", "ce_inst", "ce_data")
-LOSSES = PAIRWISE + POINTWISE
+LOSSES = PAIRWISE + POINTWISE   # the implicit PRM's
+GROUPED = ("bt",)               # one unit per problem; a value head's (orm_bt), not the implicit PRM's
 
 
 def dpo_loss(r_chosen, r_rejected):
@@ -30,6 +33,12 @@ def dpo_loss(r_chosen, r_rejected):
 def nca_loss(r_chosen, r_rejected):
     import torch.nn.functional as F
     return -F.logsigmoid(r_chosen) - 0.5 * F.logsigmoid(-r_chosen) - 0.5 * F.logsigmoid(-r_rejected)
+
+
+def bt_loss(r_correct, r_incorrect):
+    """Bradley-Terry over one problem: the mean of -log s(r_c - r_i) over every correct x incorrect pair."""
+    import torch.nn.functional as F
+    return -F.logsigmoid(r_correct[:, None] - r_incorrect[None, :]).mean()
 
 
 def kto_reference_point(r_mismatched):
@@ -85,6 +94,20 @@ def build_pairs(pool, mode: str = "all") -> tuple[list[tuple[int, int]], dict[st
             continue
         pairs += [(w, lo) for w in pos for lo in neg] if mode == "all" else list(zip(pos, neg))
     return pairs, {"instructions": len(pool.problems), "dropped_instructions": dropped, "pairs": len(pairs)}
+
+
+def build_groups(pool) -> tuple[list[tuple[list[int], list[int]]], dict[str, int]]:
+    """Per instruction with both outcomes: (correct, incorrect) flat response indices (pool order), and counts;
+    instructions whose responses are all correct or all incorrect are dropped, as by build_pairs."""
+    groups, at = [], 0
+    for labels in _labels(pool):
+        pos = [at + j for j, c in enumerate(labels) if c]
+        neg = [at + j for j, c in enumerate(labels) if not c]
+        at += len(labels)
+        if pos and neg:
+            groups.append((pos, neg))
+    return groups, {"instructions": len(pool.problems), "dropped_instructions": len(pool.problems) - len(groups),
+                    "pairs": sum(len(p) * len(n) for p, n in groups)}
 
 
 def ce_weights(pool, balance: str | None = None) -> list[float]:

@@ -203,3 +203,29 @@ def test_run_autopsv_on_the_smoke_world_prints_its_leaderboard(smoke_world, caps
     assert main(["--cache-dir", str(cache_dir), "list"]) == 0
     listing = capsys.readouterr().out
     assert "autopsv-" in listing and "autopsv_osv-" in listing
+
+
+def test_process_verifier_starts_from_the_outcome_verifiers_weights(tiny_lm_dir, cache_root, monkeypatch):
+    """Stage 3 is continual training of the OSV (AutoPSV section 4.1; the authors' build_verifier_from_osv): the
+    model handed to the step-tag training holds the OSV's trained weights, not the base model's."""
+    from safetensors.torch import load_file
+
+    from harness.core import cache
+    from reward_models.training import step_tags
+    base = str(tiny_lm_dir("nano", 0))
+    seen = {}
+    real = step_tags.fit_tagged
+
+    def spy(c, model, *a, **k):
+        seen.update({n: t.detach().clone() for n, t in model.state_dict().items()})
+        return real(c, model, *a, **k)
+    monkeypatch.setattr(step_tags, "fit_tagged", spy)
+    ckpt = get_rm("autopsv", osv_lr=3e-3, osv_epochs=4, osv_batch_size=6, lr=3e-3, epochs=1, batch_size=6,
+                  progress=False).fit(synthetic_pool(1, 6), base)
+    osv = cache.read_json(ckpt / "train_config.json")["initialised_from"]
+    trained, untrained = load_file(f"{osv}/model.safetensors"), load_file(f"{base}/model.safetensors")
+    backbone = [n for n in trained if n.startswith("model.layers.")]
+    assert backbone and set(trained) <= set(seen)
+    for n in trained:
+        assert (seen[n] == trained[n]).all(), n
+    assert any(not (trained[n] == untrained[n]).all() for n in backbone)  # the OSV did move away from the base

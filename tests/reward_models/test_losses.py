@@ -117,3 +117,25 @@ def test_ungraded_training_pool_is_refused():
         L.build_pairs(pool)
     with pytest.raises(InputError, match="correct"):
         L.ce_weights(pool)
+
+
+def test_bt_loss_is_the_mean_over_correct_x_incorrect_pairs():
+    r_c, r_i = t(2.0, 0.5), t(-1.0, 0.0, 1.0)
+    loss = L.bt_loss(r_c, r_i)
+    pairs = [(a, b) for a in (2.0, 0.5) for b in (-1.0, 0.0, 1.0)]
+    assert loss.item() == pytest.approx(sum(math.log(1 + math.exp(-(a - b))) for a, b in pairs) / 6, abs=1e-12)
+    loss.backward()
+    # d/dr_c = -mean over its pairs of (1 - s(r_c - r_i)) / (number of correct): descent raises every correct one
+    by_hand = [-sum(1 - sig(a - b) for b in (-1.0, 0.0, 1.0)) / 6 for a in (2.0, 0.5)]
+    assert r_c.grad.tolist() == pytest.approx(by_hand, abs=1e-12)
+    assert (r_i.grad > 0).all()
+
+
+def test_build_groups_keeps_mixed_instructions_in_pool_order():
+    pool = Pool([Problem("a", "?", "1", [Response("x", "1", True), Response("y", "2", False),
+                                         Response("z", "1", True)]),
+                 Problem("b", "?", "1", [Response("x", "1", True)]),
+                 Problem("c", "?", "1", [Response("y", "2", False), Response("x", "1", True)])])
+    groups, stats = L.build_groups(pool)
+    assert groups == [([0, 2], [1]), ([5], [4])]
+    assert stats == {"instructions": 3, "dropped_instructions": 1, "pairs": 3}

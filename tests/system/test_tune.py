@@ -34,7 +34,7 @@ def test_tune_judges_by_validation_within_problem_auc_of_min_step_rewards(tmp_pa
     val = smoke_pool_file(tmp_path / "val.jsonl", problems=12, seed=2)
     opts = ["--set", "progress=false", "--set", "batch_size=8"]
     args = ["--cache-dir", str(cdir), "tune", "--rm", "implicit_ce", "--task", "gsm8k", "--pool", str(val),
-            "--train-pool", str(train), "--val-pool", str(val), "--base", base, "--grid", "lr=1e-4,3e-3",
+            "--train-pool", str(train), "--val-pool", str(val), "--base", base, "--grid", "lr=1e-4,3e-3", "--fraction", "1",
             *opts, "--results", str(results)]
     assert main(args) == 0
     doc = json.loads((results / "tuning" / "gsm8k-default-implicit_ce.json").read_text())
@@ -52,3 +52,40 @@ def test_tune_judges_by_validation_within_problem_auc_of_min_step_rewards(tmp_pa
             rm.fit(train_pool, base, val_pool)  # cached: the tuned checkpoint
             scores = rm.score(val_pool).aggregate("min")
             assert r["val_within_auc"] == pytest.approx(_within_auc_by_hand(scores, val_pool), abs=1e-12)
+
+
+def test_every_trained_main_row_takes_the_shared_budget_grid():
+    """The budget is one grid over options every trained reward model of the paper's rows has."""
+    import dataclasses
+
+    from harness.flow.tune import BUDGET_GRID
+    from harness.paper.recipes import main_experiments
+    from reward_models import REWARD_MODELS
+    trained = [e.rm for e in main_experiments() if REWARD_MODELS.get(e.rm).trainable]
+    assert {"orm", "orm_bt", "math_shepherd", "autopsv", "implicit_ce"} <= set(trained)
+    for name in trained:
+        names = {f.name for f in dataclasses.fields(REWARD_MODELS.get(name).Config)}
+        assert set(BUDGET_GRID) <= names, name
+
+
+def test_tune_without_a_grid_spends_the_shared_budget_and_says_so(tmp_path, monkeypatch, tiny_lm_dir):
+    from _smoke_pool import smoke_pool_file
+
+    from harness.flow import tune as tune_flow
+    monkeypatch.setattr(cache, "_ROOT", None)
+    results = tmp_path / "results"
+    train = smoke_pool_file(tmp_path / "train.jsonl", problems=8, seed=1)
+    val = smoke_pool_file(tmp_path / "val.jsonl", problems=6, seed=2)
+    common = ["--cache-dir", str(tmp_path / "cache"), "tune", "--rm", "orm_bt", "--task", "gsm8k", "--pool", str(val),
+              "--train-pool", str(train), "--val-pool", str(val), "--base", str(tiny_lm_dir("nano", 0)),
+              "--set", "progress=false", "--results", str(results)]
+    assert main(common) == 0
+    doc = json.loads((results / "tuning" / "gsm8k-default-orm_bt.json").read_text())
+    grid = tune_flow.BUDGET_GRID
+    assert [(r["lr"], r["epochs"]) for r in doc["rows"]] == [(a, b) for a in grid["lr"] for b in grid["epochs"]]
+    assert doc["budget"] is True and "--fraction 0.25" in doc["command"]
+    assert "The shared tuning budget (6 grid points" in (results / "tuning" / "gsm8k-default-orm_bt.md").read_text()
+    # a narrower sweep is recorded as off-budget
+    assert main(common + ["--grid", "lr=1e-3"]) == 0
+    doc = json.loads((results / "tuning" / "gsm8k-default-orm_bt.json").read_text())
+    assert doc["budget"] is False and len(doc["rows"]) == 1
