@@ -25,6 +25,7 @@ USER_FOLDERS = {
     "HF_DATASETS_CACHE": "hf/datasets",
     "MPLCONFIGDIR": "matplotlib",        # matplotlib's config and font cache (the plots)
     "XDG_CACHE_HOME": "xdg-cache",       # anything else that keeps a cache under ~/.cache (torch kernels, triton)
+    "XDG_CONFIG_HOME": "xdg-config",     # ~/.config: chromium's crash reports (the site's browser test)
 }
 for _var, _sub in USER_FOLDERS.items():
     os.environ[_var] = str(_SESSION / _sub)
