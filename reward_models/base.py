@@ -35,6 +35,9 @@ class RewardModel:
     # shows it. None: the harness's default, min.
     publisher_aggregation: str | None = None
     aggregation_source: str = ""
+    # True while compute_prefix_scores runs: an adapter whose scoring marks a response's end (an eos appended after
+    # the text) leaves the mark out, so a partial solution is scored as a prefix, not as a finished response.
+    as_prefix: bool = False
 
     def __init__(self, **options: Any):
         self.config = make_config(self.Config, options, self.name)
@@ -47,6 +50,17 @@ class RewardModel:
     def compute_scores(self, pool) -> tuple[list[list[list[float]]], dict[str, Any]]:
         """Step scores of every response of `pool`, and meta to store with them."""
         raise NotImplementedError
+
+    def compute_prefix_scores(self, pool) -> tuple[list[list[list[float]]], dict[str, Any]]:
+        """Step scores of every response of `pool` read as an unfinished solution (what a guided search ranks a
+        partial solution by): compute_scores with `as_prefix` set. The implicit PRMs and loglik then append no
+        eos, so the sum of the step rewards is q_t of the prefix; an adapter that ignores the flag scores the
+        prefix as it scores a response."""
+        self.as_prefix = True
+        try:
+            return self.compute_scores(pool)
+        finally:
+            self.as_prefix = False
 
     # ---------------------------------------------------------------------------------------------------------------
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path | None:

@@ -101,6 +101,7 @@ class LoglikRM(RewardModel):
         from reward_models.lm.logp_cache import cached_step_logps
         c = self.config
         steps = cached_step_logps(self._model(), pool, dtype=c.dtype, max_len=c.max_len, device=c.device,
+                                  add_eos=not self.as_prefix,
                                   batch_size=c.score_batch_size, max_tokens=c.max_batch_tokens,
                                   padding_side=c.padding_side, progress=c.progress, desc="loglik")
         return steps, {"model": str(self._model())}

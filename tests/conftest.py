@@ -1,14 +1,38 @@
-"""Shared test setup: one CPU thread (the machine is shared), an isolated cache, tiny model folders on demand."""
+"""Shared test setup: one CPU thread (the machine is shared), a temporary harness cache and user-level folders for
+every test (the user's .cache/harness, Hugging Face and matplotlib caches are never written), tiny model folders
+on demand."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from _paths import DATA
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by torch at import
+
+# The user-level folders the harness and its libraries write, pointed at one temporary folder for the session. Set
+# here, before any test module imports transformers, datasets or matplotlib (they read these at import), and in the
+# environment, so the subprocesses the tests start (the CLI, torchrun, lm-eval, tox) inherit them.
+_SESSION = Path(tempfile.mkdtemp(prefix="harness-tests-"))
+USER_FOLDERS = {
+    "HARNESS_CACHE": "harness-cache",   # the harness's own cache (default ./.cache/harness of the working folder)
+    "HF_HOME": "hf",                     # Hugging Face hub, datasets (lm-eval's tasks), modules
+    "HF_DATASETS_CACHE": "hf/datasets",
+    "MPLCONFIGDIR": "matplotlib",        # matplotlib's config and font cache (the plots)
+    "XDG_CACHE_HOME": "xdg-cache",       # anything else that keeps a cache under ~/.cache (torch kernels, triton)
+    "XDG_CONFIG_HOME": "xdg-config",     # ~/.config: chromium's crash reports (the site's browser test)
+}
+for _var, _sub in USER_FOLDERS.items():
+    os.environ[_var] = str(_SESSION / _sub)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_SESSION, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +40,17 @@ def _one_thread():
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty harness cache ($HARNESS_CACHE, inherited by the subprocesses it starts), and
+    a root set in-process (`--cache-dir` through harness.cli.main, cache.set_root) does not leak into the next."""
+    from harness.core import cache
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path_factory.mktemp("harness-cache")))
+    cache.set_root(None)
+    yield
+    cache.set_root(None)
 
 
 @pytest.fixture

@@ -150,8 +150,12 @@ def task_option_classes() -> dict[str, type]:
 
 
 def task_options(args) -> dict:
-    """The tasks' options given on the command line (only those given are kept), typed by their dataclasses."""
-    return options.given(args, task_option_classes())  # commands without these flags give none
+    """The chosen task's options given on the command line (only those given are kept), typed by its dataclass; an
+    option of another task is refused with the task(s) that have it. Commands without these flags give none."""
+    from tasks import TASKS
+    if args.task not in TASKS:
+        return {}  # check_config names the unknown task
+    return options.given_for(args, task_option_classes(), args.task)
 
 
 @command("run", "train (if needed), score and rank one reward model; prints its leaderboard")

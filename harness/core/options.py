@@ -86,6 +86,21 @@ def given(args, owners: dict[str, type]) -> dict[str, Any]:
     return {name: out[name] for name in _flag_order(owners) if name in out}
 
 
+def given_for(args, owners: dict[str, type], chosen: str, kind: str = "task") -> dict[str, Any]:
+    """The fields of `owners` given on the command line, typed and checked by the dataclass of `chosen` alone; a flag
+    that `chosen` does not have is one InputError naming the flag and the owners that have it (an option of another
+    task is refused, not silently ignored)."""
+    mine = {f.name for f in dataclasses.fields(owners[chosen])} if chosen in owners else set()
+    for name in _flag_order(owners):
+        if getattr(args, name, None) is not None and name not in mine:
+            having = [o for o, cls in owners.items() if name in {f.name for f in dataclasses.fields(cls)}]
+            flag = "--" + name.replace("_", "-")
+            raise InputError(f"{kind} '{chosen}' has no option {flag}; it is an option of {kind} "
+                             + ", ".join(f"'{o}'" for o in having), field=flag,
+                             expected=f"--{kind} " + " or ".join(having) + f", or no {flag}")
+    return given(args, {chosen: owners[chosen]}) if chosen in owners else {}
+
+
 def _flag_order(owners: dict[str, type]) -> list[str]:
     seen: dict[str, None] = {}
     for cls in owners.values():

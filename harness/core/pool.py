@@ -1,4 +1,4 @@
-"""The candidate pool: JSON Lines, one problem a line (the format of DESIGN.md).
+"""The candidate pool: JSON Lines, one problem a line (README.md, Layout: File formats).
 
     {"id": ..., "problem": ..., "reference": ..., "responses": [{"text": ..., "answer": ..., "correct": ...}],
      "meta": {...}}

@@ -1,6 +1,7 @@
 """Leaderboard rows from a graded pool and its cached score sets: every method x aggregation x n, with 95% CIs.
 
-Rows follow DESIGN.md exactly: task, generator, rm, method, aggregation, n, accuracy, ci_low, ci_high, problems.
+Rows have exactly these keys: task, generator, rm, method, aggregation, n, accuracy, ci_low, ci_high, problems
+(README.md, Layout: File formats).
 Rows of methods that use no reward model (majority vote, pass@n) carry rm = "-" and aggregation = "-".
 Nothing here loads a model: scores come from harness.core.scores.list_scores(pool.content_hash()).
 """

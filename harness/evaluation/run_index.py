@@ -52,26 +52,28 @@ def cached_results(task: list[str] | None = None, rm: list[str] | None = None, g
                    folder: Path | None = None, runs: tuple | None = None) -> tuple[list[PoolResult], list[str]]:
     """One PoolResult per (run, generator) that passes the filters, and notes on the files left out.
 
-    `rm` matches a run's reward model or its label (`implicit_ce` finds implicit_ce-r1 too); each row carries the
-    run's name in "run" and the world it measured in "world" (arith)."""
+    Each filter reads what the run recorded: a row's own task and generator (a run of `--task arith` on pools of
+    another task records that task in its rows), the run's reward model or its label for `rm` (`implicit_ce` finds
+    implicit_ce-r1 too). Each row carries the run's name in "run" and the world it measured in "world" (arith)."""
     out, step_level = [], []
     runs, notes = runs if runs is not None else read_runs(folder)  # `runs`: what read_runs returned, read once
     notes = list(notes)
     for path, d in runs:
         cfg = d["config"]
         name = cfg.get("label") or cfg.get("rm", path.stem)
-        if task and cfg.get("task") not in task:
-            continue
         if rm and cfg.get("rm") not in rm and name not in rm:
             continue
         if not isinstance(d.get("rows"), list):  # ProcessBench runs are step-level: no selection rows
-            step_level.append(path.name)
+            if not task or cfg.get("task") in task:
+                step_level.append(path.name)
             continue
         steps = {} if is_default(d.get("steps")) else {"steps": d["steps"]}  # the publisher's steps, when scored
         title = f"run {name}" + (f", steps={steps['steps']}" if steps else "")
         by_gen: dict[str, PoolResult] = {}
         for row in d["rows"]:
             if generator and row.get("generator") not in generator:
+                continue
+            if task and row.get("task", cfg.get("task")) not in task:
                 continue
             res = by_gen.get(row.get("generator"))
             if res is None:

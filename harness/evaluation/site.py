@@ -20,6 +20,7 @@ from harness.core.errors import InputError
 from harness.core.pool import Pool
 from harness.core.scores import ScoreSet
 from harness.core.steps import step_spans
+from harness.evaluation import pivot
 
 PAGE_PROBLEMS = 25
 FLAG_SHARE = 8  # "top-scored" / "bottom-scored": among the first / last N / FLAG_SHARE responses (at least one)
@@ -70,22 +71,37 @@ def pick_score_sets(pool: Pool, rms: list[str] | None) -> list[ScoreSet]:
     return out
 
 
+GREEN, RED = (26, 140, 64), (200, 40, 36)  # the ends of the scale: dark enough to read in a screenshot
+
+
 def colour_scale(ss: ScoreSet):
     """Step reward -> CSS colour: white at the pool's median step reward, green above, red below, saturated at the
-    95th percentile of the distance from it (so one outlier does not wash out the rest)."""
+    90th percentile of the distance from it (so one outlier does not wash out the rest) and passing half-way
+    (a clear tint) at a quarter of that distance."""
     flat = np.array([x for prob in ss.step_scores for resp in prob for x in resp if np.isfinite(x)], dtype=float)
     mid = float(np.median(flat)) if len(flat) else 0.0
-    spread = float(np.percentile(np.abs(flat - mid), 95)) if len(flat) else 1.0
+    spread = float(np.percentile(np.abs(flat - mid), 90)) if len(flat) else 1.0
     spread = spread if spread > 0 else 1.0
 
     def colour(x: float) -> str:
         if not np.isfinite(x):
             return "rgb(200,200,200)"
         t = max(-1.0, min(1.0, (x - mid) / spread))
-        if t >= 0:
-            return f"rgb({round(255 - 135 * t)},{round(255 - 45 * t)},{round(255 - 135 * t)})"
-        return f"rgb(255,{round(255 + 135 * t)},{round(255 + 135 * t)})"
+        w = abs(t) ** 0.5  # a quarter of the spread is half-way to the full colour
+        end = GREEN if t >= 0 else RED
+        return "rgb({},{},{})".format(*(round(255 + (c - 255) * w) for c in end))
     return colour
+
+
+def ink(colour: str) -> str:
+    """Text colour readable on a background colour "rgb(r,g,b)": white on dark, near-black on light."""
+    r, g, b = (int(v) for v in re.findall(r"\d+", colour)[:3])
+    return "#fff" if 0.299 * r + 0.587 * g + 0.114 * b < 150 else "#111"
+
+
+def reward_text(x: float) -> str:
+    """A step reward as a short signed number."""
+    return f"{x:+.3g}" if np.isfinite(x) else "n/a"
 
 
 def step_colours(values, n_steps: int, colour):
@@ -123,13 +139,14 @@ def problem_view(p, index: int, score_sets, colours, agg: str) -> dict:
         per_rm = [step_colours(ss.step_scores[index][j], len(spans), col) for ss, col in zip(score_sets, colours)]
         if per_rm[0] is None and (len(per_rm) == 1 or per_rm[1] is None):
             # neither reward model's steps are these steps (another split): the text whole rather than mis-coloured
-            steps.append({"text": r.text, "bg": "transparent", "bar": "transparent", "title": "steps do not match"})
+            steps.append({"text": r.text, "rewards": [None] * len(per_rm), "title": "steps do not match"})
         else:
             for k, (a, b) in enumerate(spans):
                 cells = [c[k] if c is not None else None for c in per_rm]
-                steps.append({"text": r.text[a:b].rstrip("\n"), "bg": cells[0][1] if cells[0] else "transparent",
-                              "bar": cells[1][1] if len(cells) > 1 and cells[1] else "transparent",
-                              "title": ", ".join(f"{ss.rm}: {c[0]:.4g}" for ss, c in zip(score_sets, cells) if c)})
+                # each reward model's step reward side by side: its number on its colour
+                steps.append({"text": r.text[a:b].rstrip("\n"), "title": "",
+                              "rewards": [{"rm": ss.rm, "value": reward_text(c[0]), "bg": c[1], "fg": ink(c[1])}
+                                          if c else None for ss, c in zip(score_sets, cells)]})
         responses.append({"index": int(j), "correct": bool(r.correct), "answer": r.answer, "flags": flags,
                           "steps": steps,
                           "scores": [{"rm": ss.rm, "value": float(o[j]), "rank": int(rk[j]), "pick": pk}
@@ -207,6 +224,9 @@ def build_site(out: Path, runs_dir: Path | None = None, plots_dir: Path | None =
     runs = [d for _, d in records[0]]
     plots = [{"name": p.name, "data": base64.b64encode(p.read_bytes()).decode()}
              for p in sorted(plots_dir.glob("*.png"))] if plots_dir is not None and plots_dir.is_dir() else []
+    beside = {p["name"]: p["data"] for p in plots}  # a generator's accuracy-vs-N plot goes beside its table
+    pivots = [pivot.view(pv, beside.get(f"accuracy_vs_n-{pv.generator}.png")) for pv in pivot.pivot_tables(rows, agg)]
+    plots = [p for p in plots if p["data"] not in {v["plot"] for v in pivots}]
     nav = [{"name": v.name, "href": f"{slug(v.name)}/index.html"} for v in pools]
     with cache.atomic_dir(out) as tmp:
         infos = [write_pool(env, v, tmp, nav, agg) for v in pools]
@@ -216,7 +236,7 @@ def build_site(out: Path, runs_dir: Path | None = None, plots_dir: Path | None =
                 cache.write_text_atomic(tmp / v["href"], env.get_template("processbench.html").render(
                     title=f"ProcessBench {v['name']}", root="", nav_pools=nav, pb=v))
         html = env.get_template("index.html").render(
-            title="Leaderboard", root="", nav_pools=nav, rows=rows, runs=runs,
+            title="Leaderboard", root="", nav_pools=nav, rows=rows, runs=runs, pivots=pivots,
             source=str(runs_dir if runs_dir is not None else cache.root() / "runs"),
             generators=sorted({str(r["generator"]) for r in rows}), methods=sorted({r["method"] for r in rows}),
             ns=sorted({r["n"] for r in rows}), pools=infos, processbench=pb, plots=plots)

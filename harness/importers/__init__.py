@@ -1,4 +1,4 @@
-"""Importers: bring candidate pools made by other tools into the pool format (DESIGN.md).
+"""Importers: bring candidate pools made by other tools into the pool format (harness/core/pool.py).
 
 One module per input format, each registering a function with @register_importer("name"):
 

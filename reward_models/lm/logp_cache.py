@@ -21,10 +21,10 @@ from harness.core import cache, chunks
 from harness.core.fingerprint import fingerprint
 
 
-def cache_key(model_path, pool, *, dtype: str, max_len: int | None) -> str:
+def cache_key(model_path, pool, *, dtype: str, max_len: int | None, add_eos: bool = True) -> str:
     from reward_models.lm.logprobs import prompt_format_id
     return cache.stable_hash({"model": fingerprint(model_path), "pool": pool.content_hash(),
-                              "tokenization": {"prompt_format": prompt_format_id(), "eos": True, "max_len": max_len},
+                              "tokenization": {"prompt_format": prompt_format_id(), "eos": add_eos, "max_len": max_len},
                               "dtype": dtype})
 
 
@@ -42,12 +42,15 @@ def _stored(path, pool) -> list | None:
 def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int | None = None,
                       load: Callable[[], tuple] | None = None, device: str = "cpu", batch_size: int = 8,
                       max_tokens: int | None = None, padding_side: str = "left", progress: bool = True,
-                      desc: str = "reference log-probs", share_prompt: bool = False) -> list[list[list[float]]]:
-    """[problem][response][step] sums of log pi_model; the model is loaded (via `load`) only on a cache miss."""
+                      desc: str = "reference log-probs", share_prompt: bool = False,
+                      add_eos: bool = True) -> list[list[list[float]]]:
+    """[problem][response][step] sums of log pi_model; the model is loaded (via `load`) only on a cache miss.
+    add_eos=False: each response read as an unfinished prefix (no eos after it, as a guided search's rescoring
+    asks)."""
     from harness.core.pool import Pool
     from reward_models.lm.loading import load_causal_lm, pad_id
     from reward_models.lm.logprobs import encode_pool, regroup, step_logps
-    key = cache_key(model_path, pool, dtype=dtype, max_len=max_len)
+    key = cache_key(model_path, pool, dtype=dtype, max_len=max_len, add_eos=add_eos)
     path = cache.root() / "reflogps" / f"{key}.json"
     values, seen = _stored(path, pool), cache.stamp(path)
     if values is not None:
@@ -72,9 +75,9 @@ def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int 
                 loaded = load() if load is not None else load_causal_lm(model_path, dtype=dtype, device=device)
             model, tok = loaded
             part = Pool(pool.problems[a:b], pool.path)
-            sums = step_logps(model, encode_pool(tok, part, max_len=max_len), pad_id(tok), batch_size=batch_size,
-                              max_tokens=max_tokens, padding_side=padding_side, desc=desc, progress=progress,
-                              share_prompt=share_prompt)
+            sums = step_logps(model, encode_pool(tok, part, max_len=max_len, add_eos=add_eos), pad_id(tok),
+                              batch_size=batch_size, max_tokens=max_tokens, padding_side=padding_side, desc=desc,
+                              progress=progress, share_prompt=share_prompt)
             parts[i] = json.loads(json.dumps(regroup([s.tolist() for s in sums], part)))  # as a reload reads it
             if keep:
                 store.save((a, b), key, parts[i])

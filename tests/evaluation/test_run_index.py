@@ -87,3 +87,34 @@ def test_a_default_scale_run_in_a_checkout_leaves_its_results_alone(tmp_path, mo
     assert sorted(p.name for p in (tmp_path / "checkout" / "results" / "runs").iterdir()) == [committed.name]
     assert (tmp_path / "cache" / "runs" / "arith-default-random.json").is_file()
     assert "random" in capsys.readouterr().out
+
+
+def _row(task, generator, method="best_of_n", rm="x"):
+    return {"task": task, "generator": generator, "rm": rm, "method": method, "aggregation": "min", "n": 4,
+            "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "problems": 12}
+
+
+def test_listing_filters_by_what_each_run_recorded(tmp_path, capsys):
+    """A run started with --task arith on synthetic pools records task "unknown" in its rows (tests used to leave such
+    files in the user's cache): `--task arith` leaves those rows out, `--task unknown` finds them; --generator reads
+    the rows, --rm the run's reward model or label."""
+    from harness.core import cache
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for stem, cfg, rows in [
+        ("arith-default-orm", {"rm": "orm", "task": "arith", "label": None},
+         [_row("arith", "mid"), _row("arith", "weak")]),
+        ("arith-default-implicit_ce-r1", {"rm": "implicit_ce", "task": "arith", "label": "implicit_ce-r1"},
+         [_row("unknown", "mid"), _row("unknown", "weak")]),
+    ]:
+        (runs / f"{stem}.json").write_text(json.dumps({"config": cfg, "rows": rows}))
+    cache.set_root(tmp_path)
+
+    def listed(*flags):
+        assert main(["leaderboard", "--format", "json", *flags]) == 0
+        return sorted((r["run"], r["task"], r["generator"]) for r in json.loads(capsys.readouterr().out)["rows"])
+    assert listed("--task", "arith") == [("orm", "arith", "mid"), ("orm", "arith", "weak")]
+    assert listed("--task", "unknown") == [("implicit_ce-r1", "unknown", "mid"), ("implicit_ce-r1", "unknown", "weak")]
+    assert listed("--task", "arith", "--generator", "weak") == [("orm", "arith", "weak")]
+    assert listed("--rm", "implicit_ce", "--generator", "mid") == [("implicit_ce-r1", "unknown", "mid")]
+    assert len(listed()) == 4

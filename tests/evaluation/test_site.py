@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from _paths import REPO as REPO_ROOT
 
 from harness.cli import main
 
@@ -26,32 +26,114 @@ def browse(url: str, tmp_path: Path, screenshot: Path | None = None) -> tuple[st
     return dom.stdout, dom.stderr
 
 
-def step_styles(dom: str) -> dict[int, list[tuple[str, str]]]:
-    """data-index of each response block of the first problem on a page -> its steps' (background, bar) colours."""
+def step_rewards(dom: str) -> dict[int, list[list[tuple[str, str, str]]]]:
+    """data-index of each response block of the first problem on a page -> per step, each reward model's
+    (reward model, background colour, number shown) beside the step."""
     from html.parser import HTMLParser
 
     class Reader(HTMLParser):
         def __init__(self):
             super().__init__()
-            self.out, self.current, self.sections = {}, None, 0
+            self.out, self.current, self.sections, self.chip = {}, None, 0, None
 
         def handle_starttag(self, tag, attrs):
             a = dict(attrs)
             if tag == "section":
                 self.sections += 1
-            if self.sections != 1 or tag != "div":
+            if self.sections != 1:
                 return
             cls = a.get("class", "")
-            if cls.startswith("resp "):
+            if tag == "div" and cls.startswith("resp "):
                 self.current = int(a["data-index"])
                 self.out[self.current] = []
-            elif cls == "step" and self.current is not None:
+            elif tag == "div" and cls == "step" and self.current is not None:
+                self.out[self.current].append([])
+            elif tag == "span" and cls == "rew" and "data-rm" in a and self.current is not None:
                 style = dict(part.split(":", 1) for part in a["style"].replace(" ", "").split(";") if part)
-                self.out[self.current].append((style["background"], style["border-left"][len("6pxsolid"):]))
+                self.chip = [a["data-rm"], style["background"], ""]
+
+        def handle_data(self, data):
+            if self.chip is not None:
+                self.chip[2] += data
+
+        def handle_endtag(self, tag):
+            if tag == "span" and self.chip is not None:
+                self.out[self.current][-1].append(tuple(self.chip))
+                self.chip = None
 
     r = Reader()
     r.feed(dom)
     return r.out
+
+
+def pivot_cells(dom: str) -> list[dict]:
+    """Every filled cell of the site's pivot tables: its table's task and generator, the run, method and N it
+    says it is, and the accuracy and CI it shows."""
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.cells, self.table, self.cell, self.part = [], None, None, None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "table" and "pivot" in a.get("class", "").split():
+                self.table = a
+            elif tag == "td" and self.table is not None and "cell" in a.get("class", "").split():
+                self.cell = {"task": self.table["data-task"], "generator": self.table["data-generator"],
+                             "run": a["data-run"], "method": a["data-method"], "n": int(a["data-n"]),
+                             "best": "best" in a["class"].split(), "acc": "", "ci": ""}
+            elif tag == "span" and self.cell is not None:
+                self.part = a.get("class")
+
+        def handle_data(self, data):
+            if self.cell is not None and self.part in ("acc", "ci"):
+                self.cell[self.part] += data
+
+        def handle_endtag(self, tag):
+            if tag == "span":
+                self.part = None
+            elif tag == "td" and self.cell is not None:
+                if self.cell["acc"]:
+                    self.cells.append(self.cell)
+                self.cell = None
+            elif tag == "table":
+                self.table = None
+
+    r = Reader()
+    r.feed(dom)
+    return r.cells
+
+
+def check_pivots_against_run_files(dom: str, run_files: list[Path]) -> int:
+    """Every pivot cell shows its run file's accuracy and 95% CI (in %, one decimal) for the run, task, generator,
+    method and N it names; best-of-N and weighted vote of every run at every N shown are there, and the bold cell
+    of a column is its highest. Returns the number of cells checked."""
+    recorded = {}
+    for f in run_files:
+        d = json.loads(f.read_text())
+        name = d["config"].get("label") or d["config"]["rm"]
+        for r in d.get("rows") or []:
+            recorded[name, r["task"], r["generator"], r["method"], r["n"]] = r
+    cells = pivot_cells(dom)
+    assert cells
+    for c in cells:
+        r = recorded[c["run"], c["task"], c["generator"], c["method"], c["n"]]
+        assert c["acc"] == f"{100 * r['accuracy']:.1f}", c
+        assert c["ci"] == f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]", c
+    shown = {(c["run"], c["task"], c["generator"], c["n"]) for c in cells if c["method"] == "best_of_n"}
+    for run, task, gen, n in shown:
+        assert any(c["method"] == "weighted_vote" and (c["run"], c["task"], c["generator"], c["n"]) == (run, task,
+                   gen, n) for c in cells)
+    for (task, gen, method, n) in {(c["task"], c["generator"], c["method"], c["n"]) for c in cells}:
+        if method not in ("best_of_n", "weighted_vote"):
+            continue
+        col = [c for c in cells if (c["task"], c["generator"], c["method"], c["n"]) == (task, gen, method, n)]
+        top = max(recorded[c["run"], task, gen, method, n]["accuracy"] for c in col)
+        assert {c["run"] for c in col if c["best"]} == {c["run"] for c in col if recorded[c["run"], task, gen,
+                                                                                          method, n]["accuracy"] == top}
+    return len(cells)
 
 
 def console_errors(log: str) -> list[str]:
@@ -83,6 +165,9 @@ def test_report_writes_every_run_row_and_a_page_per_pool(smoke_site, capsys):
     assert [p["rms"] for p in info["pools"]] == [["loglik", "text_hash"]] * 3
     html = (site / "index.html").read_text()
     assert html.count("<tr data-generator=") == len(rows)
+    # one pivot a generator: both runs as rows, best-of-N and weighted vote at N = 2, 4, 8, majority vote, pass@N
+    checked = check_pivots_against_run_files(html, sorted((cache_dir / "runs").glob("*.json")))
+    assert checked == 3 * (2 * 2 * 3 + 2 * 3)
     assert "http://" not in html and "https://" not in html  # nothing fetched from elsewhere: opens offline
 
 
@@ -92,7 +177,7 @@ def test_the_site_opens_in_a_browser_with_the_right_rows_and_step_colours(smoke_
     from harness.core.pool import load_pool
     from harness.core.scores import list_scores
     from harness.core.steps import step_spans
-    from harness.evaluation.site import colour_scale
+    from harness.evaluation.site import colour_scale, reward_text
     site, cache_dir = smoke_site
     dom, log = browse((site / "index.html").as_uri(), tmp_path, screenshot=tmp_path / "index.png")
     assert 'data-ready="1"' in dom and not console_errors(log), console_errors(log)
@@ -101,6 +186,7 @@ def test_the_site_opens_in_a_browser_with_the_right_rows_and_step_colours(smoke_
     best = [r for r in rows if r["generator"] == "mid" and r["method"] == "best_of_n" and r["n"] == 4
             and r["rm"] == "text_hash"]
     assert len(best) == 1 and f'{100 * best[0]["accuracy"]:.1f}' in dom
+    assert check_pivots_against_run_files(dom, sorted((cache_dir / "runs").glob("*.json"))) == 3 * (12 + 6)
 
     # The mid pool's first page: every response's steps carry the colour of its own step rewards.
     pool_dir = next(p for p in site.iterdir() if p.name.startswith("mid"))
@@ -109,21 +195,25 @@ def test_the_site_opens_in_a_browser_with_the_right_rows_and_step_colours(smoke_
     info = json.loads((site / "site.json").read_text())
     pool = load_pool(next(p["path"] for p in info["pools"] if p["href"].startswith(pool_dir.name)))
     ss = {s.rm: s for s in list_scores(pool.content_hash())}
-    bg, bar = colour_scale(ss["loglik"]), colour_scale(ss["text_hash"])
-    steps = step_styles(dom)
+    colour = {rm: colour_scale(ss[rm]) for rm in ("loglik", "text_hash")}
+    shown = step_rewards(dom)
     first = pool.problems[0]
-    on_page = [j for j in steps if j < len(first.responses)][:len(first.responses)]
+    on_page = [j for j in shown if j < len(first.responses)][:len(first.responses)]
     assert sorted(on_page) == list(range(len(first.responses)))  # every response of the first problem is shown
     multi = 0
     for j in on_page:
         steps_j = ss["loglik"].step_scores[0][j]
         assert len(steps_j) == len(step_spans(first.responses[j].text))  # loglik scores the harness's steps
         (outcome,) = ss["text_hash"].step_scores[0][j]  # one score for the whole response
-        assert steps[j] == [(bg(v), bar(outcome)) for v in steps_j], j
+        # beside every step: loglik's own step reward and text_hash's one score, each as a number on its colour
+        assert shown[j] == [[("loglik", colour["loglik"](v), reward_text(v)),
+                             ("text_hash", colour["text_hash"](outcome), reward_text(outcome))] for v in steps_j], j
         multi += len(steps_j) > 1
     assert multi > 0  # some response has several steps, each with its own colour
-    shots = REPO_ROOT / ".cache" / "report-screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
     for name in ("index.png", "page.png"):
         assert (tmp_path / name).stat().st_size > 10_000
-        shutil.copy(tmp_path / name, shots / name)  # for a person to look at (ignored by git)
+    keep = os.environ.get("HARNESS_SCREENSHOTS")  # a folder to keep the screenshots in, for a person to look at
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for name in ("index.png", "page.png"):
+            shutil.copy(tmp_path / name, Path(keep) / name)

@@ -122,6 +122,37 @@ def test_incremental_q_is_the_running_sum_of_the_implicit_prms_step_rewards(worl
     assert all(s["guide_tokens"] > s["generated_tokens"] for s in stats)
 
 
+def test_rescoring_guide_scores_a_prefix_as_a_prefix_equal_to_the_incremental_q(world):
+    """The re-scoring guide (any adapter, each prefix re-scored) reads an implicit PRM's prefix without an appended
+    eos, so with "sum" it ranks by the incremental guide's q_t: the same search, step scores equal to 1e-5. Scoring
+    the unfinished prefixes as finished responses (eos appended) gives other numbers."""
+    from harness.core.pool import Pool, Problem, Response
+    from harness.flow.search.guides import RescoreGuide, make_guide
+    from harness.generation.search.tree import SearchConfig, search_batch
+    gens, pool, _ = world
+    model, tok = gens["mid"]
+    rm = _implicit(world)
+    problems = pool.problems[:3]
+    cfg = SearchConfig(method="beam", n=4, expand=2, seed=2)
+    inc, _ = search_batch(model, tok, problems, cfg, guide=make_guide(rm, tok))
+    res, _ = search_batch(model, tok, problems, cfg, guide=RescoreGuide(rm, "sum"))
+    compared, unfinished = 0, []
+    for p, a, b in zip(problems, inc, res):
+        assert [c.tokens for c in a] == [c.tokens for c in b]  # the same search
+        mine = []
+        for x, y in zip(a, b):
+            assert x.scores == pytest.approx(y.scores, abs=1e-5)
+            compared += len(x.scores)
+            mine += [(tok.decode(x.tokens[:e], skip_special_tokens=True), q) for e, q in zip(x.ends[:-1], x.scores)]
+        unfinished.append((p, mine))
+    assert compared > 3 * 4 * 2 and all(m for _, m in unfinished)
+    # the same prefixes scored as finished responses (eos appended): other numbers than q_t
+    as_finished, _ = rm.compute_scores(Pool([Problem(p.id, p.problem, p.reference, [Response(t) for t, _ in m])
+                                             for p, m in unfinished]))
+    gaps = [abs(float(np.sum(s)) - q) for rows, (_, m) in zip(as_finished, unfinished) for s, (_, q) in zip(rows, m)]
+    assert min(gaps) > 1e-3  # every unfinished prefix: an appended eos ranks by something else
+
+
 class PerfectStepScorer:
     """Knows the reference: 1 while every step so far is a correct next step (and a final answer is right), else
     0. A hand-made reward model for the search's re-scoring guide."""

@@ -1,6 +1,7 @@
-"""The floors of DESIGN.md's layout, read statically from every import of the project's modules (module-level and
-function-local, `import x` and `from x import y`, relative or absolute): each module imports only its own floor or
-the floors below, no modules import each other in a circle, and no module grows past ~400 lines."""
+"""The floors of the layout (README.md, Layout: The floors), read statically from every import of the project's
+modules (module-level and function-local, `import x` and `from x import y`, relative or absolute): each module
+imports only its own floor or the floors below, no modules import each other in a circle, and no module grows past
+~400 lines. The design is described inside the repository: no file cites a design document that is not in it."""
 
 from __future__ import annotations
 
@@ -183,3 +184,24 @@ def test_the_check_sees_function_local_upward_imports_and_circles(tmp_path):
                                           ("harness.commands.run", "application")])
 def test_floors_are_read_by_longest_prefix(module, floor):
     assert FLOORS[floor_of(module)][0] == floor
+
+
+def test_no_file_cites_a_design_document_outside_the_repository():
+    """The architecture lives in README.md (Layout); an external design document, never shipped, is not cited."""
+    import subprocess
+    root = Path(__file__).resolve().parents[2]
+    external = "DESIGN" + ".md"  # spelled apart so this file does not cite it
+    try:
+        files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        files = "\n".join(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+    citing = []
+    for name in files.splitlines():
+        path = root / name
+        if path.suffix in (".py", ".md", ".html", ".ini", ".toml", ".yaml", ".txt", "") and path.is_file():
+            try:
+                if external in path.read_text(encoding="utf-8"):
+                    citing.append(name)
+            except UnicodeDecodeError:
+                continue
+    assert citing == []

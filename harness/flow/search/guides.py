@@ -5,11 +5,14 @@ reference, loglik's sum of log pi). Each model keeps the key/value cache of ever
 a new step runs only its own tokens, and the log-probs are summed in float64, so q_t after each step is the
 running sum of the implicit PRM's step rewards of the finished response (tests/flow/test_search.py checks it to 1e-5).
 
-RescoreGuide: any registered reward model, by re-scoring every prefix as a one-step-shorter response (its
-compute_scores on a pool of prefixes) and aggregating its step scores ("last" by default: a PRM's judgement of the
-newest step, search-and-learn's default). It costs a forward of the whole prefix at every depth. The adapter
-scores a prefix as a finished response (an implicit PRM's scoring appends eos, an ORM reads its head at the end),
-so for an implicit PRM this is not q_t; the incremental guide is.
+RescoreGuide: any registered reward model, by re-scoring every prefix (its compute_prefix_scores on a pool of
+prefixes) and aggregating its step scores ("last" by default: a PRM's judgement of the newest step,
+search-and-learn's default; "sum" for implicit PRMs and loglik). It costs a forward of the whole prefix at every
+depth. An unfinished prefix is scored as a prefix: the implicit PRMs and loglik append no eos to it (a chain that
+drew its eos is scored with it, as the incremental guide counts it), so their summed step rewards are q_t of the
+prefix, the incremental guide's number (tests/flow/test_search.py checks it to 1e-5). Adapters without an
+end-of-response mark (the step-tag PRMs, released PRMs) score a prefix as they score any response; the ORM still
+reads its value head after an appended eos, the position it was trained at.
 """
 
 from __future__ import annotations
@@ -157,18 +160,26 @@ class _RescoreState:
         from harness.core.pool import Pool, Problem, Response
         from harness.core.scores import ScoreSet
         texts = [self.tok.decode(c.text_tokens(), skip_special_tokens=True) for c in chains]
-        groups: dict[int, list[int]] = {}
-        for row, c in enumerate(chains):
-            groups.setdefault(c.problem, []).append(row)
+        for c in chains:
             self.problem_tokens[c.problem] += self.prompt_len[c.problem] + len(c.tokens)
-        order = sorted(groups)
-        pool = Pool([Problem(self.problems[p].id, self.problems[p].problem, self.problems[p].reference,
-                             [Response(texts[r]) for r in groups[p]]) for p in order])
-        steps, _ = self.g.rm.compute_scores(pool)
-        agg = ScoreSet(self.g.rm.name, pool.content_hash(), steps).aggregate(self.g.aggregation)
         out = np.zeros(len(chains))
-        for p, vals in zip(order, agg):
-            out[groups[p]] = vals
+        ended = [c.finished and not c.truncated for c in chains]  # drew its eos: scored as a finished response
+        for finished in (False, True):
+            groups: dict[int, list[int]] = {}
+            for row, c in enumerate(chains):
+                if ended[row] == finished:
+                    groups.setdefault(c.problem, []).append(row)
+            if not groups:
+                continue
+            order = sorted(groups)
+            pool = Pool([Problem(self.problems[p].id, self.problems[p].problem, self.problems[p].reference,
+                                 [Response(texts[r]) for r in groups[p]]) for p in order])
+            score = self.g.rm.compute_scores if finished else getattr(self.g.rm, "compute_prefix_scores",
+                                                                      self.g.rm.compute_scores)
+            steps, _ = score(pool)
+            agg = ScoreSet(self.g.rm.name, pool.content_hash(), steps).aggregate(self.g.aggregation)
+            for p, vals in zip(order, agg):
+                out[groups[p]] = vals
         return out
 
     def problem_cost(self, p: int) -> dict:
