@@ -178,10 +178,10 @@ class ImplicitPRM(RewardModel):
             check_same_tokenizer(tok, load_tokenizer(ref_path))
         encs = encode_pool(tok, pool, max_len=c.max_len, add_eos=not self.as_prefix)
         runtime = dict(batch_size=c.score_batch_size, max_tokens=c.max_batch_tokens, padding_side=c.padding_side,
-                       share_prompt=c.share_prompt, progress=c.progress)
+                       share_prompt=c.share_prompt, progress=c.progress, dedupe=True)
         policy = regroup(step_logps(model, encs, pad_id(tok), desc=f"{self.name} policy", **runtime), pool)
         del model
-        ref = (cached_step_logps(ref_path, pool, dtype=c.dtype, max_len=c.max_len, device=c.device,
+        ref = (cached_step_logps(ref_path, pool, dtype=c.dtype, max_len=c.max_len, device=c.device, encs=encs,
                                  add_eos=not self.as_prefix, **runtime)
                if ref_path is not None else None)
         steps = []

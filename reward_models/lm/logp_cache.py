@@ -42,11 +42,13 @@ def _stored(path, pool) -> list | None:
 def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int | None = None,
                       load: Callable[[], tuple] | None = None, device: str = "cpu", batch_size: int = 8,
                       max_tokens: int | None = None, padding_side: str = "left", progress: bool = True,
-                      desc: str = "reference log-probs", share_prompt: bool = False,
-                      add_eos: bool = True) -> list[list[list[float]]]:
+                      desc: str = "reference log-probs", share_prompt: bool = False, dedupe: bool = False,
+                      encs: list | None = None, add_eos: bool = True) -> list[list[list[float]]]:
     """[problem][response][step] sums of log pi_model; the model is loaded (via `load`) only on a cache miss.
-    add_eos=False: each response read as an unfinished prefix (no eos after it, as a guided search's rescoring
-    asks)."""
+
+    add_eos=False: each response read as an unfinished prefix (no eos after it, as a guided search's rescoring asks).
+    encs: the pool already encoded with this model's tokenizer, max_len and add_eos (a scorer's policy pass made them),
+    reused when the pool is one chunk instead of tokenizing it again; dedupe: see step_logps."""
     from harness.core.pool import Pool
     from reward_models.lm.loading import load_causal_lm, pad_id
     from reward_models.lm.logprobs import encode_pool, regroup, step_logps
@@ -75,9 +77,11 @@ def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int 
                 loaded = load() if load is not None else load_causal_lm(model_path, dtype=dtype, device=device)
             model, tok = loaded
             part = Pool(pool.problems[a:b], pool.path)
-            sums = step_logps(model, encode_pool(tok, part, max_len=max_len, add_eos=add_eos), pad_id(tok),
-                              batch_size=batch_size, max_tokens=max_tokens, padding_side=padding_side, desc=desc,
-                              progress=progress, share_prompt=share_prompt)
+            part_encs = (encs if encs is not None and not keep
+                         else encode_pool(tok, part, max_len=max_len, add_eos=add_eos))
+            sums = step_logps(model, part_encs, pad_id(tok), batch_size=batch_size, max_tokens=max_tokens,
+                              padding_side=padding_side, desc=desc, progress=progress, share_prompt=share_prompt,
+                              dedupe=dedupe)
             parts[i] = json.loads(json.dumps(regroup([s.tolist() for s in sums], part)))  # as a reload reads it
             if keep:
                 store.save((a, b), key, parts[i])

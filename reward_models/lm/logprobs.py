@@ -174,8 +174,11 @@ def token_logps(model, batch):
 
 def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max_tokens: int | None = None,
                padding_side: str = "left", desc: str = "log-probs", progress: bool = True,
-               return_tokens: bool = False, share_prompt: bool = False):
+               return_tokens: bool = False, share_prompt: bool = False, dedupe: bool = False):
     """Per-step sums of log pi(token) for every sequence (float64), in the order of `encs`.
+
+    dedupe: forward each distinct sequence (same ids and step map) once and hand its numbers to every copy; a pool's
+    repeated responses (3-8% of an arith test pool) then cost nothing, and copies get equal scores exactly.
 
     With return_tokens, also each sequence's token log-probs (float32, aligned with `Encoded.step_of`).
     share_prompt: compute each distinct prompt once and reuse its key/value cache (see the module docstring);
@@ -184,6 +187,19 @@ def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max
     import torch
 
     from harness.core import progress as progress_mod
+    if dedupe:
+        first: dict[tuple, int] = {}
+        where = [first.setdefault((tuple(e.ids), e.prompt_len, e.step_of.tobytes()), len(first)) for e in encs]
+        if len(first) < len(encs):
+            uniq = [None] * len(first)
+            for e, w in zip(encs, where):
+                uniq[w] = uniq[w] or e
+            out = step_logps(model, uniq, pad, batch_size=batch_size, max_tokens=max_tokens,
+                             padding_side=padding_side, desc=desc, progress=progress, return_tokens=return_tokens,
+                             share_prompt=share_prompt)
+            if return_tokens:
+                return [out[0][w].copy() for w in where], [out[1][w].copy() for w in where]
+            return [out[w].copy() for w in where]
     STATS["passes"] += 1
     sums: list[np.ndarray | None] = [None] * len(encs)
     toks: list[np.ndarray | None] = [None] * len(encs)

@@ -132,3 +132,23 @@ def test_the_authors_eval_code_transcribed_gives_the_harness_step_rewards(setup)
         for p_ours, p_other in zip(ours, other):
             for a, b in zip(p_ours, p_other):
                 assert len(a) == len(b) and np.allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("share_prompt", [False, True])
+def test_dedupe_forwards_a_repeated_response_once_with_the_same_numbers(setup, share_prompt):
+    """Problems "a" and "a2" share a prompt and a response: with dedupe it is forwarded once, both copies get its
+    numbers exactly, and every sequence's numbers equal the plain pass's within float rounding."""
+    model, tok = setup
+    encs = encode_pool(tok, varied_pool())
+    kw = dict(batch_size=3, progress=False, share_prompt=share_prompt, return_tokens=True)
+    plain, plain_tok = step_logps(model, encs, tok.pad_token_id, **kw)
+    STATS.clear()
+    deduped, deduped_tok = step_logps(model, encs, tok.pad_token_id, dedupe=True, **kw)
+    copy_a, copy_a2 = 0, 7  # first response of "a" and of "a2" (pool order)
+    assert encs[copy_a].ids == encs[copy_a2].ids
+    assert STATS["tokens"] < sum(len(e.ids) for e in encs) - (0 if not share_prompt else STATS["prompt_tokens_saved"])
+    np.testing.assert_array_equal(deduped[copy_a], deduped[copy_a2])
+    assert deduped[copy_a] is not deduped[copy_a2]  # copies, so a caller editing one leaves the other alone
+    for p, d, pt, dt in zip(plain, deduped, plain_tok, deduped_tok):
+        np.testing.assert_allclose(d, p, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(dt, pt, atol=1e-5, rtol=0)
