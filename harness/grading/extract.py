@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.grading.normalize import MAX_ANSWER_CHARS, clean_answer, matching_brace
+from harness.grading.normalize import MAX_ANSWER_CHARS, clean_answer, matching_brace, normalize_text
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _HOPE = re.compile(r"I hope it is correct", re.I)
@@ -41,7 +41,8 @@ _MATH_SPAN = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\\\[(.+?)\\\]|(?<![
 _PLAIN_NUMBER = re.compile(r"(?:^|(?<=[\s=(*]))[$€£]?(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+)(?!\d)"
                            r"(\s*(?:\\?%|percent\b))?")
 _JOIN = re.compile(r"\s*(?:,?\s*and|,?\s*or|,)\s*")
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}")
+# text in math, and a command's one-word argument (\\begin{pmatrix}, \\mathbb{R}): neither is prose
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{[^{}]*\}|\\[A-Za-z]+\s*\{[A-Za-z*]*\}")
 _SEPARATOR = re.compile(r"\b(?:and|or)\b|,|;")
 # a word of prose: not a LaTeX command, not "and" / "or" (which join answers), not capitals ("RPS", a name in math)
 _PROSE_WORD = re.compile(r"(?<![\\A-Za-z])(?!(?:and|or)\b)[A-Za-z][a-z]{2,}")
@@ -78,6 +79,15 @@ def last_boxed(text: str) -> str | None:
     return boxes[-1][2] if boxes else None
 
 
+def _has_prose(s: str) -> bool:
+    """Words of prose in `s` (text commands and commands' one-word arguments do not count)."""
+    return bool(_PROSE_WORD.search(_TEXT_CMD.sub(" ", s)))
+
+
+def _same_text(a: str, b: str) -> bool:
+    return normalize_text(a) == normalize_text(b)
+
+
 def boxed_answer(text: str) -> tuple[str | None, int]:
     """The last box's content, with the boxes joined to it read as one set, and where that last box ends.
 
@@ -96,11 +106,13 @@ def boxed_answer(text: str) -> tuple[str | None, int]:
         if b_content is None:
             break
         between = text[b_end:start]
-        near = len(between) < 10 or (len(between) < 70 and b_content.strip() != parts[-1]
+        near = len(between) < 10 or (len(between) < 70 and not _same_text(b_content, parts[-1])
                                      and _SEPARATOR.search(between))
         if not near:
             break
-        if b_content.strip() != parts[-1]:
+        if _same_text(b_content, parts[-1]):
+            parts[-1] = b_content.strip()  # "$\\boxed{256.70}$ ... $\\boxed{\\$256.70}$" is one answer
+        else:
             parts.append(b_content.strip())
         start = b_start
     return ",".join(reversed(parts)), end
@@ -143,7 +155,7 @@ def last_expression(text: str) -> str | None:
     joined: list[str] = []
     for m in _MATH_SPAN.finditer(text):
         inner = next(g for g in m.groups() if g is not None).strip()
-        if _PROSE_WORD.search(re.sub(_TEXT_CMD, " ", inner)):
+        if _has_prose(inner):
             continue  # "$2 each, so she makes $": two currency signs, not math
         if inner and not re.fullmatch(r"[.,;:]*", inner):
             # spans joined by "and" / "or" / "," are one answer, a set (math-verify reads up to 6 so)
@@ -164,8 +176,7 @@ def last_expression(text: str) -> str | None:
 def _sentence_answer(ans: str) -> str:
     """An answer stated as a sentence ("The largest $n$ is 34") is the last expression in it; text without any
     expression ("Monday", "no solution") is kept as it is."""
-    outside = _MATH_SPAN.sub(" ", ans)
-    if not _PROSE_WORD.search(re.sub(_TEXT_CMD, " ", outside)):
+    if not _has_prose(_MATH_SPAN.sub(" ", ans)):
         return ans
     expr = last_expression(ans)
     return expr if expr is not None else ans
@@ -195,7 +206,7 @@ def _final_after(text: str, after: int) -> str | None:
     first = _first_expression(rest)
     ans = _sentence_answer(_HOPE.split(first, 1)[0].rstrip(" .") or first)
     # a statement with no expression in it ("the final answer is that f is increasing") does not override a box
-    return None if _PROSE_WORD.search(_MATH_SPAN.sub(" ", ans)) else ans
+    return None if _has_prose(_MATH_SPAN.sub(" ", ans)) else ans
 
 
 def _candidates(text: str, fallback_number: bool) -> list[tuple[str, str]] | None:

@@ -164,10 +164,20 @@ def test_answer_key_groups_equal_answers(group):
     assert len(keys) == 1, keys
 
 
-@pytest.mark.parametrize("reference, answer", EQUAL)
+# Graded equal against a reference, voting apart: math-verify calls an integer percentage equal to the integer
+# (MATH references drop the sign) and to its value (10% = 0.1); a key can follow only one, and follows the value.
+VOTE_APART = [("10", "10\\%"), ("50\\%", "50")]
+
+
+@pytest.mark.parametrize("reference, answer", [pair for pair in EQUAL if pair not in VOTE_APART])
 def test_answer_key_agrees_with_the_verdict_on_equal_pairs(reference, answer):
     """Votes split no answer the grader calls equal: every equivalent pair of the table shares one key."""
     assert answer_key(reference) == answer_key(answer)
+
+
+@pytest.mark.parametrize("reference, answer", VOTE_APART)
+def test_integer_percent_is_graded_equal_to_the_integer_but_votes_with_its_value(reference, answer):
+    assert is_equivalent(reference, answer) and answer_key(reference) != answer_key(answer)
 
 
 @pytest.mark.parametrize("reference, answer", [(a, b) for a, b in NOT_EQUAL if a and b])
