@@ -38,7 +38,7 @@ _PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")  # a word that is not a LaTe
 _MATH_SPAN = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\\\[(.+?)\\\]|(?<![\\\d])\$((?:\\\$|[^\n$])+?)(?<!\\)\$"
                         r"|(?<!\\)\\\(((?:[^\\\n]|\\(?!\)))+?)\\\)", re.S)
 # a plain number outside math, anchored as math-verify anchors it (after a space, "=", "(", "**" or a currency sign)
-_PLAIN_NUMBER = re.compile(r"(?:^|(?<=[\s=(*]))[$€£]?(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+)(?!\d)"
+_PLAIN_NUMBER = re.compile(r"(?:^|(?<=[\s=(*]))(?:\\?[$€£])?(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+)(?!\d)"
                            r"(\s*(?:\\?%|percent\b))?")
 _JOIN = re.compile(r"\s*(?:,?\s*and|,?\s*or|,)\s*")
 # text in math, and a command's one-word argument (\\begin{pmatrix}, \\mathbb{R}): neither is prose
@@ -155,7 +155,7 @@ def last_expression(text: str) -> str | None:
     joined: list[str] = []
     for m in _MATH_SPAN.finditer(text):
         inner = next(g for g in m.groups() if g is not None).strip()
-        if _has_prose(inner):
+        if m.group(3) is not None and _has_prose(inner):
             continue  # "$2 each, so she makes $": two currency signs, not math
         if inner and not re.fullmatch(r"[.,;:]*", inner):
             # spans joined by "and" / "or" / "," are one answer, a set (math-verify reads up to 6 so)

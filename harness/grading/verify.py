@@ -170,6 +170,18 @@ def is_word(answer: str) -> bool:
     return bool(_WORD.fullmatch(text)) and text != "pi"
 
 
+def reference_parses(reference: str) -> bool:
+    """Whether a reference has a value the grader can compare with: a word, a math-verify parse or plain
+    arithmetic. One that has none (a cut-off "\\frac{1}{") only ever equals its own spelling."""
+    try:
+        ref = clean_answer(reference)
+        if not ref or len(ref) > MAX_ANSWER_CHARS:
+            return False
+        return is_word(ref) or bool(_parse(ref)) or _arith(ref) is not None
+    except (Exception, RecursionError):
+        return False
+
+
 def is_equivalent(reference: str, answer: str) -> bool:
     """True when `answer` is mathematically equal to `reference`; False on anything unparseable or failing."""
     try:

@@ -318,7 +318,7 @@ def test_new_grader_code_does_not_reuse_old_verdicts(tmp_path, monkeypatch):
     grade_pool_with_stats(pool, workers=0, cache_path=path)
     monkeypatch.setattr("harness.grading.runner.GRADER_VERSION", "edited")
     _, stats = grade_pool_with_stats(pool, workers=0, cache_path=path)
-    assert stats.cache_hits == 0 and stats.computed == 2
+    assert stats.cache_hits == 0 and stats.computed == 3  # verdict, vote key, does the reference parse
 
 
 # --- the command ------------------------------------------------------------------------------------------------
@@ -347,6 +347,19 @@ def test_grade_command_bad_input_is_one_line_exit_2(tmp_path, capsys, cache_root
     (tmp_path / "p.jsonl").write_text('{"id": "p", "problem": "q", "reference": "1", "responses": ["x"]}\n')
     assert cli_main(["grade", str(tmp_path / "p.jsonl"), "--timeout", "0"]) == 2
     assert "--timeout" in capsys.readouterr().err
+
+
+def test_grade_names_unparsable_references_and_strict_refuses_them(tmp_path, capsys, cache_root):
+    src = tmp_path / "pool.jsonl"
+    rows = [{"id": "ok", "problem": "q", "reference": "\\frac{1}{2}", "responses": ["The answer is 0.5"]},
+            {"id": "cut", "problem": "q", "reference": "\\frac{1}{", "responses": ["The answer is 0.5"]}]
+    src.write_text(json.dumps(rows[0]) + "\n\n" + json.dumps(rows[1]) + "\n")  # a blank line: "cut" is line 3
+    assert cli_main(["grade", str(src), "-o", str(tmp_path / "out.jsonl"), "--workers", "0"]) == 0
+    assert "1 reference(s) do not parse" in (err := capsys.readouterr().err) and f"{src}:3 id 'cut'" in err
+    assert cli_main(["grade", str(src), "-o", str(tmp_path / "strict.jsonl"), "--workers", "0", "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert f"{src}:3" in err and "'cut'" in err and "reference" in err
+    assert not (tmp_path / "strict.jsonl").exists()  # nothing written
 
 
 # --- real data --------------------------------------------------------------------------------------------------
