@@ -46,6 +46,7 @@ class Source:
     their_answers: list[list[str | None]] | None = None  # their extracted answers, where published
     fallback_number: bool = False
     notes: list[str] = field(default_factory=list)
+    compare_math_verify: bool = False  # also measure math-verify on its own (parse the whole text, verify)
 
 
 def _as_list(v):
@@ -73,7 +74,8 @@ def processbench(data: Path, split: str, refs: dict[str, str], fallback_number: 
         text = "\n\n".join(_as_list(r["steps"]))
         problems.append(Problem(r["id"], r["problem"], ref, [Response(text)], {"generator": r["generator"]}))
         labels.append([bool(r["final_answer_correct"])])
-    src = Source(f"ProcessBench {split}", Pool(problems), labels, fallback_number=fallback_number)
+    src = Source(f"ProcessBench {split}", Pool(problems), labels, fallback_number=fallback_number,
+                 compare_math_verify=True)
     src.notes.append(f"{len(rows)} rows, {len(problems)} joined to a reference on the problem text, "
                      f"{missing} without one")
     src.notes.append("their `final_answer_correct` comes with human step labels; ours is answer matching"
@@ -152,6 +154,9 @@ def classify(src: Source, p: Problem, r: Response, ours: bool, theirs: bool, the
     """The class of one disagreement. The rules were written after reading every disagreement of every source."""
     if r.answer is None:
         return "no stated answer (no \\boxed, no 'answer is'): we grade it wrong, their label (human) says right"
+    if not ours and (find_answer(r.text, src.fallback_number).style or "") == "last":
+        return ("no marked answer: the last expression, which we (and math-verify) take, is not the solution's "
+                "answer; their label says right")
     if their_answer == "[invalid]":
         return "their extraction found no answer where ours did (e.g. lower-case 'the answer is 20')"
     if their_answer is not None and not _same(their_answer, r.answer):
@@ -165,6 +170,19 @@ def classify(src: Source, p: Problem, r: Response, ours: bool, theirs: bool, the
         return ("equal value written differently (unreduced fraction, decimal, ratio, identity, '10{,}000'); "
                 "their label says wrong")
     return "we say not equal, their label says equal"
+
+
+def math_verify_alone(src: Source) -> int:
+    """How many responses math-verify on its own grades as their labels do: its default extraction of the whole
+    response text, `verify(parse("\\boxed{reference}"), parse(text))`. Run here, on the main thread, where its own
+    timeouts work."""
+    from math_verify import parse, verify
+    agree = 0
+    for p, row in zip(src.pool.problems, src.labels):
+        gold = parse("\\boxed{" + p.reference + "}")
+        for r, theirs in zip(p.responses, row):
+            agree += bool(verify(gold, parse(r.text))) == theirs
+    return agree
 
 
 def run_source(src: Source, workers: int, timeout: float, dump) -> dict:
@@ -194,7 +212,8 @@ def run_source(src: Source, workers: int, timeout: float, dump) -> dict:
         src.notes.append(f"our extracted answer equals their published one for {same} of {len(pairs)} responses")
     n = sum(confusion.values())
     agree = confusion[(True, True)] + confusion[(False, False)]
-    return {"name": src.name, "n": n, "agree": agree, "confusion": confusion, "classes": classes, "stats": stats,
+    mv_agree = math_verify_alone(src) if src.compare_math_verify else None
+    return {"name": src.name, "n": n, "agree": agree, "mv_agree": mv_agree, "confusion": confusion, "classes": classes, "stats": stats,
             "notes": src.notes, "seconds": time.monotonic() - t0}
 
 
@@ -243,6 +262,12 @@ def main(argv=None) -> int:
     return 0
 
 
+def _ids(items, most: int = 12) -> str:
+    """Every id of a class (the first `most` of a large one): each disagreement can be looked up."""
+    ids = [_md_escape(i["id"]) for i in items]
+    return ", ".join(ids[:most]) + (f", … ({len(ids) - most} more)" if len(ids) > most else "")
+
+
 def _md_escape(s) -> str:
     s = "—" if s is None else str(s)
     s = s.replace("\n", " ⏎ ").replace("|", "\\|")
@@ -260,7 +285,7 @@ def report(results, unref, cmd, wall, args) -> str:
              "ours+/theirs- = we grade the response correct and their label says incorrect, and so on. "
              "Each disagreement class below is one line with its count and a real example.", "",
              "Grader bugs these comparisons found, fixed in harness/grading (each is a case in "
-             "tests/grading/test_grading.py):",
+             "tests/grading/):",
              "",
              "- `\\boxed{\\15}`, a `\\$15` that lost its dollar sign, read as nothing (ProcessBench gsm8k-329)",
              "- a reference with unit words after an expression, `8\\sqrt{3} \\text { square inches}`, never matched "
@@ -268,13 +293,24 @@ def report(results, unref, cmd, wall, args) -> str:
              "- GSM8K-style grading took the sentence `Verna received $7.00 in change` as the answer of "
              "`**Answer:** ...` instead of its number (ProcessBench gsm8k-299)",
              "- OVM's `label` is `\"[invalid]\"` (a truthy string) where they found no answer: this script first "
-             "read it as correct", "",
-             "| source | n | agreement | ours+ theirs+ | ours+ theirs- | ours- theirs+ | ours- theirs- | "
-             "computed | cached | timeouts | s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "read it as correct",
+             "- our extraction lost answers math-verify alone keeps (ProcessBench-math agreement was 960 of 1,000 "
+             "with grader 164121674ea7, against math-verify's 985): a response with no box and no 'answer is' now "
+             "gives its last expression (math-542 `\\(45\\)`, math-923 `**36**`); an answer stated as a sentence "
+             "gives the expression in it (`Final Answer: The largest $n$ is 34.` -> 34); a 'final answer is' "
+             "statement after the last box wins over it (math-835, math-644); boxes joined by 'and' or a short gap "
+             "are one set, by math-verify's own rule (math-47); `2{,}5` is a decimal (tests/grading/test_extract.py)",
+             "- what changed in the verdicts (tests/grading/test_verify.py): words compare as text (`listen` was equal "
+             "to `silent`); an inequality equals its solution set whichever side is the reference; vote keys follow "
+             "the verdicts (a percentage votes with its value, 0.0000001 apart from 0)", "",
+             "| source | n | agreement | agree (ours) | agree (math-verify alone) | ours+ theirs+ | ours+ theirs- | "
+             "ours- theirs+ | ours- theirs- | computed | cached | timeouts | s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         c, s = r["confusion"], r["stats"]
-        lines.append(f"| {r['name']} | {r['n']} | {r['agree'] / r['n']:.2%} | {c[(True, True)]} | {c[(True, False)]} | "
+        mv = "—" if r["mv_agree"] is None else r["mv_agree"]
+        lines.append(f"| {r['name']} | {r['n']} | {r['agree'] / r['n']:.2%} | {r['agree']} | {mv} | "
+                     f"{c[(True, True)]} | {c[(True, False)]} | "
                      f"{c[(False, True)]} | {c[(False, False)]} | {s.computed} | {s.cache_hits} | {s.timeouts} | "
                      f"{r['seconds']:.1f} |")
     lines += ["", "ProcessBench olympiadbench / omnimath are not graded: their files carry no reference answer "
@@ -288,15 +324,15 @@ def report(results, unref, cmd, wall, args) -> str:
         if not r["classes"]:
             lines += ["No disagreements.", ""]
             continue
-        lines += ["| class | count | ours / theirs | example: id, reference, our answer, their answer, text tail |",
-                  "|---|---:|---|---|"]
+        lines += ["| class | count | ours / theirs | example: id, reference, our answer, their answer, text tail | ids |",
+                  "|---|---:|---|---|---|"]
         for cls, items in sorted(r["classes"].items(), key=lambda kv: -len(kv[1])):
             flips = Counter(("+" if i["ours"] else "-") + "/" + ("+" if i["theirs"] else "-") for i in items)
             ex = items[0]
             lines.append(f"| {cls} | {len(items)} | {', '.join(f'{k} {v}' for k, v in flips.most_common())} | "
                          f"`{_md_escape(ex['id'])}` ref `{_md_escape(ex['reference'])}`, ours "
                          f"`{_md_escape(ex['our_answer'])}`, theirs `{_md_escape(ex['their_answer'])}`: "
-                         f"{_md_escape(ex['tail'][-150:])} |")
+                         f"{_md_escape(ex['tail'][-150:])} | {_ids(items)} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

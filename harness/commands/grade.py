@@ -1,10 +1,15 @@
-"""`harness grade POOL [-o OUT] [--workers N] [--timeout S]`: fill answer, correct and answer_key of every response.
+"""`harness grade POOL [-o OUT] [--workers N] [--timeout S] [--strict]`: fill answer, correct and answer_key of every
+response.
 
-Without -o the pool file is replaced atomically. Verdicts are cached per (grader version, reference, answer), so
+Without -o the pool file is replaced atomically. A reference that does not parse (a cut-off "\\frac{1}{") makes
+every response to its problem wrong: `grade` counts such references and names each (file, line, id) in a warning on
+stderr; with --strict it writes nothing and exits 2. Verdicts are cached per (grader version, reference, answer), so
 re-grading a pool, or grading another pool with the same answers, computes nothing twice.
 """
 
 from __future__ import annotations
+
+import sys
 
 from harness.cli import arguments, command
 
@@ -19,6 +24,8 @@ def _add(p):
     p.add_argument("--fallback-number", action="store_true",
                    help="when a response states no answer, take its last number (GSM8K-style)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a pool with a reference that does not parse (exit 2, nothing written)")
 
 
 def summary_lines(pool, stats) -> list[str]:
@@ -33,6 +40,13 @@ def summary_lines(pool, stats) -> list[str]:
         f"cache hits {stats.cache_hits}, computed {stats.computed}, timeouts {stats.timeouts}"
         + (f", errors {stats.errors}" if stats.errors else "") + f"; {stats.seconds:.1f} s",
     ]
+
+
+def unparsable_lines(path, ids: list[str]) -> list[tuple[int, str]]:
+    """(line, id) in the pool file of each problem id in `ids`, in that order."""
+    from harness.core.pool import iter_json_lines
+    lines = {str(rec.get("id")): i for i, rec in iter_json_lines(path) if isinstance(rec, dict)}
+    return [(lines.get(pid), pid) for pid in ids]
 
 
 @command("grade", "extract answers, decide correctness and vote keys of every response in a pool")
@@ -50,6 +64,15 @@ def run(args) -> int:
     graded, stats = grade_pool_with_stats(pool, workers=args.workers, timeout=args.timeout,
                                           extract_fallback_number=args.fallback_number,
                                           progress=False if args.no_progress else None)
+    if stats.unparsable:
+        where = unparsable_lines(args.pool, stats.unparsable)
+        if args.strict:
+            first = stats.unparsable[0]
+            more = f" (and {len(stats.unparsable) - 1} more: {where[1:]})" if len(stats.unparsable) > 1 else ""
+            raise InputError(f"reference of problem id {first!r} does not parse{more}", file=args.pool,
+                             line=where[0][0], field="reference", expected="an answer the grader can read")
+        print(f"warning: {len(stats.unparsable)} reference(s) do not parse, so every response to them is graded "
+              "wrong: " + "; ".join(f"{args.pool}:{line} id {pid!r}" for line, pid in where), file=sys.stderr)
     out = args.output or args.pool
     save_pool(graded, out)
     for line in summary_lines(graded, stats):

@@ -24,6 +24,21 @@ _TRAILING_UNIT = re.compile(r"^((?:(?!\\text).)*?[\d}\)])\s*"
 _WRAPPED = re.compile(r"^\\(?:boxed|fbox|text|textbf|mathrm|mbox)\s*\{")
 
 
+# "2{,}5" is LaTeX's decimal comma (2.5); "10{,}000" a thousands group (verify reads it), as is any "{,}" before
+# exactly three digits unless the integer part is 0 ("0{,}125" = 0.125)
+_DECIMAL_COMMA = re.compile(r"(?<![\d.])(\d+)\{,\}(\d+)(?![\d{])")
+
+
+def decimal_comma(s: str) -> str:
+    """'2{,}5' -> '2.5' (a decimal comma); '10{,}000' and '1{,}008{,}000' are left as thousands groups."""
+    def one(m: re.Match) -> str:
+        whole, frac = m.group(1), m.group(2)
+        if len(frac) == 3 and whole != "0":
+            return m.group(0)
+        return f"{whole}.{frac}"
+    return _DECIMAL_COMMA.sub(one, s)
+
+
 def matching_brace(s: str, open_at: int) -> int | None:
     """Index of the '}' closing the '{' at `open_at`, skipping escaped braces; None when unbalanced."""
     depth = 0
@@ -84,6 +99,7 @@ def clean_answer(s: str | None) -> str | None:
             s = re.sub(r"^\\\$\s*|^\$\s*(?=\d)", "", s)
         s = re.sub(r"^\\(?=\d)", "", s)  # "\15": a "\$15" that lost its dollar sign
         s = re.sub(r"\\(?:displaystyle|left|right)\b\s*", "", s).strip()
+        s = decimal_comma(s)
         m = _TEXT_UNIT.match(s)
         m = m or _NUMBER_THEN_WORDS.match(s) or _TRAILING_UNIT.match(s)
         if m:  # "5\text{ cm}", "18 dollars" -> what is left when only unit words follow

@@ -8,7 +8,7 @@ deadline counts as not equivalent (and its answer gets the plain-text key).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.core import cache
@@ -40,6 +40,7 @@ class GradingStats:
     timeouts: int = 0           # computed calls past the deadline (soft or hard), plus cached timeouts
     workers_replaced: int = 0
     errors: int = 0             # calls whose worker died for another reason
+    unparsable: list = field(default_factory=list)  # ids of problems whose reference does not parse
     correct: int = 0
     seconds: float = 0.0
 
@@ -94,6 +95,8 @@ def grade_pool_with_stats(pool: Pool, *, workers: int = 1, timeout: float = 5.0,
                 tasks.setdefault(("key", ans, ""), MISS)
     stats.distinct_pairs = sum(1 for t in tasks if t[0] == "eq")
     stats.distinct_answers = len(tasks) - stats.distinct_pairs
+    for p in pool.problems:  # a reference that does not parse makes every response wrong: callers say so
+        tasks.setdefault(("ref", p.reference, ""), MISS)
 
     store = VerdictCache(default_cache_path() if cache_path is _DEFAULT else cache_path)
     try:
@@ -134,6 +137,7 @@ def grade_pool_with_stats(pool: Pool, *, workers: int = 1, timeout: float = 5.0,
     finally:
         store.close()
 
+    stats.unparsable = [p.id for p in pool.problems if tasks[("ref", p.reference, "")] is False]
     problems = []
     for p, row in zip(pool.problems, answers):
         responses = []

@@ -37,12 +37,17 @@ logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns once that w
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify  # noqa: E402
 
 
-def _grader_version() -> str:
-    """Cached verdicts are keyed by this: a hash of the code that decides them, so an edit here, in normalize or
-    in safe_arith never reuses a verdict the old code made; plus the math-verify version."""
-    here = Path(__file__).resolve().parent
+# the code that decides a grade: what answer a response gives, and whether it equals the reference
+GRADER_FILES = ("extract.py", "verify.py", "normalize.py", "safe_arith.py")
+
+
+def _grader_version(here: Path | None = None) -> str:
+    """Cached verdicts are keyed by this: a hash of the code that decides grades (GRADER_FILES, in `here`, this
+    package by default), so an edit to any of them never reuses a verdict the old code made; plus the math-verify
+    version. Reports cite it, so extraction is in the hash too although verdicts do not depend on it."""
+    here = here or Path(__file__).resolve().parent
     code = hashlib.sha256()
-    for name in ("verify.py", "normalize.py", "safe_arith.py"):
+    for name in GRADER_FILES:
         code.update((here / name).read_bytes())
     return f"{code.hexdigest()[:12]}/math-verify-{importlib.metadata.version('math-verify')}"
 
@@ -56,6 +61,7 @@ _UNICODE = {"−": "-", "–": "-", "×": "\\times ", "÷": "\\div ", "π": "\\p
             "¼": "\\frac{1}{4}", "¾": "\\frac{3}{4}", "∞": "\\infty ", "√": "\\sqrt "}
 # thousands separators that math-verify reads as products ("1 000" -> 1*0): a space, "\,", "{,}", "~"
 _GROUP_SEP = re.compile(r"(?<=\d)(?:\\[,;! ]|~|\{,\}| )(?=\d{3}(?!\d))")
+_WORD = re.compile(r"[a-z][a-z'-]*[a-z]")
 _SCIENTIFIC = re.compile(r"^([-+]?\d+(?:\.\d+)?)[eE]([-+]?\d+)$")
 
 
@@ -134,13 +140,46 @@ def _is_equivalent(reference: str, answer: str) -> bool:
         return True
     if len(ref) > MAX_ANSWER_CHARS or len(ans) > MAX_ANSWER_CHARS:
         return False
+    if is_word(ref) or is_word(ans):
+        return False  # words compare as text (above), never as products of letters ("listen" = "silent")
     gold, pred = list(_parse(ref)), list(_parse(ans))
     if not gold or not pred:  # math-verify has no value for a side: plain arithmetic may
         gold = gold or ([v] if (v := _arith(ref)) is not None else [])
         pred = pred or ([v] if (v := _arith(ans)) is not None else [])
         if not gold or not pred:
             return False
-    return bool(verify(gold, pred, timeout_seconds=None))
+    # allow_set_relation_comp: an inequality equals its solution set whichever side is the reference
+    # ("x \\le 2" vs "(-\\infty, 2]"); by default math-verify converts only a reference relation
+    if verify(gold, pred, timeout_seconds=None, allow_set_relation_comp=True):
+        return True
+    # a relation against a set is decided both ways round ("x^2 = 4" vs "{-2, 2}"), as its vote key is its set
+    if (any(_is_relation(v) for v in gold) and any(isinstance(v, sympy.Set) for v in pred)) or \
+            (any(_is_relation(v) for v in pred) and any(isinstance(v, sympy.Set) for v in gold)):
+        return bool(verify(pred, gold, timeout_seconds=None, allow_set_relation_comp=True))
+    return False
+
+
+def _is_relation(value) -> bool:
+    return isinstance(value, (sympy.Rel, sympy.And)) and len(getattr(value, "free_symbols", ())) == 1
+
+
+def is_word(answer: str) -> bool:
+    """A word or phrase of letters ("east", "\\text{No solution}", "ab"): compared as text, case and spacing
+    normalised. Single letters ("x", "C") and "pi" stay math."""
+    text = normalize_text(answer)
+    return bool(_WORD.fullmatch(text)) and text != "pi"
+
+
+def reference_parses(reference: str) -> bool:
+    """Whether a reference has a value the grader can compare with: a word, a math-verify parse or plain
+    arithmetic. One that has none (a cut-off "\\frac{1}{") only ever equals its own spelling."""
+    try:
+        ref = clean_answer(reference)
+        if not ref or len(ref) > MAX_ANSWER_CHARS:
+            return False
+        return is_word(ref) or bool(_parse(ref)) or _arith(ref) is not None
+    except (Exception, RecursionError):
+        return False
 
 
 def is_equivalent(reference: str, answer: str) -> bool:
@@ -152,12 +191,12 @@ def is_equivalent(reference: str, answer: str) -> bool:
 
 
 def _percent_value(value):
-    """math-verify reads "X\\%" as X * UnevaluatedExpr(1/100) and calls an integer percentage equal to the integer
-    (10% = 10) but a decimal one equal to its value (10.5% = 0.105): the key follows the same two rules."""
+    """math-verify reads "X\\%" as X * UnevaluatedExpr(1/100); a percentage votes with its value (10% with 0.1,
+    10.5% with 0.105). math-verify also calls an integer percentage equal to the integer (10% = 10, for references
+    that drop the sign); a key cannot follow both, and the value is what 10% means."""
     if isinstance(value, sympy.Mul) and len(value.args) == 2 and \
             value.args[1] == sympy.UnevaluatedExpr(sympy.Rational(1, 100)):
-        x = value.args[0]
-        return x if isinstance(x, sympy.Integer) else x / 100
+        return value.args[0] / 100
     return value
 
 
@@ -173,9 +212,13 @@ def _decimal(f) -> sympy.Rational:
     """A written decimal as the simplest fraction math-verify would call equal to it: it compares a decimal with any
     number by rounding both to 6 places, so 0.333333 votes with 1/3, 0.142857 with 1/7, 0.5 with 1/2, 0.333 stays
     333/1000 (no simpler fraction rounds to it)."""
-    c = round(Fraction(str(f)), 6)  # as math-verify rounds it: 0.3333333 and 0.333333 both vote with 1/3
+    written = Fraction(str(f))
+    c = round(written, 6)  # as math-verify rounds it: 0.3333333 and 0.333333 both vote with 1/3
     half = Fraction(1, 2 * 10**6)
     r = _simplest_between(c - half, c + half - Fraction(1, 10**15))
+    if r.denominator == 1 and r != written:
+        # math-verify compares a decimal with an integer exactly (0.0000001 != 0, 1.0000001 != 1): as written
+        r = written
     return sympy.Rational(r.numerator, r.denominator)
 
 
@@ -203,6 +246,11 @@ def _function_key(value) -> str | None:
 def _key_of(value) -> str | None:
     if isinstance(value, sympy.Eq) and isinstance(value.lhs, sympy.Symbol):
         value = value.rhs  # "x = 5" votes with "5"
+    elif _is_relation(value):
+        try:  # an inequality in one variable votes with its solution set, as it is graded: "x \\le 2", "(-oo, 2]"
+            value = value.as_set()
+        except Exception:
+            pass
     if isinstance(value, MatrixBase):
         return "m:" + sympy.sstr(value.tolist())
     if not isinstance(value, sympy.Basic):
@@ -234,7 +282,7 @@ def _answer_key(answer: str) -> str | None:
     if ans is None:
         return None
     text = text_key(ans)
-    if len(ans) > MAX_ANSWER_CHARS:
+    if len(ans) > MAX_ANSWER_CHARS or is_word(ans):
         return text
     values = list(_parse(ans))
     if not values and (v := _arith(ans)) is not None:

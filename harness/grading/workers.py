@@ -23,7 +23,8 @@ from typing import Any, Iterable, Iterator
 
 from harness.grading.deadline import DeadlineExceeded, deadline
 
-# A task is ("eq", reference, answer) -> bool, or ("key", answer, "") -> str | None.
+# A task is ("eq", reference, answer) -> bool, ("key", answer, "") -> str | None, or ("ref", reference, "") -> bool
+# (does the reference parse).
 Task = tuple[str, str, str]
 OK, TIMEOUT, KILLED, ERROR = "ok", "timeout", "killed", "error"
 
@@ -37,6 +38,8 @@ def evaluate(task: Task) -> Any:
         return verify.is_equivalent(a, b)
     if kind == "key":
         return verify.answer_key(a)
+    if kind == "ref":
+        return verify.reference_parses(a)
     raise ValueError(f"unknown grading task {kind!r}")
 
 

@@ -24,7 +24,7 @@ from harness.grading import (
 )
 from harness.grading import verify as verify_mod
 from harness.grading.deadline import DeadlineExceeded, deadline
-from harness.grading.extract import last_boxed
+from harness.grading.extract import Extraction, last_boxed
 from harness.grading.normalize import clean_answer
 from harness.grading.workers import KILLED, OK, WorkerPool
 
@@ -35,7 +35,7 @@ DATA = DATA_ROOT
 
 @pytest.mark.parametrize("text, expected", [
     ("so the area is $\\boxed{\\frac{14}{3}}$.", "\\frac{14}{3}"),
-    ("\\boxed{1} is wrong; it is \\boxed{2}", "2"),                                   # the last box wins
+    ("\\boxed{1} is what the first count gives, but the second condition removes one: \\boxed{2}", "2"),  # last box
     ("The set is \\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),                                  # escaped braces are not groups
     ("\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"),
     ("thus \\fbox{7}", "7"),
@@ -71,12 +71,12 @@ def test_extraction_finds_nothing_rather_than_guessing():
 
 def test_last_number_only_when_allowed():
     text = "She sells 9 eggs at $2 each, so she makes $1,018 per week"
-    assert extract_answer(text) is None
+    assert find_answer(text) == Extraction("1,018", "last")  # MATH-style: the last expression, as written
     assert find_answer(text, fallback_number=True).style == "number"
     assert extract_answer(text, fallback_number=True) == "1018"
     # GSM8K-style grading reads the number out of an answer stated as a sentence (ProcessBench gsm8k-299)
     sentence = "**Answer:** Verna received $7.00 in change."
-    assert extract_answer(sentence) == "Verna received $7.00 in change"
+    assert find_answer(sentence) == Extraction("7.00", "answer")  # the expression in the sentence, either way
     assert find_answer(sentence, fallback_number=True).answer == "7.00"
 
 
@@ -164,10 +164,20 @@ def test_answer_key_groups_equal_answers(group):
     assert len(keys) == 1, keys
 
 
-@pytest.mark.parametrize("reference, answer", EQUAL)
+# Graded equal against a reference, voting apart: math-verify calls an integer percentage equal to the integer
+# (MATH references drop the sign) and to its value (10% = 0.1); a key can follow only one, and follows the value.
+VOTE_APART = [("10", "10\\%"), ("50\\%", "50")]
+
+
+@pytest.mark.parametrize("reference, answer", [pair for pair in EQUAL if pair not in VOTE_APART])
 def test_answer_key_agrees_with_the_verdict_on_equal_pairs(reference, answer):
     """Votes split no answer the grader calls equal: every equivalent pair of the table shares one key."""
     assert answer_key(reference) == answer_key(answer)
+
+
+@pytest.mark.parametrize("reference, answer", VOTE_APART)
+def test_integer_percent_is_graded_equal_to_the_integer_but_votes_with_its_value(reference, answer):
+    assert is_equivalent(reference, answer) and answer_key(reference) != answer_key(answer)
 
 
 @pytest.mark.parametrize("reference, answer", [(a, b) for a, b in NOT_EQUAL if a and b])
@@ -308,7 +318,7 @@ def test_new_grader_code_does_not_reuse_old_verdicts(tmp_path, monkeypatch):
     grade_pool_with_stats(pool, workers=0, cache_path=path)
     monkeypatch.setattr("harness.grading.runner.GRADER_VERSION", "edited")
     _, stats = grade_pool_with_stats(pool, workers=0, cache_path=path)
-    assert stats.cache_hits == 0 and stats.computed == 2
+    assert stats.cache_hits == 0 and stats.computed == 3  # verdict, vote key, does the reference parse
 
 
 # --- the command ------------------------------------------------------------------------------------------------
@@ -337,6 +347,19 @@ def test_grade_command_bad_input_is_one_line_exit_2(tmp_path, capsys, cache_root
     (tmp_path / "p.jsonl").write_text('{"id": "p", "problem": "q", "reference": "1", "responses": ["x"]}\n')
     assert cli_main(["grade", str(tmp_path / "p.jsonl"), "--timeout", "0"]) == 2
     assert "--timeout" in capsys.readouterr().err
+
+
+def test_grade_names_unparsable_references_and_strict_refuses_them(tmp_path, capsys, cache_root):
+    src = tmp_path / "pool.jsonl"
+    rows = [{"id": "ok", "problem": "q", "reference": "\\frac{1}{2}", "responses": ["The answer is 0.5"]},
+            {"id": "cut", "problem": "q", "reference": "\\frac{1}{", "responses": ["The answer is 0.5"]}]
+    src.write_text(json.dumps(rows[0]) + "\n\n" + json.dumps(rows[1]) + "\n")  # a blank line: "cut" is line 3
+    assert cli_main(["grade", str(src), "-o", str(tmp_path / "out.jsonl"), "--workers", "0"]) == 0
+    assert "1 reference(s) do not parse" in (err := capsys.readouterr().err) and f"{src}:3 id 'cut'" in err
+    assert cli_main(["grade", str(src), "-o", str(tmp_path / "strict.jsonl"), "--workers", "0", "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert f"{src}:3" in err and "'cut'" in err and "reference" in err
+    assert not (tmp_path / "strict.jsonl").exists()  # nothing written
 
 
 # --- real data --------------------------------------------------------------------------------------------------
