@@ -86,7 +86,8 @@ class HFPRM(RewardModel):
             raise InputError(f"{self.name} needs a PRM checkpoint: pass --model PATH", field="model")
         from reward_models.lm.released import locate
         # a folder, or a Hugging Face id (e.g. peiyi9979/math-shepherd-mistral-7b-prm) at its revision
-        return locate(self.config.model, revision=self.config.revision)
+        # adapters built on this one (autopsv, math_shepherd) score their own checkpoint folders: no revision there
+        return locate(self.config.model, revision=getattr(self.config, "revision", None))
 
     def tag_format(self) -> TagFormat:
         c = self.config
