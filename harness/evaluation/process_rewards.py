@@ -157,8 +157,9 @@ def measure(f: Flat, threshold: float, resamples: int = 1000, seed: int = 0) -> 
            "n_error": int(e_n.sum()), "n_correct": int(c_n.sum()),
            "n_unlocatable": int((f.labels == UNLOCATABLE).sum()), "n_steps_before": int(len(pos)),
            "problems": n, "problems_hash": f.ids_hash,
-           # per problem, for paired comparisons (harness.paper.claims): None where it has no locatable wrong one
-           "localisation_per_problem": [None if d == 0 else round(float(h / d), 6) for h, d in zip(l_hit, e_n)]}
+           # per problem in pool order, for paired comparisons (harness.paper.claims): "located/wrong" counts, one
+           # string (a run file stays readable; a list would take a line a problem)
+           "located_per_problem": " ".join(f"{int(h)}/{int(d)}" for h, d in zip(l_hit, e_n))}
     w = resample_counts(n, resamples, seed).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         be, bc = (w @ e_hit) / (w @ e_n), (w @ c_hit) / (w @ c_n)
@@ -197,10 +198,16 @@ def evaluate(val, tests: dict, *, implicit: bool = False, accumulated: bool = Fa
         thr = step_eval.tune(tf.labels[keep], tf.scores[keep])["threshold"]
         out["views"][view] = {
             "threshold": thr,
-            "tuning": {k: v for k, v in measure(tf, thr, resamples, seed).items() if k != "localisation_per_problem"},
+            "tuning": {k: v for k, v in measure(tf, thr, resamples, seed).items() if k != "located_per_problem"},
             "pools": {name: measure(flatten(tests[name][0], tv[view]), thr, resamples, seed)
                       for name, tv in test_views.items()}}
     return out
+
+
+def located_per_problem(record: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(located, wrong) counts per problem of one pool's record (measure's "located_per_problem")."""
+    pairs = np.array([x.split("/") for x in record["located_per_problem"].split()], dtype=np.int64).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
 
 
 def pct(x) -> str:

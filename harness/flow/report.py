@@ -40,6 +40,7 @@ def render_report(report: dict, fmt: str = "table") -> str:
         return json.dumps({"command": report["command"], "rows": report["rows"], "auc": report["auc"],
                            "config": report["config"], "timings": report.get("timings", {}),
                            "compute": report.get("compute"),
+                           **({"process": report["process"]} if report.get("process") else {}),
                            **({"world": report["world"]} if report.get("world") else {})}, indent=1) + "\n"
     text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
 
@@ -54,6 +55,9 @@ def render_report(report: dict, fmt: str = "table") -> str:
                  ci(a, "within_"), a["responses"]] for a in report["auc"]]
     head = ["generator", "rm", "agg", "ROC AUC pooled", "95% CI", "within-problem AUC", "95% CI", "responses"]
     text += "\n" + tabulate(auc_rows, head, tablefmt="github" if fmt == "markdown" else "simple") + "\n"
+    if report.get("process"):  # step-level: does the reward model find the first wrong step?
+        from harness.evaluation.process_rewards import render
+        text += "\n" + render(report["process"], fmt)
     return text
 
 

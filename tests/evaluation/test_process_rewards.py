@@ -97,11 +97,11 @@ def test_intervals_hold_the_estimate_and_per_problem_localisation_averages_back(
     for k in ("f1", "acc_error", "acc_correct", "localisation", "step_auc"):
         lo, hi = r[f"{k}_ci"]
         assert lo <= r[k] <= hi and lo < hi, k
-    per = r["localisation_per_problem"]
-    b = [brute(Pool([p]), [s], 0.0) if any(not x.correct and x.extra["error_step"] and x.extra["error_step"] <= len(y)
-                                           for x, y in zip(p.responses, s)) else None
-         for p, s in zip(pool.problems, scores)]
-    assert per == [None if x is None else pytest.approx(x["localisation"]) for x in b]
+    located, wrong = pr.located_per_problem(r)
+    assert located.sum() / wrong.sum() == pytest.approx(r["localisation"])
+    for p, s, k, n in zip(pool.problems, scores, located, wrong):
+        b = brute(Pool([p]), [s], 0.0)
+        assert n == b["n_error"] and (n == 0 or k / n == pytest.approx(b["localisation"]))
 
 
 def test_threshold_is_tuned_on_validation_and_applied_unchanged_to_each_test_pool():
