@@ -119,7 +119,7 @@ def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str,
 
 def render(runs: dict[str, dict], task: str, scale: str) -> str:
     from harness.paper import tables as T
-    from harness.paper.claims import MARGIN, verdict_lines
+    from harness.paper.claims import MARGIN, step_claim_lines, verdict_lines
     from harness.paper.recipes import ABLATION_TABLES, by_label, main_experiments
     known = by_label()
     main = [e.label for e in main_experiments() if e.label in runs]
@@ -145,6 +145,8 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         "## Paper claims, checked here",
         f"Generated from the tables below (differences count beyond {MARGIN:g} point of average accuracy).",
         "\n".join(verdict_lines(runs)),
+        "Step level, from a paired interval over problems (holds / does not hold / tie):",
+        "\n".join(step_claim_lines(runs)),
         "## Table 1 analog: best-of-N (min step aggregation)",
         T.table1(runs, main),
         "Without a reward model (the same pools):",
@@ -173,6 +175,14 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         "The same run with training seeds 1 and 2 (the order of the data): how far a rerun, e.g. on another CPU "
         "whose float rounding changes the training trajectory, can land from the committed numbers.",
         T.ablation_table(runs, ABLATION_TABLES["noise"]),
+        "## Process rewards: does a step score find the first wrong step?",
+        "On the arith world's step labels (the first wrong step of every wrong response). F1: ProcessBench's protocol, "
+        "the first step below a threshold chosen on the validation rollouts (rm_val-mid) and applied unchanged to "
+        "the test pools, with its accuracy on wrong responses (exactly the first wrong step) and on correct ones (no "
+        "step flagged), in %. Localisation: wrong responses whose lowest step is the first wrong step, in %. Step "
+        "AUC: correct steps before a first wrong step against it. Implicit PRMs are measured on the step reward and "
+        "on the accumulated q_t; 95% CIs over problems are in each run's file.",
+        T.process_table(runs, main),
         "## Development FLOPs (Figure 2 analog)",
         "Data collection ((prompt + generated) tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo "
         "completions, each of which reads its prompt and the prefix it continues), "
