@@ -61,12 +61,14 @@ def compute(total: float, instructions: int) -> dict:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
+    from harness.core import cache
     r = tmp_path_factory.mktemp("tables") / "results"
-    for loss in ("dpo", "kto", "nca", "ce"):
-        write_run(r, f"implicit_{loss}", f"implicit_{loss}", "perfect", compute(1e12, 100))
-    write_run(r, "orm", "orm", "inverse", compute(1e12, 100))
-    write_run(r, "math_shepherd", "math_shepherd", "random", compute(4e12, 10))
-    write_run(r, "implicit_ce-r1", "implicit_ce", "random", compute(2e11, 100))
+    with cache.using(r.parent / "cache"):  # run files also go to the cache's runs/: not the checkout's cache
+        for loss in ("dpo", "kto", "nca", "ce"):
+            write_run(r, f"implicit_{loss}", f"implicit_{loss}", "perfect", compute(1e12, 100))
+        write_run(r, "orm", "orm", "inverse", compute(1e12, 100))
+        write_run(r, "math_shepherd", "math_shepherd", "random", compute(4e12, 10))
+        write_run(r, "implicit_ce-r1", "implicit_ce", "random", compute(2e11, 100))
     return r
 
 
