@@ -114,7 +114,7 @@ def test_tables_refuses_a_broken_run_file(results, capsys):
     assert "arith-default-orm.json" in err and "not a run file" in err
 
 
-def test_run_label_names_files_and_is_checked(tmp_path, capsys):
+def test_run_label_names_files_and_is_checked(tmp_path, capsys, cache_root):
     report = write_run(tmp_path, "implicit_ce-r1", "implicit_ce", "perfect")
     assert "--label implicit_ce-r1" in report["command"]
     saved = json.loads((tmp_path / "runs" / "arith-default-implicit_ce-r1.json").read_text())
