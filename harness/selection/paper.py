@@ -22,18 +22,14 @@ import numpy as np
 
 from harness.core.errors import InputError
 from harness.selection.arrays import Batch, chunks
+from harness.selection.prefix import top_of_first_n
 
 
 def best_of_n(batch: Batch, scores: np.ndarray, ns: Sequence[int]) -> np.ndarray:
     """Correctness of the first top-scored response among the first n."""
-    n_eff = batch.effective_n(ns)
-    pos = np.arange(batch.width)
-    out = np.empty(n_eff.shape)
-    for sl in chunks(batch.n_problems, batch.width * n_eff.shape[1]):
-        inside = pos[None, None, :] < n_eff[sl, :, None]                   # (p, L, Nmax)
-        s = np.where(inside, scores[sl, None, :], -np.inf)
-        top = s.max(axis=2, keepdims=True)
-        first = np.argmax(inside & (s == top), axis=2)                      # first index reaching the top
+    out = np.empty((batch.n_problems, len(ns)))
+    for sl, tied in top_of_first_n(batch, scores, ns):
+        first = np.argmax(tied, axis=2)                                     # first index reaching the top
         out[sl] = np.take_along_axis(batch.correct[sl], first, axis=1)
     return out
 
