@@ -114,8 +114,44 @@ def step_colours(values, n_steps: int, colour):
     return None
 
 
-def problem_view(p, index: int, score_sets, colours, agg: str) -> dict:
-    """One problem: its responses in the first reward model's order, each with its steps, scores, ranks, flags."""
+def step_thresholds(runs: list[dict]) -> dict[str, tuple[float, str]]:
+    """{reward model: (step-reward threshold, run name)} of the runs with a step-level report (the run without a
+    label first): where a reward model predicts each response's first wrong step (harness.evaluation
+    .process_rewards)."""
+    out: dict[str, tuple[float, str]] = {}
+    for d in sorted(runs, key=lambda d: d.get("config", {}).get("label") is not None):
+        proc, cfg = d.get("process") or {}, d.get("config", {})
+        view = (proc.get("views") or {}).get("step reward")
+        if proc.get("status") == "measured" and view and cfg.get("rm"):
+            out.setdefault(cfg["rm"], (view["threshold"], cfg.get("label") or cfg["rm"]))
+    return out
+
+
+def first_wrong_step(r, n_steps: int) -> str | None:
+    """The pool's first wrong step of a wrong response, as shown (1-based like the text's "Step k:"); None when the
+    pool records none (a correct response, or a pool without step labels)."""
+    if r.correct or "error_step" not in r.extra:
+        return None
+    e = r.extra["error_step"]
+    if e is None:
+        return "none (only the final answer is wrong)"
+    return f"step {e}" if e <= n_steps else f"step {e} (missing: the response stops early)"
+
+
+def predicted_steps(values, n_steps: int, rm: str, threshold) -> dict | None:
+    """A reward model's predicted first wrong step: the first step below its run's threshold (ProcessBench's
+    protocol); None without a threshold or when its scores are not these steps (an outcome score)."""
+    from harness.evaluation.step_eval import first_below
+    if threshold is None or len(values) != n_steps or n_steps < 1:
+        return None
+    k = first_below(values, threshold[0])
+    return {"rm": rm, "step": k, "text": "none" if k < 0 else f"step {k + 1}", "threshold": f"{threshold[0]:.4g}",
+            "run": threshold[1]}
+
+
+def problem_view(p, index: int, score_sets, colours, agg: str, thresholds: dict | None = None) -> dict:
+    """One problem: its responses in the first reward model's order, each with its steps, scores, ranks, flags, and
+    (pools with step labels) its true and predicted first wrong step."""
     outcomes = [ss.aggregate(agg)[index] for ss in score_sets]
     n = len(p.responses)
     order = np.argsort(-outcomes[0], kind="stable")
@@ -147,8 +183,14 @@ def problem_view(p, index: int, score_sets, colours, agg: str) -> dict:
                 steps.append({"text": r.text[a:b].rstrip("\n"), "title": "",
                               "rewards": [{"rm": ss.rm, "value": reward_text(c[0]), "bg": c[1], "fg": ink(c[1])}
                                           if c else None for ss, c in zip(score_sets, cells)]})
+        preds = [x for ss in score_sets if (x := predicted_steps(ss.step_scores[index][j], len(spans), ss.rm,
+                                                                  (thresholds or {}).get(ss.rm)))]
+        truth = first_wrong_step(r, len(spans))
+        for k, st in enumerate(steps if len(steps) == len(spans) else []):
+            st["marks"] = (["first wrong step"] if r.extra.get("error_step") == k + 1 and not r.correct else []) + \
+                [f"{x['rm']} predicts" for x in preds if x["step"] == k]
         responses.append({"index": int(j), "correct": bool(r.correct), "answer": r.answer, "flags": flags,
-                          "steps": steps,
+                          "steps": steps, "first_wrong": truth, "predicted": preds,
                           "scores": [{"rm": ss.rm, "value": float(o[j]), "rank": int(rk[j]), "pick": pk}
                                      for ss, o, rk, pk in zip(score_sets, outcomes, ranks, picks)]})
     picks = [bool(p.responses[int(np.argmax(o))].correct) for o in outcomes]
@@ -166,7 +208,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "pool"
 
 
-def write_pool(env, view: PoolView, folder: Path, nav, agg: str) -> dict:
+def write_pool(env, view: PoolView, folder: Path, nav, agg: str, thresholds: dict | None = None) -> dict:
     pool, sets = view.pool, view.score_sets
     if not pool.is_graded():
         raise InputError("pool is not graded (run `python -m harness grade` first)", file=pool.path)
@@ -179,7 +221,7 @@ def write_pool(env, view: PoolView, folder: Path, nav, agg: str) -> dict:
     summary = []
     pages = list(range(0, len(pool.problems), PAGE_PROBLEMS))
     for k, start in enumerate(pages):
-        views = [problem_view(p, i, sets, colours, agg)
+        views = [problem_view(p, i, sets, colours, agg, thresholds)
                  for i, p in enumerate(pool.problems[start:start + PAGE_PROBLEMS], start)]
         name = f"page-{k + 1:03d}.html"
         for v in views:
@@ -229,7 +271,8 @@ def build_site(out: Path, runs_dir: Path | None = None, plots_dir: Path | None =
     plots = [p for p in plots if p["data"] not in {v["plot"] for v in pivots}]
     nav = [{"name": v.name, "href": f"{slug(v.name)}/index.html"} for v in pools]
     with cache.atomic_dir(out) as tmp:
-        infos = [write_pool(env, v, tmp, nav, agg) for v in pools]
+        thresholds = step_thresholds(runs)
+        infos = [write_pool(env, v, tmp, nav, agg, thresholds) for v in pools]
         pb = processbench_views(runs)
         for v in pb:
             if v["href"]:

@@ -31,10 +31,26 @@ def f1(acc_error: float | None, acc_correct: float | None) -> float | None:
     return 0.0 if acc_error + acc_correct == 0 else 2 * acc_error * acc_correct / (acc_error + acc_correct)
 
 
+def as_matrix(scores) -> np.ndarray:
+    """(samples, longest) step scores, +inf past each sample's last step (never below a threshold), so that the
+    prediction of every sample at one threshold is one comparison. A matrix is returned as it is."""
+    if isinstance(scores, np.ndarray):
+        return scores
+    m = np.full((len(scores), max([1] + [len(s) for s in scores])), np.inf)
+    for i, s in enumerate(scores):
+        m[i, :len(s)] = s
+    return m
+
+
+def predict(scores, threshold: float) -> np.ndarray:
+    """first_below of every sample at once (-1: no step below the threshold; NaN is never below, as there)."""
+    below = as_matrix(scores) < threshold
+    return np.where(below.any(axis=1), below.argmax(axis=1), -1)
+
+
 def _hits(labels, scores, threshold) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(labels, dtype=np.int64)
-    pred = np.array([first_below(s, threshold) for s in scores], dtype=np.int64)
-    return labels, pred == labels
+    return labels, predict(scores, threshold) == labels
 
 
 def evaluate(labels: Sequence[int], scores: Sequence[Sequence[float]], threshold: float) -> dict:
@@ -68,8 +84,9 @@ def bootstrap(labels, scores, threshold: float, resamples: int = 1000, seed: int
 def candidates(scores: Sequence[Sequence[float]]) -> list[float]:
     """Thresholds worth trying: quantiles of the split's step scores, and one above the largest score (flags
     every sample at step 0). The smallest score as a threshold flags nothing."""
-    flat = np.array([x for s in scores for x in s], dtype=np.float64)
-    flat = flat[np.isfinite(flat)]
+    flat = (scores.ravel() if isinstance(scores, np.ndarray)
+            else np.array([x for s in scores for x in s], dtype=np.float64))
+    flat = flat[np.isfinite(flat)]  # (a matrix's +inf padding goes too)
     if not len(flat):
         return [0.0]
     qs = np.unique(np.quantile(flat, np.linspace(0, 1, GRID)))
@@ -79,6 +96,7 @@ def candidates(scores: Sequence[Sequence[float]]) -> list[float]:
 def tune(labels, scores) -> dict:
     """The threshold with the best F1 on this split (ties: the lowest threshold), and its evaluation."""
     best = None
+    scores = as_matrix(scores)  # padded once, not once a candidate
     for t in candidates(scores):
         r = evaluate(labels, scores, t)
         if best is None or (r["f1"] or 0.0) > (best["f1"] or 0.0):

@@ -51,6 +51,7 @@ def render_report(report: dict, fmt: str = "table") -> str:
                            "config": report["config"], "timings": report.get("timings", {}),
                            "compute": report.get("compute"),
                            **({"steps": report["steps"]} if "steps" in report else {}),
+                           **({"process": report["process"]} if report.get("process") else {}),
                            **({"world": report["world"]} if report.get("world") else {})}, indent=1)
         return with_per_problem(text + "\n", report.get("per_problem"))
     text = lb.render(report["results"], "markdown" if fmt == "markdown" else "table")
@@ -66,6 +67,9 @@ def render_report(report: dict, fmt: str = "table") -> str:
                  ci(a, "within_"), a["responses"]] for a in report["auc"]]
     head = ["generator", "rm", "agg", "ROC AUC pooled", "95% CI", "within-problem AUC", "95% CI", "responses"]
     text += "\n" + tabulate(auc_rows, head, tablefmt="github" if fmt == "markdown" else "simple") + "\n"
+    if report.get("process"):  # step-level: does the reward model find the first wrong step?
+        from harness.evaluation.process_rewards import render
+        text += "\n" + render(report["process"], fmt)
     return text
 
 

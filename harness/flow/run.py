@@ -153,11 +153,17 @@ def run(cfg: RunConfig, log=None) -> dict:
         log(f"[score] {cfg.rm} on {pool.path} ({pool.n_responses} responses)")
         score_sets.append(rm.score(pool))
     timings["score_s"] = round(time.time() - t, 1)
+    t = time.time()
+    val_scores = score_validation(rm, inputs, score_sets, log)
+    timings["score_val_s"] = round(time.time() - t, 1)
     if not world.is_main:
         return {}
     t = time.time()
     report = report_run(cfg, inputs.test_pools, score_sets, rm)
     timings["select_s"] = round(time.time() - t, 1)
+    t = time.time()
+    report["process"] = process_rewards(cfg, rm, inputs, score_sets, val_scores)
+    timings["process_s"] = round(time.time() - t, 1)
     timings["total_s"] = round(time.time() - t0, 1)
     report["timings"] = timings
     report["compute"] = development_compute(rm)
@@ -167,6 +173,37 @@ def run(cfg: RunConfig, log=None) -> dict:
     log("[run] run files: " + ", ".join(p for p in report["written"] if p.endswith(".md"))
         + " (`python -m harness leaderboard` lists the cache's)")
     return report
+
+
+def score_validation(rm, inputs: RunInputs, score_sets, log):
+    """The validation rollouts' scores, which choose the step-level threshold: only where the test pools record
+    their first wrong steps and the reward model gives more than one score a response (else no step-level report;
+    an ORM's run costs nothing more)."""
+    from harness.evaluation import process_rewards as pr
+    val = inputs.val_pool
+    if val is None or not pr.labelled(val) or not all(pr.labelled(p) for p in inputs.test_pools) or \
+            any(pr.outcome_only(p, ss.step_scores) for p, ss in zip(inputs.test_pools, score_sets)):
+        return None
+    log(f"[score] {rm.name} on {val.path} ({val.n_responses} responses: the step-level threshold)")
+    return rm.score(val)
+
+
+def process_rewards(cfg: RunConfig, rm, inputs: RunInputs, score_sets, val_scores) -> dict:
+    """The step-level report (harness.evaluation.process_rewards): the threshold chosen on the validation rollouts,
+    applied to every test pool; implicit PRMs also on the accumulated q_t."""
+    from harness.evaluation import process_rewards as pr
+    from reward_models.implicit import ImplicitPRM
+    implicit = isinstance(rm, ImplicitPRM)
+    tests, seen = {}, set()
+    for pool, ss in zip(inputs.test_pools, score_sets):
+        name = pool.generator()
+        name = name if name not in seen else f"{name} ({pool.path.name if pool.path else len(seen)})"
+        seen.add(name)
+        tests[name] = (pool, ss.step_scores)
+    val = None if val_scores is None else (Path(inputs.val_pool.path).name.split(".")[0] if inputs.val_pool.path else
+                                           "validation", inputs.val_pool, val_scores.step_scores)
+    return pr.evaluate(val, tests, implicit=implicit, accumulated=implicit and rm.config.reward == "accumulative",
+                       resamples=cfg.bootstrap, seed=cfg.seed)
 
 
 def development_compute(rm) -> dict | None:

@@ -160,3 +160,66 @@ def verdict_lines(runs: dict[str, dict], claims: list[tuple[str, Callable]] | No
         why = f" ({v.reason})" if v.reason else ""
         lines.append(f"- {text}: **{VERDICT_WORDS[v.verdict]}**{why}. {v.text}.")
     return lines
+
+
+def localisation_pairs(a: dict | None, b: dict | None, view: str = "step reward"):
+    """Per problem, two runs' shares of wrong responses whose lowest step is the first wrong step, averaged over
+    the generators where both have a locatable wrong response: the arith test pools share their problems, so a
+    problem is one unit of the paired bootstrap (pools of different problems are units each). None when a run
+    lacks the figures or the two runs scored different pools."""
+    import numpy as np
+
+    from harness.evaluation.process_rewards import located_per_problem
+    pa, pb = ((r or {}).get("process") or {} for r in (a, b))
+    if pa.get("status") != "measured" or pb.get("status") != "measured":
+        return None
+    va, vb = pa["views"].get(view), pb["views"].get(view)
+    per: dict[str, list] = {}  # problems' hash -> [(a's shares, b's shares, both defined)] of its generators
+    for g in sorted(set(va["pools"]) & set(vb["pools"])):
+        ra, rb = va["pools"][g], vb["pools"][g]
+        if ra["problems_hash"] != rb["problems_hash"]:
+            return None
+        (la, na), (lb, nb) = located_per_problem(ra), located_per_problem(rb)
+        per.setdefault(ra["problems_hash"], []).append((la / np.maximum(na, 1), lb / np.maximum(nb, 1),
+                                                       (na > 0) & (nb > 0)))
+    xs, ys = [], []
+    for gens in per.values():
+        ok = np.sum([d for _, _, d in gens], axis=0)
+        keep = ok > 0
+        xs.append((np.sum([x * d for x, _, d in gens], axis=0)[keep] / ok[keep]))
+        ys.append((np.sum([y * d for _, y, d in gens], axis=0)[keep] / ok[keep]))
+    if not xs or not sum(len(x) for x in xs):
+        return None
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def claim_locates_first_error(loss: str = "ce", baseline: str = "math_shepherd"):
+    """Do the implicit PRM's step rewards find the first wrong step as well as the Math-Shepherd PRM's (trained on
+    Monte-Carlo step labels)? The paired bootstrap over problems of the difference in localisation: 'holds' (the
+    implicit PRM locates better), 'tie' (no difference the interval can tell: as well as), 'does not hold' (worse)."""
+    def check(runs):
+        from harness.selection.bootstrap import paired_difference, verdict
+        label = f"implicit_{loss}"
+        pairs = localisation_pairs(runs.get(label), runs.get(baseline))
+        if pairs is None:
+            return Verdict("not measured", "runs missing, or without step-level figures")
+        mean, low, high = paired_difference(*pairs)
+        a, b = 100 * pairs[0].mean(), 100 * pairs[1].mean()
+        return Verdict(verdict(low, high), (
+            f"localisation (share of wrong responses whose lowest step reward is the first wrong step; mean over "
+            f"{len(pairs[0])} problems, each averaged over the generators) {loss.upper()} {a:.1f}% vs "
+            f"{BASELINES.get(baseline, baseline)} {b:.1f}%, difference {100 * mean:+.1f} "
+            f"[{100 * low:+.1f}, {100 * high:+.1f}] points (95% paired bootstrap over problems; training seed 0)"),
+            diff=100 * mean, low=100 * low, high=100 * high)
+    return check
+
+
+STEP_CLAIMS: list[tuple[str, Callable]] = [
+    ("Implicit PRM (CE) step rewards locate the first error as well as the Math-Shepherd PRM trained on MC step labels "
+     "(title claim, measured on the step labels of the world)", claim_locates_first_error("ce")),
+]
+
+
+def step_claim_lines(runs: dict[str, dict]) -> list[str]:
+    """The step-level claims' lines: holds / does not hold / tie from a paired interval (not measured without runs)."""
+    return verdict_lines(runs, STEP_CLAIMS)

@@ -67,7 +67,7 @@ def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -
 def stale(path: Path, world: str | None, options: dict) -> str | None:
     """Why the run file no longer answers its experiment (None if it does): it measured another world, ran with
     other options than the experiment's (e.g. after `tune` chose a new learning rate), or has no per-problem
-    accuracies for the claims' paired intervals."""
+    accuracies for the claims' paired intervals or no step-level figures."""
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         was, ran = d.get("world"), d["config"]["rm_options"]
@@ -79,6 +79,8 @@ def stale(path: Path, world: str | None, options: dict) -> str | None:
         return f"ran with {ran}, the experiment now sets {options}"
     if not d.get("per_problem"):  # the claims pair runs problem by problem (cached stages: a rerun only selects)
         return "written before run files recorded per-problem accuracies"
+    if "process" not in d:  # the process-rewards table and the step-level claim (a rerun scores rm_val-mid)
+        return "written before run files recorded step-level figures"
     return None
 
 
@@ -122,7 +124,7 @@ def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str,
 
 def render(runs: dict[str, dict], task: str, scale: str) -> str:
     from harness.paper import tables as T
-    from harness.paper.claims import RULE, verdict_lines
+    from harness.paper.claims import RULE, step_claim_lines, verdict_lines
     from harness.paper.paired import CHANCE_AUC_LOW, CHANCE_GENERATOR, RESAMPLES
     from harness.paper.recipes import ABLATION_TABLES, by_label, main_experiments, seed_rows
     from harness.paper.seeds import SEEDS, is_seed_variant
@@ -153,6 +155,8 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         f"here* when the baseline ranks one problem's responses at chance: the lower bound of its {CHANCE_GENERATOR} "
         f"within-problem ROC AUC's 95% interval at most {CHANCE_AUC_LOW:g}.",
         "\n".join(verdict_lines(runs)),
+        "Step level, from a paired interval over problems (holds / does not hold / tie):",
+        "\n".join(step_claim_lines(runs)),
         "## Table 1 analog: best-of-N (min step aggregation)",
         f"A trained reward model's row is over its training seeds ({', '.join(map(str, SEEDS))}; the runs "
         "<label>-seed<k>, `--set seed=<k>`): each cell is the seeds' mean (min-max); a row of one seed shows the "
@@ -185,6 +189,14 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         "initialisation), with each seed's within-problem AUC: how far a rerun, e.g. on another CPU whose float "
         "rounding changes the training trajectory, can land from the committed numbers.",
         T.ablation_table(runs, seed_rows(), first="reward model, training seed"),
+        "## Process rewards: does a step score find the first wrong step?",
+        "On the arith world's step labels (the first wrong step of every wrong response). F1: ProcessBench's protocol, "
+        "the first step below a threshold chosen on the validation rollouts (rm_val-mid) and applied unchanged to "
+        "the test pools, with its accuracy on wrong responses (exactly the first wrong step) and on correct ones (no "
+        "step flagged), in %. Localisation: wrong responses whose lowest step is the first wrong step, in %. Step "
+        "AUC: correct steps before a first wrong step against it. Implicit PRMs are measured on the step reward and "
+        "on the accumulated q_t; 95% CIs over problems are in each run's file.",
+        T.process_table(runs, main),
         "## Development FLOPs (Figure 2 analog)",
         "Data collection ((prompt + generated) tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo "
         "completions, each of which reads its prompt and the prefix it continues), "

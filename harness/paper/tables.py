@@ -152,3 +152,35 @@ def per_instruction(c: dict) -> float:
 def ratio(c: dict | None, base: dict | None) -> float | None:
     from reward_models.training.flops import flop_ratio
     return flop_ratio(c, base, per_instruction=True) if c and base else None
+
+
+def process_table(runs: dict[str, dict], labels: list[str]) -> str:
+    """Process rewards (harness.evaluation.process_rewards): per generator, F1 (accuracy on wrong responses / on
+    correct ones) at the threshold chosen on the validation rollouts, localisation and step AUC; one row per scored
+    view (implicit PRMs: the step reward and the accumulated q_t)."""
+    head = ["reward model", "score thresholded"] + [f"{g} {k}" for g in GEN_ORDER
+                                                     for k in ("F1 (wrong / correct)", "localisation", "step AUC")]
+    rows = []
+    for label in labels:
+        proc = runs[label].get("process")
+        if not proc:
+            rows.append([label, "not recorded (run file from before step-level evaluation)"] + [""] * (len(head) - 2))
+            continue
+        if proc["status"] != "measured":
+            rows.append([label, proc["status"]] + [""] * (len(head) - 2))
+            continue
+        for view, v in proc["views"].items():
+            cells = []
+            for g in GEN_ORDER:
+                r = v["pools"].get(g)
+                if r is None:
+                    cells += ["-"] * 3
+                    continue
+                cells += [f"{fmt(pct(r['f1']))} ({fmt(pct(r['acc_error']))} / {fmt(pct(r['acc_correct']))})",
+                          fmt(pct(r["localisation"])), fmt(r["step_auc"], 3)]
+            rows.append([label, view] + cells)
+    return markdown(head, rows)
+
+
+def pct(x: float | None) -> float | None:
+    return None if x is None else 100 * x

@@ -217,3 +217,36 @@ def test_the_site_opens_in_a_browser_with_the_right_rows_and_step_colours(smoke_
         Path(keep).mkdir(parents=True, exist_ok=True)
         for name in ("index.png", "page.png"):
             shutil.copy(tmp_path / name, Path(keep) / name)
+
+
+def test_a_problem_page_shows_each_wrong_responses_true_and_predicted_first_wrong_step(smoke_site):
+    """loglik's run chose a step-reward threshold: its predicted first wrong step is the first step below it; the
+    true one is the pool's error_step. text_hash (one score a response) predicts nothing."""
+    from harness.core.pool import load_pool
+    from harness.core.scores import list_scores
+    from harness.evaluation.step_eval import first_below
+    site, cache_dir = smoke_site
+    run = json.loads((cache_dir / "runs" / "arith-smoke-loglik.json").read_text())
+    thr = run["process"]["views"]["step reward"]["threshold"]
+    info = json.loads((site / "site.json").read_text())
+    entry = next(p for p in info["pools"] if p["href"].startswith("mid"))
+    pool = load_pool(entry["path"])
+    ss = next(s for s in list_scores(pool.content_hash()) if s.rm == "loglik")
+    html = (site / entry["href"]).parent.joinpath("page-001.html").read_text()
+    html = html[:html.index("</section>") + len("</section>")]  # the first problem's responses
+    blocks = dict(re.findall(r'data-index="(\d+)">(.*?)</div>\s*(?=<div class="resp|</section>)', html, re.S))
+    first = pool.problems[0]
+    assert sorted(map(int, blocks)) == list(range(len(first.responses)))
+    wrong = 0
+    for j, r in enumerate(first.responses):
+        block = blocks[str(j)]
+        k = first_below(ss.step_scores[0][j], thr)
+        assert f"loglik predicts first wrong step: {'none' if k < 0 else f'step {k + 1}'}" in block
+        assert "text_hash predicts" not in block
+        if r.correct:
+            assert "first wrong step:" not in block.replace("predicts first wrong step:", "")
+        else:
+            wrong += 1
+            e = r.extra["error_step"]
+            assert f"first wrong step: {'none' if e is None else f'step {e}'}" in block
+    assert wrong > 0

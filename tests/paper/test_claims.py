@@ -1,8 +1,10 @@
-"""The paper's claims read from paired intervals (harness.paper.claims), on hand-made runs and the committed ones."""
+"""The paper's claims read from paired intervals (harness.paper.claims), on hand-made runs and the committed ones;
+the step-level claim (implicit PRM vs Math-Shepherd at finding the first wrong step) and the process-rewards table."""
 
 from __future__ import annotations
 
 import json
+import random
 import shutil
 
 import numpy as np
@@ -10,7 +12,11 @@ import pytest
 from _hand_runs import hand_run
 from _paths import REPO
 
-from harness.paper.claims import CLAIMS, VERDICT_WORDS, verdict_lines
+from harness.core.pool import Pool, Problem, Response
+from harness.evaluation import process_rewards as pr
+from harness.paper.claims import (CLAIMS, STEP_CLAIMS, VERDICT_WORDS, claim_locates_first_error, localisation_pairs,
+                                  step_claim_lines, verdict_lines)
+from harness.paper.tables import process_table
 
 P = 150
 rng = np.random.default_rng(11)
@@ -87,9 +93,13 @@ def test_tables_no_run_on_the_committed_results(tmp_path):
     assert all(any(f"**{w}**" in ln for w in VERDICT_WORDS.values()) for ln in lines)
     files = {f.stem[len("arith-default-"):]: json.loads(f.read_text()) for f in (res / "runs").glob("arith-default-*.json")}
     if not any("per_problem" in d for d in files.values()):  # written before runs recorded per-problem accuracies
-        paired = [ln for ln in lines if "costs far more to develop" not in ln]
+        paired = [ln for ln in lines if "costs far more to develop" not in ln
+                  and not any(ln.startswith(f"- {text}") for text, _ in STEP_CLAIMS)]
         assert all("**not testable here**" in ln or "(run file has no per-problem accuracies; re-run" in ln
                    for ln in paired)
+    if not any("process" in d for d in files.values()):  # written before runs recorded step-level figures
+        step = [ln for ln in lines if any(ln.startswith(f"- {text}") for text, _ in STEP_CLAIMS)]
+        assert len(step) == len(STEP_CLAIMS) and all("**not measured**" in ln for ln in step)
     # a trained main row lists the seeds whose run files are present, and shows mean (min-max) with more than one
     table = md.split("## Table 1")[1].split("\n## ")[0]
     for label in ("implicit_ce", "orm"):
@@ -98,3 +108,91 @@ def test_tables_no_run_on_the_committed_results(tmp_path):
             row = next(ln for ln in table.splitlines() if ln.startswith(f"| {label} |"))
             assert row.rstrip(" |").endswith(", ".join(map(str, seeds)))
             assert (" (" in row) == (len(seeds) > 1)
+
+
+# --- the step-level claim and the process-rewards table, on hand-made step scores of labelled pools
+
+GENS = ["weak", "mid", "strong"]
+
+
+def labelled_pool(gen: str, problems: int = 40, seed: int = 0) -> Pool:
+    rng = random.Random(seed)
+    out = []
+    for i in range(problems):
+        resps = []
+        for _ in range(8):
+            k = rng.randint(2, 4)
+            correct = rng.random() < 0.3
+            text = "".join(f"Step {s}: x\n\n" for s in range(1, k + 1)) + "The answer is 1"
+            resps.append(Response(text, "1", correct, {"error_step": None if correct else rng.randint(1, k)}))
+        out.append(Problem(f"t/{i}", "q", "1", resps, {"generator": gen}))
+    return Pool(out)
+
+
+def step_scores(pool: Pool, skill: float, seed: int) -> list:
+    """The first wrong step scores lowest with probability `skill`, else every step is noise."""
+    rng = random.Random(seed)
+    out = []
+    for p in pool.problems:
+        row = []
+        for r in p.responses:
+            k = r.text.count("Step ")
+            s = [rng.random() for _ in range(k)]
+            if not r.correct and rng.random() < skill:
+                s[r.extra["error_step"] - 1] = -1.0
+            row.append(s)
+        out.append(row)
+    return out
+
+
+def run_record(skill: float, seed: int, implicit: bool = False) -> dict:
+    tests = {}
+    for k, g in enumerate(GENS):
+        pool = labelled_pool(g, seed=k)
+        tests[g] = (pool, step_scores(pool, skill, seed * 10 + k))
+    val = labelled_pool("mid", seed=99)
+    proc = pr.evaluate(("rm_val-mid", val, step_scores(val, skill, seed)), tests, implicit=implicit, resamples=50)
+    return {"process": proc}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {"implicit_ce": run_record(0.8, 1, implicit=True), "math_shepherd": run_record(0.2, 2),
+            "implicit_dpo": run_record(0.2, 3, implicit=True), "orm": {"process": {"status": pr.NO_PROCESS}},
+            "old": {}}
+
+
+def test_pairs_are_per_problem_localisation_averaged_over_generators(runs):
+    a, b = localisation_pairs(runs["implicit_ce"], runs["math_shepherd"])
+    assert len(a) == len(b) == 40  # the three pools share their problems: 40 units, not 120
+    want = np.zeros(40)
+    for g in GENS:
+        loc, n = pr.located_per_problem(runs["implicit_ce"]["process"]["views"]["step reward"]["pools"][g])
+        want += loc / n  # every hand-made problem has wrong responses in every pool
+    assert a == pytest.approx(want / 3)
+    assert localisation_pairs(runs["orm"], runs["math_shepherd"]) is None
+    ms = runs["math_shepherd"]["process"]
+    other = {"process": {**ms, "views": {"step reward": {"pools": {
+        g: {**r, "problems_hash": "x"} for g, r in ms["views"]["step reward"]["pools"].items()}}}}}
+    assert localisation_pairs(runs["implicit_ce"], other) is None  # other problems: nothing to pair
+
+
+def test_verdicts_from_the_paired_interval(runs):
+    v = claim_locates_first_error("ce")(runs)
+    assert v.verdict == "holds" and "difference +" in v.text and v.low > 0
+    assert claim_locates_first_error("dpo")(runs).verdict == "tie"  # the same skill (0.2) as Math-Shepherd's
+    swapped = {"implicit_ce": runs["math_shepherd"], "math_shepherd": runs["implicit_ce"]}
+    assert claim_locates_first_error("ce")(swapped).verdict == "does not hold"
+    assert claim_locates_first_error("ce")({"implicit_ce": runs["implicit_ce"]}).verdict == "not measured"
+    assert "**not measured**" in step_claim_lines({})[0] and "**holds here**" in step_claim_lines(runs)[0]
+
+
+def test_process_table_rows(runs):
+    md = process_table(runs, ["implicit_ce", "math_shepherd", "orm", "old"])
+    lines = md.splitlines()
+    assert len(lines) == 2 + 2 + 1 + 1 + 1  # implicit: step reward and q_t rows
+    ce = next(ln for ln in lines if ln.startswith("| implicit_ce | step reward |"))
+    mid = runs["implicit_ce"]["process"]["views"]["step reward"]["pools"]["mid"]
+    assert f"{100 * mid['localisation']:.1f}" in ce and f"{mid['step_auc']:.3f}" in ce
+    assert f"{100 * mid['f1']:.1f} ({100 * mid['acc_error']:.1f} / {100 * mid['acc_correct']:.1f})" in ce
+    assert "| implicit_ce | q_t |" in md and "| orm | no process reward" in md and "| old | not recorded" in md

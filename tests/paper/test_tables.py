@@ -11,6 +11,7 @@ from _smoke_pool import smoke_pool
 from harness.cli import main
 from harness.core.pool import Pool
 from harness.core.scores import ScoreSet
+from harness.evaluation import process_rewards
 from harness.flow.report import report_run, write_results
 from harness.flow.run import RunConfig
 
@@ -50,7 +51,9 @@ def write_run(results, label: str, rm: str, how: str, compute: dict | None = Non
     cfg = RunConfig(rm=rm, n=[1, 4, 16, 64], bootstrap=20, mc_samples=8, results=str(results),
                     label=None if label == rm else label)
     ps = pools()
-    report = report_run(cfg, ps, [scores(p, rm, how) for p in ps])
+    sets = [scores(p, rm, how) for p in ps]
+    report = report_run(cfg, ps, sets)
+    report["process"] = process_rewards.evaluate(None, {g: (p, ss.step_scores) for g, p, ss in zip(GENS, ps, sets)})
     report["compute"] = compute
     write_results(cfg, report)
     return report
@@ -114,7 +117,7 @@ def test_tables_refuses_a_broken_run_file(results, capsys):
     assert "arith-default-orm.json" in err and "not a run file" in err
 
 
-def test_run_label_names_files_and_is_checked(tmp_path, capsys):
+def test_run_label_names_files_and_is_checked(tmp_path, capsys, cache_root):
     report = write_run(tmp_path, "implicit_ce-r1", "implicit_ce", "perfect")
     assert "--label implicit_ce-r1" in report["command"]
     saved = json.loads((tmp_path / "runs" / "arith-default-implicit_ce-r1.json").read_text())
@@ -147,6 +150,16 @@ def test_tables_refuses_runs_of_different_worlds_and_reruns_stale_ones(results, 
     f.write_text(json.dumps({k: v for k, v in json.loads(f.read_text()).items() if k != "per_problem"}))
     tables.run_missing(results, "arith", "default", None, lambda m: None)
     assert "implicit_ce" in ran
+
+    # ... and one written before run files recorded step-level figures (the smoke pools have no step labels: the
+    # others record that, and stay)
+    ran.clear()
+    f = results / "runs" / "arith-default-implicit_ce-r1.json"
+    assert json.loads(f.read_text())["process"] == {"status": process_rewards.NO_LABELS}
+    f.write_text(json.dumps({k: v for k, v in json.loads(f.read_text()).items() if k != "process"}))
+    monkeypatch.setattr(tables, "current_world", lambda task, scale: None)
+    tables.run_missing(results, "arith", "default", None, lambda m: None)
+    assert "implicit_ce-r1" in ran and "implicit_kto" not in ran
 
     # ... and one whose options are no longer the experiment's (a new tuning chose another learning rate)
     ran.clear()

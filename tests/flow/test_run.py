@@ -1,0 +1,64 @@
+"""`run` on the smoke world prints and records the step-level report after the selection tables: the figures of a
+reward model with step rewards (threshold from the validation rollouts), or "no process reward" for one score a
+response."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from harness.cli import main
+
+
+@pytest.fixture
+def smoke_cache(smoke_world, tmp_path, monkeypatch):
+    from harness.core import cache
+    _, root, _ = smoke_world
+    shutil.copytree(root, tmp_path / "cache")
+    monkeypatch.chdir(tmp_path)
+    cache.set_root(tmp_path / "cache")
+    yield tmp_path / "cache"
+    cache.set_root(None)
+
+
+def test_run_prints_and_records_the_step_level_report(smoke_cache, capsys):
+    from harness.core.pool import load_pool
+    from harness.core.scores import list_scores
+    from harness.evaluation import process_rewards as pr
+    from tasks.arith.world import open_world
+    from tasks.arith.world_config import world_config
+    assert main(["run", "--rm", "loglik", "--scale", "smoke", "--threads", "1", "--n", "1,2,4"]) == 0
+    out = capsys.readouterr()
+    text = out.out
+    assert text.index("within-problem AUC") < text.index("Process rewards: the first wrong step")
+    assert "rm_val-mid (tuning)" in text and "the step-level threshold" in out.err
+    run = json.loads((smoke_cache / "runs" / "arith-smoke-loglik.json").read_text())
+    proc = run["process"]
+    assert proc["status"] == "measured" and proc["tuned_on"] == "rm_val-mid" and list(proc["views"]) == [pr.STEP]
+    assert "process_s" in run["timings"] and "score_val_s" in run["timings"]
+    assert "Process rewards" in (smoke_cache / "runs" / "arith-smoke-loglik.md").read_text()
+    # the recorded figures are those of the cached score sets, the threshold the validation pool's best
+    world = open_world(world_config("smoke", 0), log=lambda m: None)
+    val = load_pool(world.pool("rm_val", "mid"))
+    val_ss = [s for s in list_scores(val.content_hash()) if s.rm == "loglik"]
+    assert len(val_ss) == 1
+    v = proc["views"][pr.STEP]
+    tf = pr.flatten(val, val_ss[0].step_scores)
+    keep = tf.labels != pr.UNLOCATABLE
+    from harness.evaluation.step_eval import tune
+    assert v["threshold"] == tune(tf.labels[keep], tf.scores[keep])["threshold"]
+    mid = load_pool(world.pool("test", "mid"))
+    ss = next(s for s in list_scores(mid.content_hash()) if s.rm == "loglik")
+    again = pr.measure(pr.flatten(mid, ss.step_scores), v["threshold"], resamples=10)
+    for k in ("f1", "acc_error", "acc_correct", "localisation", "step_auc", "n_error", "n_correct"):
+        assert v["pools"]["mid"][k] == pytest.approx(again[k]), k
+
+
+def test_an_outcome_reward_model_has_no_process_reward_and_scores_no_validation_pool(smoke_cache, capsys):
+    assert main(["run", "--rm", "random", "--scale", "smoke", "--threads", "1", "--n", "1,2"]) == 0
+    out = capsys.readouterr()
+    assert "no process reward" in out.out and "step-level threshold" not in out.err
+    run = json.loads((smoke_cache / "runs" / "arith-smoke-random.json").read_text())
+    assert run["process"] == {"status": "no process reward (one score per response: an outcome reward model)"}
