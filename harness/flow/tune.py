@@ -22,6 +22,9 @@ from harness.core.pool import Pool
 BUDGET_GRID: dict[str, list[str]] = {"lr": ["1e-4", "3e-4", "1e-3"], "epochs": ["1", "2"]}
 BUDGET_FRACTION = 0.25
 BUDGET_AGGREGATION = "min"
+# Options that change how a sweep shows itself, not what it trains: kept out of the chosen options file, which
+# `run` and `tables` start from (a `--set progress=false` of the sweep is no option of the experiment).
+DISPLAY_ONLY = ("progress",)
 
 
 def is_budget(grid: dict[str, list[str]], fraction: float, aggregation: str) -> bool:
@@ -85,7 +88,8 @@ def tune(cfg, inputs, grid: dict[str, list[str]], *, fraction: float, aggregatio
         cache.write_json_atomic(stem.with_suffix(".json"), {"rows": rows, "chosen": chosen, "command": cmd,
                                                             "world": inputs.world, "budget": budget}, indent=2)
         # The chosen options as a --config file: `run --rm NAME --config <stem>.options.json` reproduces the run.
-        cache.write_json_atomic(stem.with_name(stem.name + ".options.json"), {**cfg.rm_options, **chosen}, indent=2)
+        kept = {k: v for k, v in cfg.rm_options.items() if k not in DISPLAY_ONLY}
+        cache.write_json_atomic(stem.with_name(stem.name + ".options.json"), {**kept, **chosen}, indent=2)
     return {"rows": rows, "chosen": chosen}
 
 

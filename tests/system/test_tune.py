@@ -85,6 +85,9 @@ def test_tune_without_a_grid_spends_the_shared_budget_and_says_so(tmp_path, monk
     assert [(r["lr"], r["epochs"]) for r in doc["rows"]] == [(a, b) for a in grid["lr"] for b in grid["epochs"]]
     assert doc["budget"] is True and "--fraction 0.25" in doc["command"]
     assert "The shared tuning budget (6 grid points" in (results / "tuning" / "gsm8k-default-orm_bt.md").read_text()
+    # the chosen options, which run and tables start from, hold what the sweep chose, not its display options
+    chosen = json.loads((results / "tuning" / "gsm8k-default-orm_bt.options.json").read_text())
+    assert set(chosen) == {"lr", "epochs"} and chosen == doc["chosen"]
     # a narrower sweep is recorded as off-budget
     assert main(common + ["--grid", "lr=1e-3"]) == 0
     doc = json.loads((results / "tuning" / "gsm8k-default-orm_bt.json").read_text())
