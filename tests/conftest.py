@@ -111,3 +111,16 @@ def smoke_world(tmp_path_factory):
     with cache.using(root):
         summary = build_world(cfg, log=lambda m: None)
     return cfg, root, summary
+
+
+@pytest.fixture
+def smoke_cache(smoke_world, tmp_path, monkeypatch):
+    """A writable copy of the smoke world's cache, the current directory a fresh folder (a checkout's root)."""
+    from harness.core import cache
+    _, root, _ = smoke_world
+    shutil.copytree(root, tmp_path / "cache")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    cache.set_root(tmp_path / "cache")
+    yield tmp_path / "cache"
+    cache.set_root(None)

@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from harness.cli import main
-
-
-@pytest.fixture
-def smoke_cache(smoke_world, tmp_path, monkeypatch):
-    """A writable copy of the smoke world's cache, the current directory a fresh folder (a checkout's root)."""
-    from harness.core import cache
-    _, root, _ = smoke_world
-    shutil.copytree(root, tmp_path / "cache")
-    (tmp_path / "work").mkdir()
-    monkeypatch.chdir(tmp_path / "work")
-    cache.set_root(tmp_path / "cache")
-    yield tmp_path / "cache"
-    cache.set_root(None)
 
 
 def test_leaderboard_with_no_pool_lists_the_rows_of_a_run_and_results_stay_untouched(smoke_cache, tmp_path, capsys):

@@ -141,20 +141,12 @@ def console_errors(log: str) -> list[str]:
 
 
 @pytest.fixture
-def smoke_site(smoke_world, tmp_path, monkeypatch):
-    from harness.core import cache
-    cfg, root, _ = smoke_world
-    shutil.copytree(root, tmp_path / "cache")
-    monkeypatch.chdir(tmp_path)
-    cache.set_root(tmp_path / "cache")
-    try:
-        for rm in ("loglik", "text_hash"):  # step rewards, and one outcome score a response
-            assert main(["run", "--rm", rm, "--scale", "smoke", "--threads", "1", "--n", "1,2,4,8"]) == 0
-        assert main(["report", "--scale", "smoke", "--out", str(tmp_path / "site"), "--rm", "loglik",
-                     "--rm", "text_hash"]) == 0
-        yield tmp_path / "site", tmp_path / "cache"
-    finally:
-        cache.set_root(None)
+def smoke_site(smoke_cache, tmp_path):
+    for rm in ("loglik", "text_hash"):  # step rewards, and one outcome score a response
+        assert main(["run", "--rm", rm, "--scale", "smoke", "--threads", "1", "--n", "1,2,4,8"]) == 0
+    assert main(["report", "--scale", "smoke", "--out", str(tmp_path / "site"), "--rm", "loglik",
+                 "--rm", "text_hash"]) == 0
+    return tmp_path / "site", smoke_cache
 
 
 def test_report_writes_every_run_row_and_a_page_per_pool(smoke_site, capsys):

@@ -5,22 +5,10 @@ response."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from harness.cli import main
-
-
-@pytest.fixture
-def smoke_cache(smoke_world, tmp_path, monkeypatch):
-    from harness.core import cache
-    _, root, _ = smoke_world
-    shutil.copytree(root, tmp_path / "cache")
-    monkeypatch.chdir(tmp_path)
-    cache.set_root(tmp_path / "cache")
-    yield tmp_path / "cache"
-    cache.set_root(None)
 
 
 def test_run_prints_and_records_the_step_level_report(smoke_cache, capsys):
