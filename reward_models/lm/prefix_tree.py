@@ -100,26 +100,29 @@ def _window(model, encs, order, shared, pad, batch_size, max_tokens, stats, torc
             a_s = [starts[b] for b in bidx]
             width = max(seg_len[b] for b in bidx)
             pw = max(a_s)
-            ids = torch.full((len(ks), width), pad, dtype=torch.long)
-            seg_mask = torch.zeros((len(ks), width), dtype=torch.long)
-            pre = torch.zeros((len(ks), pw), dtype=torch.long)           # node index of each cached position
-            pre_mask = torch.zeros((len(ks), pw), dtype=torch.long)
+            # assembled in numpy, one tensor each: per-row torch writes were a tenth of the pass
+            ids_np = np.full((len(ks), width), pad, dtype=np.int64)
+            seg_np = np.zeros((len(ks), width), dtype=np.int64)
+            pre_np = np.zeros((len(ks), pw), dtype=np.int64)            # node index of each cached position
+            pre_mask_np = np.zeros((len(ks), pw), dtype=np.int64)
             for r, (k, a) in enumerate(zip(ks, a_s)):
                 row = encs[order[k]].ids[a:]
-                ids[r, :len(row)] = torch.tensor(row)
-                seg_mask[r, :len(row)] = 1
+                ids_np[r, :len(row)] = row
+                seg_np[r, :len(row)] = 1
                 if a:  # left-padded, so every row's segment starts right after the cache
-                    pre[r, pw - a:] = torch.from_numpy(node_of[k][:a])
-                    pre_mask[r, pw - a:] = 1
-            ids, seg_mask = ids.to(device), seg_mask.to(device)
-            attn = torch.cat([pre_mask.to(device), seg_mask], dim=1)
-            position_ids = torch.tensor(a_s, device=device)[:, None] + torch.arange(width, device=device)
+                    pre_np[r, pw - a:] = node_of[k][:a]
+                    pre_mask_np[r, pw - a:] = 1
+            ids, seg_mask = torch.from_numpy(ids_np).to(device), torch.from_numpy(seg_np).to(device)
+            pre = torch.from_numpy(pre_np)
+            attn = torch.cat([torch.from_numpy(pre_mask_np).to(device), seg_mask], dim=1)
+            position_ids = torch.from_numpy(np.asarray(a_s, dtype=np.int64)[:, None]
+                                            + np.arange(width, dtype=np.int64)).to(device)
             kwargs = {}
             if pw:
                 flat = pre.reshape(-1).to(device)
                 kwargs = cache_kwargs(model, DynamicCache(
-                    [tuple(s[flat].reshape(len(ks), pw, *s.shape[1:]).transpose(1, 2) for s in (store_k[li], store_v[li]))
-                     for li in range(n_layers)], config=cfg))
+                    [tuple(t[flat].reshape(len(ks), pw, *t.shape[1:]).transpose(1, 2)
+                           for t in (store_k[li], store_v[li])) for li in range(n_layers)], config=cfg))
             out = model(input_ids=ids, attention_mask=attn, position_ids=position_ids, use_cache=True, **kwargs)
             layers = output_cache(out).layers
             if store_k is None:
@@ -128,20 +131,18 @@ def _window(model, encs, order, shared, pad, batch_size, max_tokens, stats, torc
                            for _ in range(n_layers)]
                 store_v = [torch.zeros_like(t) for t in store_k]
             # The new nodes of each row: depths shared..len-1, i.e. segment columns (shared - a) onward.
-            rows, cols, dst = [], [], []
-            for r, (k, a) in enumerate(zip(ks, a_s)):
-                first = shared[k] - a
-                n = len(encs[order[k]].ids) - shared[k]
-                rows += [r] * n
-                cols += range(first, first + n)
-                dst.append(node_of[k][shared[k]:])
-            rows_t, cols_t = torch.tensor(rows, device=device), torch.tensor(cols, device=device)
-            dst_t = torch.from_numpy(np.concatenate(dst)).to(device)
+            n_new = [len(encs[order[k]].ids) - shared[k] for k in ks]
+            rows_np = np.repeat(np.arange(len(ks)), n_new)
+            firsts = np.repeat([shared[k] - a for k, a in zip(ks, a_s)], n_new)
+            cols_np = firsts + (np.arange(len(rows_np)) - np.repeat(np.cumsum([0] + n_new[:-1]), n_new))
+            dst_np = np.concatenate([node_of[k][shared[k]:] for k in ks])
+            rows_t, cols_t = torch.from_numpy(rows_np).to(device), torch.from_numpy(cols_np).to(device)
+            dst_t = torch.from_numpy(dst_np).to(device)
             for li, layer in enumerate(layers):
                 store_k[li][dst_t] = layer.keys[:, :, pw:][rows_t, :, cols_t]
                 store_v[li][dst_t] = layer.values[:, :, pw:][rows_t, :, cols_t]
             # Log-prob of a new node's token: the logits one column before it (nodes at depth 0 have none).
-            keep = (cols_t > 0) & torch.from_numpy(needed[dst_t.cpu().numpy()]).to(device)
+            keep = torch.from_numpy((cols_np > 0) & needed[dst_np]).to(device)
             if keep.any():
                 sel = out.logits[rows_t[keep], cols_t[keep] - 1].float()
                 tgt = ids[rows_t[keep], cols_t[keep]]
