@@ -213,7 +213,7 @@ def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max
         with torch.inference_mode():
             if share_prefix:
                 from reward_models.lm.prefix_tree import tree_batches
-                batches = tree_batches(model, encs, pad, batch_size, max_tokens, STATS)
+                batches = tree_batches(model, encs, pad, batch_size, max_tokens, STATS, make_batches)
             elif share_prompt:
                 batches = _shared_prompt_batches(model, encs, pad, batch_size, max_tokens)
             else:

@@ -41,9 +41,10 @@ def _kv_bytes_per_token(model) -> int:
     return 2 * c.num_hidden_layers * heads * head_dim * next(model.parameters()).element_size()
 
 
-def tree_batches(model, encs, pad: int, batch_size: int, max_tokens: int | None, stats):
+def tree_batches(model, encs, pad: int, batch_size: int, max_tokens: int | None, stats, make_batches):
     """Yield (indices, token log-probs row-major over the response mask, response mask) for every sequence, as the
-    plain path does, with each distinct prefix forwarded once."""
+    plain path does, with each distinct prefix forwarded once. `make_batches` (the plain path's length-bucketing,
+    handed in so that this module does not import its caller) groups segments by length."""
     import torch
     order, shared = plan(encs)
     budget = max(1, WINDOW_BYTES // _kv_bytes_per_token(model))
@@ -52,19 +53,18 @@ def tree_batches(model, encs, pad: int, batch_size: int, max_tokens: int | None,
         new = len(encs[i].ids) - (shared[k] if k > start else 0)
         if k > start and nodes + new > budget:
             yield from _window(model, encs, order[start:k], [0] + shared[start + 1:k], pad, batch_size, max_tokens,
-                               stats, torch)
+                               stats, make_batches, torch)
             start, nodes, new = k, 0, len(encs[i].ids)
         nodes += new
     if order:
         yield from _window(model, encs, order[start:], [0] + shared[start + 1:], pad, batch_size, max_tokens, stats,
-                           torch)
+                           make_batches, torch)
 
 
-def _window(model, encs, order, shared, pad, batch_size, max_tokens, stats, torch):
+def _window(model, encs, order, shared, pad, batch_size, max_tokens, stats, make_batches, torch):
     from transformers import DynamicCache
 
     from harness.core.hf_compat import cache_kwargs, output_cache
-    from reward_models.lm.logprobs import make_batches
     device = next(model.parameters()).device
     # Tree nodes: node_of[k][d] is the node of the k-th sequence's first d + 1 tokens.
     node_of, wave, n_nodes = [], [], 0
