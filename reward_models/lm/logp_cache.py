@@ -43,7 +43,8 @@ def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int 
                       load: Callable[[], tuple] | None = None, device: str = "cpu", batch_size: int = 8,
                       max_tokens: int | None = None, padding_side: str = "left", progress: bool = True,
                       desc: str = "reference log-probs", share_prompt: bool = False, dedupe: bool = False,
-                      encs: list | None = None, add_eos: bool = True) -> list[list[list[float]]]:
+                      encs: list | None = None, add_eos: bool = True,
+                      share_prefix: bool = False) -> list[list[list[float]]]:
     """[problem][response][step] sums of log pi_model; the model is loaded (via `load`) only on a cache miss.
 
     add_eos=False: each response read as an unfinished prefix (no eos after it, as a guided search's rescoring asks).
@@ -81,7 +82,7 @@ def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int 
                          else encode_pool(tok, part, max_len=max_len, add_eos=add_eos))
             sums = step_logps(model, part_encs, pad_id(tok), batch_size=batch_size, max_tokens=max_tokens,
                               padding_side=padding_side, desc=desc, progress=progress, share_prompt=share_prompt,
-                              dedupe=dedupe)
+                              dedupe=dedupe, share_prefix=share_prefix)
             parts[i] = json.loads(json.dumps(regroup([s.tolist() for s in sums], part)))  # as a reload reads it
             if keep:
                 store.save((a, b), key, parts[i])

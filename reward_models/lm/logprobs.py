@@ -174,7 +174,8 @@ def token_logps(model, batch):
 
 def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max_tokens: int | None = None,
                padding_side: str = "left", desc: str = "log-probs", progress: bool = True,
-               return_tokens: bool = False, share_prompt: bool = False, dedupe: bool = False):
+               return_tokens: bool = False, share_prompt: bool = False, dedupe: bool = False,
+               share_prefix: bool = False):
     """Per-step sums of log pi(token) for every sequence (float64), in the order of `encs`.
 
     dedupe: forward each distinct sequence (same ids and step map) once and hand its numbers to every copy; a pool's
@@ -183,11 +184,13 @@ def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max
     With return_tokens, also each sequence's token log-probs (float32, aligned with `Encoded.step_of`).
     share_prompt: compute each distinct prompt once and reuse its key/value cache (see the module docstring);
     padding_side does not apply then (prompts are left-padded, responses right-padded).
+    share_prefix: every shared prefix (the prompt, and the first steps responses agree on) forwarded once
+    (reward_models.lm.prefix_tree); supersedes share_prompt and dedupe (a repeated sequence is all shared prefix).
     """
     import torch
 
     from harness.core import progress as progress_mod
-    if dedupe:
+    if dedupe and not share_prefix:
         first: dict[tuple, int] = {}
         where = [first.setdefault((tuple(e.ids), e.prompt_len, e.step_of.tobytes()), len(first)) for e in encs]
         if len(first) < len(encs):
@@ -208,7 +211,10 @@ def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max
     bar = progress_mod.bar(len(encs), desc, "seq", enabled=progress, inner=True)
     try:
         with torch.inference_mode():
-            if share_prompt:
+            if share_prefix:
+                from reward_models.lm.prefix_tree import tree_batches
+                batches = tree_batches(model, encs, pad, batch_size, max_tokens, STATS, make_batches)
+            elif share_prompt:
                 batches = _shared_prompt_batches(model, encs, pad, batch_size, max_tokens)
             else:
                 batches = ((idx, *token_logps(model, collate([encs[i] for i in idx], pad, padding_side)))

@@ -91,14 +91,18 @@ def test_share_prompt_is_a_runtime_option_of_implicit_prms(tiny_lm_dir, cache_ro
     from reward_models import get_rm
     pool = varied_pool()
     paths = dict(model=str(tiny_lm_dir("nano", 1)), ref=str(tiny_lm_dir("nano", 0)), progress=False)
-    plain = get_rm("implicit_ce", score_batch_size=3, share_prompt="false", **paths)
-    shared = get_rm("implicit_ce", score_batch_size=5, **paths)  # the default
+    plain = get_rm("implicit_ce", score_batch_size=3, share_prompt="false", share_prefix="false", **paths)
+    shared = get_rm("implicit_ce", score_batch_size=5, share_prefix="false", **paths)
+    tree = get_rm("implicit_ce", score_batch_size=4, **paths)  # the default: the prefix tree
     assert shared.config.share_prompt is True and plain.config.share_prompt is False
-    assert shared.score_key(pool) == plain.score_key(pool)
-    a, b = plain.compute_scores(pool)[0], shared.compute_scores(pool)[0]
-    for pa, pb in zip(a, b):
-        for ra, rb in zip(pa, pb):
-            np.testing.assert_allclose(rb, ra, atol=1e-5, rtol=0)
+    assert tree.config.share_prefix is True and shared.config.share_prefix is False
+    assert shared.score_key(pool) == plain.score_key(pool) == tree.score_key(pool)
+    a = plain.compute_scores(pool)[0]
+    for other in (shared, tree):
+        b = other.compute_scores(pool)[0]
+        for pa, pb in zip(a, b, strict=True):
+            for ra, rb in zip(pa, pb, strict=True):
+                np.testing.assert_allclose(rb, ra, atol=1e-5, rtol=0)
 
 
 def test_shared_prompt_with_empty_responses_and_no_eos(setup):
