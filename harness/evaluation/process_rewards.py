@@ -219,6 +219,12 @@ def _ci_text(r: dict, key: str, scale: float = 100.0, digits: int = 1) -> str:
     return "-" if lo is None else f"[{scale * lo:.{digits}f}, {scale * hi:.{digits}f}]"
 
 
+def _pct_ci(r: dict, key: str) -> str:
+    """A percentage and its interval; "-" alone when the figure is undefined (e.g. F1 of a pool with no correct
+    response), whose resamples have no interval either."""
+    return "-" if pct(r[key]) == "-" else f"{pct(r[key])} {_ci_text(r, key)}"
+
+
 def render(process: dict | None, fmt: str = "table") -> str:
     """The step-level table of a run (after its selection tables), or the sentence saying why there is none."""
     from tabulate import tabulate
@@ -231,9 +237,8 @@ def render(process: dict | None, fmt: str = "table") -> str:
     for view, v in process["views"].items():
         for name, r in [(f"{process['tuned_on']} (tuning)", v["tuning"]), *v["pools"].items()]:
             auc = "-" if r["step_auc"] is None else f"{r['step_auc']:.3f} {_ci_text(r, 'step_auc', 1, 3)}"
-            rows.append([name, view, f"{v['threshold']:.4g}", f"{pct(r['f1'])} {_ci_text(r, 'f1')}",
-                         pct(r["acc_error"]), pct(r["acc_correct"]),
-                         f"{pct(r['localisation'])} {_ci_text(r, 'localisation')}", auc,
+            rows.append([name, view, f"{v['threshold']:.4g}", _pct_ci(r, "f1"),
+                         pct(r["acc_error"]), pct(r["acc_correct"]), _pct_ci(r, "localisation"), auc,
                          f"{r['n_error']} / {r['n_correct']} / {r['n_unlocatable']}"])
     head = ["pool", "score thresholded", "threshold", "F1 % [95% CI]", "acc wrong % (exact 1st wrong step)",
             "acc correct % (none flagged)", "localisation % [95% CI]", "step AUC [95% CI]",

@@ -143,3 +143,18 @@ def test_outcome_only_and_unlabelled_pools_get_a_sentence_not_a_number():
         for r in p.responses:
             r.extra.pop("error_step")
     assert pr.evaluate(None, {"mid": (pool, scores)}) == {"status": pr.NO_LABELS}
+
+
+def test_a_pool_without_correct_responses_shows_no_f1_and_no_interval():
+    """F1 needs both classes: a pool of wrong responses only (the smoke world's) has none, and no interval either
+    (not the [0.0, 0.0] its empty resamples would print)."""
+    pool, scores = hand_pool(seed=5)
+    for p in pool.problems:
+        for r in p.responses:
+            if r.correct:
+                r.correct, r.extra["error_step"] = False, 1
+    out = pr.evaluate(None, {"mid": (pool, scores)}, resamples=20)
+    mid = out["views"][pr.STEP]["pools"]["mid"]
+    assert mid["f1"] is None and mid["localisation"] is not None
+    row = next(ln for ln in pr.render(out).splitlines() if ln.startswith("mid "))
+    assert "[0.0, 0.0]" not in row and f"{100 * mid['localisation']:.1f} [" in row
