@@ -27,6 +27,9 @@ def test_cold_run_quick_reports_stages_that_add_up(tmp_path):
     t = r["timings"]
     assert set(t) >= {"world_s", "train_s", "score_s", "select_s", "total_s"}
     assert all(t[k] >= 0 for k in t) and t["train_s"] > 0 and t["score_s"] > 0
+    # every timed stage counts, the step-level report's validation scoring and figures too
+    assert {"score_val_s", "process_s"} <= set(t)
+    assert r["stage_sum_s"] == pytest.approx(sum(v for k, v in t.items() if k != "total_s"), abs=0.051)
     # stages are consecutive intervals of the run: their sum is its total, up to rounding and the moments between
     assert abs(r["stage_sum_s"] - t["total_s"]) <= 0.5 + 0.02 * t["total_s"]
     # the process also imports and starts up: its wall time covers the run's total; CPU time was measured
