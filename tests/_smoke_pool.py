@@ -25,6 +25,18 @@ def smoke_pool(problems: int = 12, responses: int = 8, seed: int = 0) -> Pool:
     return Pool(out)
 
 
+def generator_pools(problems: int, responses: int = 64, gens=("weak", "mid", "strong")) -> list[Pool]:
+    """One smoke pool per generator name (seeded by its position), each problem tagged with that generator: the
+    three test pools of a run, as the selection and tables code reads them."""
+    out = []
+    for k, g in enumerate(gens):
+        pool = smoke_pool(problems=problems, responses=responses, seed=k)
+        for p in pool.problems:
+            p.meta["generator"] = g
+        out.append(pool)
+    return out
+
+
 def smoke_pool_file(path, **kw):
     save_pool(smoke_pool(**kw), path)
     return path

@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 import pytest
-from _smoke_pool import smoke_pool
+from _smoke_pool import generator_pools
 
 from harness.core.scores import ScoreSet
 from harness.evaluation.per_problem import problems_key
@@ -18,13 +18,7 @@ GENS = ("weak", "mid", "strong")
 
 
 def pools():
-    out = []
-    for k, g in enumerate(GENS):
-        pool = smoke_pool(problems=10, responses=64, seed=k)
-        for p in pool.problems:
-            p.meta["generator"] = g
-        out.append(pool)
-    return out
+    return generator_pools(10, gens=GENS)
 
 
 def score_set(pool, seed=0):

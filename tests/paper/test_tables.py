@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from _smoke_pool import smoke_pool
+from _smoke_pool import generator_pools
 
 from harness.cli import main
 from harness.core.pool import Pool
@@ -19,13 +19,7 @@ GENS = ["weak", "mid", "strong"]
 
 
 def pools() -> list[Pool]:
-    out = []
-    for k, g in enumerate(GENS):
-        pool = smoke_pool(problems=12, responses=64, seed=k)
-        for p in pool.problems:
-            p.meta["generator"] = g
-        out.append(pool)
-    return out
+    return generator_pools(12, gens=GENS)
 
 
 def scores(pool: Pool, rm: str, how: str, seed: int = 0) -> ScoreSet:
