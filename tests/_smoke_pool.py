@@ -37,6 +37,13 @@ def generator_pools(problems: int, responses: int = 64, gens=("weak", "mid", "st
     return out
 
 
+def empty_responses_pool() -> Pool:
+    """Responses with no tokens beside one of one token: the edge the prompt-sharing and prefix-tree scorers must
+    get right (a sequence that is all prompt)."""
+    return Pool([Problem("e", "Compute 1 + 1", "2", [Response(""), Response("2"), Response("")]),
+                 Problem("f", "Compute 3 * 3", "9", [Response("")])])
+
+
 def smoke_pool_file(path, **kw):
     save_pool(smoke_pool(**kw), path)
     return path

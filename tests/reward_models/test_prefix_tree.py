@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _smoke_pool import empty_responses_pool
 
 from harness.core.pool import Pool, Problem, Response
 from reward_models.lm import prefix_tree
@@ -110,8 +111,7 @@ def test_windows_split_a_pool_without_changing_numbers(setup, monkeypatch):
 
 def test_empty_responses_without_eos(setup):
     model, tok = setup
-    pool = Pool([Problem("e", "Compute 1 + 1", "2", [Response(""), Response("2"), Response("")]),
-                 Problem("f", "Compute 3 * 3", "9", [Response("")])])
+    pool = empty_responses_pool()
     encs = encode_pool(tok, pool, add_eos=False)
     plain = step_logps(model, encs, tok.pad_token_id, batch_size=2, progress=False)
     tree = step_logps(model, encs, tok.pad_token_id, batch_size=2, progress=False, share_prefix=True)

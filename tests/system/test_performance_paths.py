@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _smoke_pool import empty_responses_pool
 
 from harness.core.pool import Pool, Problem, Response
 from reward_models.lm.logprobs import STATS, encode_pool, step_logps
@@ -107,8 +108,7 @@ def test_share_prompt_is_a_runtime_option_of_implicit_prms(tiny_lm_dir, cache_ro
 
 def test_shared_prompt_with_empty_responses_and_no_eos(setup):
     model, tok = setup
-    pool = Pool([Problem("e", "Compute 1 + 1", "2", [Response(""), Response("2"), Response("")]),
-                 Problem("f", "Compute 3 * 3", "9", [Response("")])])
+    pool = empty_responses_pool()
     encs = encode_pool(tok, pool, add_eos=False)
     assert [len(e.ids) - e.prompt_len for e in encs] == [0, 1, 0, 0]
     for bs in (1, 4):
