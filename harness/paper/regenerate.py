@@ -65,23 +65,48 @@ def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -
 
 
 def stale(path: Path, world: str | None, options: dict) -> str | None:
-    """Why the run file no longer answers its experiment (None if it does): it measured another world, ran with
-    other options than the experiment's (e.g. after `tune` chose a new learning rate), or has no per-problem
-    accuracies for the claims' paired intervals or no step-level figures."""
+    """Why the run file no longer answers its experiment (None if it does): it is superseded (see `superseded`),
+    or has no per-problem accuracies for the claims' paired intervals or no step-level figures."""
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
-        was, ran = d.get("world"), d["config"]["rm_options"]
+        why = superseded(d, world, options)
     except (ValueError, AttributeError, KeyError, TypeError):
         return "unreadable"  # run again (load_runs reports it if it stays broken)
-    if world is not None and was != world:
-        return f"measured world {was or '(not recorded)'}, the current one is {world}"
-    if {k: str(v) for k, v in ran.items()} != {k: str(v) for k, v in options.items()}:
-        return f"ran with {ran}, the experiment now sets {options}"
+    if why is not None:
+        return why
     if not d.get("per_problem"):  # the claims pair runs problem by problem (cached stages: a rerun only selects)
         return "written before run files recorded per-problem accuracies"
     if "process" not in d:  # the process-rewards table and the step-level claim (a rerun scores rm_val-mid)
         return "written before run files recorded step-level figures"
     return None
+
+
+def superseded(run: dict, world: str | None, options: dict) -> str | None:
+    """Why a run no longer measures its experiment (None if it does): it measured another world, or ran with other
+    options than the experiment now sets (e.g. after `tune` chose a new learning rate or number of epochs)."""
+    was, ran = run.get("world"), run["config"]["rm_options"]
+    if world is not None and was != world:
+        return f"measured world {was or '(not recorded)'}, the current one is {world}"
+    if {k: str(v) for k, v in ran.items()} != {k: str(v) for k, v in options.items()}:
+        return f"ran with {ran}, the experiment now sets {options}"
+    return None
+
+
+def current_runs(runs: dict[str, dict], folder: Path, task: str, scale: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """The runs that still measure their experiment's options, and why each other experiment's run was left out:
+    a table never sets a run with old options (say one epoch) beside runs with the new ones. The world is checked
+    by load_runs (one world per table); runs of no experiment (a user's own labels) are kept as they are."""
+    from harness.paper.recipes import by_label, options_of
+    known = by_label()
+    kept, left_out = {}, {}
+    for label, run in runs.items():
+        exp = known.get(label)
+        why = None if exp is None else superseded(run, None, options_of(exp, folder, task, scale))
+        if why is None:
+            kept[label] = run
+        else:
+            left_out[label] = why
+    return kept, left_out
 
 
 def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str, scale: str) -> list[Path]:
@@ -122,7 +147,18 @@ def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str,
     return paths
 
 
-def render(runs: dict[str, dict], task: str, scale: str) -> str:
+def left_out_section(left_out: dict[str, str]) -> str:
+    if not left_out:
+        return ""
+    return ("## Runs left out until they are re-run\n\n"
+            f"{len(left_out)} run file(s) in results/runs/ no longer measure their experiment and are left out of "
+            "every table and claim below (a row or claim that needs one reads as missing); `python -m harness "
+            "tables` re-runs them.\n\n" + "\n".join(f"- {label}: {why}" for label, why in sorted(left_out.items())))
+
+
+def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str] | None = None) -> str:
+    """results/leaderboard.md from the run files by label; `left_out`: superseded runs by label, with why (see
+    current_runs), listed so a reader sees which rows and claims are waiting for a re-run."""
     from harness.paper import tables as T
     from harness.paper.claims import RULE, step_claim_lines, verdict_lines
     from harness.paper.paired import CHANCE_AUC_LOW, CHANCE_GENERATOR, RESAMPLES
@@ -150,6 +186,7 @@ def render(runs: dict[str, dict], task: str, scale: str) -> str:
         "The paper's numbers are its MATH-500 results with 7B-70B generators, shown for orientation only: this world "
         "is a small arithmetic task with tiny generators, so only the direction of each comparison can carry over. "
         "`n/a`: the paper's number is not quoted here.",
+        left_out_section(left_out or {}),
         "## Paper claims, checked here",
         f"Generated from the run files ({RULE}; {RESAMPLES:,} resamples). A claim against a baseline reads *not testable "
         f"here* when the baseline ranks one problem's responses at chance: the lower bound of its {CHANCE_GENERATOR} "

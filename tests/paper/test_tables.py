@@ -14,6 +14,7 @@ from harness.core.scores import ScoreSet
 from harness.evaluation import process_rewards
 from harness.flow.report import report_run, write_results
 from harness.flow.run import RunConfig
+from harness.paper import recipes
 
 GENS = ["weak", "mid", "strong"]
 
@@ -42,8 +43,9 @@ def scores(pool: Pool, rm: str, how: str, seed: int = 0) -> ScoreSet:
 
 
 def write_run(results, label: str, rm: str, how: str, compute: dict | None = None):
+    exp = recipes.by_label().get(label)  # a recipe's run carries the options its experiment sets, as `run` writes
     cfg = RunConfig(rm=rm, n=[1, 4, 16, 64], bootstrap=20, mc_samples=8, results=str(results),
-                    label=None if label == rm else label)
+                    label=None if label == rm else label, rm_options=dict(exp.options) if exp else {})
     ps = pools()
     sets = [scores(p, rm, how) for p in ps]
     report = report_run(cfg, ps, sets)
@@ -161,3 +163,28 @@ def test_tables_refuses_runs_of_different_worlds_and_reruns_stale_ones(results, 
     (results / "tuning" / "arith-default-implicit_ce.options.json").write_text('{"lr": "3e-4"}')
     tables.run_missing(results, "arith", "default", None, lambda m: None)
     assert "implicit_ce" in ran
+
+
+def test_tables_leaves_out_runs_whose_options_a_new_tuning_superseded(results, capsys):
+    # a new tuning chose 2 epochs for CE: the one-epoch runs of CE (main row and its ablation) no longer measure
+    # their experiments and must not sit beside the others in any table or claim
+    (results / "tuning").mkdir(exist_ok=True)
+    (results / "tuning" / "arith-default-implicit_ce.options.json").write_text('{"lr": "3e-4", "epochs": "2"}')
+    assert main(["tables", "--results", str(results), "--no-run"]) == 0
+    err = capsys.readouterr().err
+    assert "left out 2 superseded run file(s)" in err and "implicit_ce, implicit_ce-r1" in err
+    md = (results / "leaderboard.md").read_text()
+    left = md.split("## Runs left out until they are re-run")[1].split("##")[0]
+    assert "- implicit_ce: ran with {}, the experiment now sets {'lr': '3e-4', 'epochs': '2'}" in left
+    assert "- implicit_ce-r1: ran with {'responses_per_instruction': '1'}" in left
+    table1 = md.split("## Table 1")[1].split("##")[0]
+    assert "| implicit_ce |" not in table1 and "| implicit_dpo |" in table1
+    # a claim that needs CE reads as missing, not as a verdict on the old run
+    claim = next(ln for ln in md.splitlines() if ln.startswith("- CE works with one"))
+    assert "**not measured**" in claim
+
+    # the runs measured with the current options are kept, and nothing is left out when the tuning is put back
+    (results / "tuning" / "arith-default-implicit_ce.options.json").write_text("{}")
+    assert main(["tables", "--results", str(results), "--no-run"]) == 0
+    assert "left out" not in capsys.readouterr().err
+    assert "Runs left out" not in (results / "leaderboard.md").read_text()
