@@ -159,25 +159,25 @@ def left_out_section(left_out: dict[str, str]) -> str:
 def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str] | None = None) -> str:
     """results/leaderboard.md from the run files by label; `left_out`: superseded runs by label, with why (see
     current_runs), listed so a reader sees which rows and claims are waiting for a re-run."""
-    from harness.paper import tables as T
-    from harness.paper.claims import RULE, step_claim_lines, verdict_lines
-    from harness.paper.paired import CHANCE_AUC_LOW, CHANCE_GENERATOR, RESAMPLES
-    from harness.paper.recipes import ABLATION_TABLES, by_label, main_experiments, seed_rows
-    from harness.paper.seeds import SEEDS, is_seed_variant
+    from harness.paper.recipes import by_label, main_experiments
+    from harness.paper.seeds import is_seed_variant
     known = by_label()
     main = [e.label for e in main_experiments() if e.label in runs]
     # the user's own runs join Table 1 (another seed of a run joins that run's row)
     main += sorted(label for label in runs if label not in known and not is_seed_variant(runs, label))
-    trained_main = [label for label in main if runs[label].get("compute")]
-    any_run = runs[main[0]] if main else next(iter(runs.values()))
+    parts = [*_head_and_claims(runs, task, scale, left_out or {}), *_selection_sections(runs, main),
+             *_ablation_sections(runs), *_process_section(runs, main), *_flops_section(runs, main),
+             *_figures_and_runs(runs)]
+    return "\n\n".join(p for p in parts if p) + "\n"
 
-    ref_rows, resp_rows, inst_rows, ce_rows = (ABLATION_TABLES[g] for g in ("reference", "responses",
-                                                                             "instructions", "ce_variants"))
+
+def _head_and_claims(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str]) -> list[str]:
+    from harness.paper import tables as T
+    from harness.paper.claims import RULE, step_claim_lines, verdict_lines
+    from harness.paper.paired import CHANCE_AUC_LOW, CHANCE_GENERATOR, RESAMPLES
     seeds = sorted({r["config"].get("seed", 0) for r in runs.values()})
     worlds = sorted({r["world"] for r in runs.values() if r.get("world")})
-    commands = "\n".join(f"- `{run.get('command')}` ({run['file']}, {run.get('timings', {}).get('total_s', '?')} s"
-                         " of its last invocation)" for label, run in sorted(runs.items()))
-    parts = [
+    return [
         f"# Paper tables: {task}, {scale} scale",
         f"Written by `python -m harness tables` from the {len(runs)} run files in results/runs/ (seed(s) "
         f"{', '.join(map(str, seeds))}{'; world ' + ', '.join(worlds) if worlds else ''}; the exact command of each "
@@ -186,7 +186,7 @@ def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str
         "The paper's numbers are its MATH-500 results with 7B-70B generators, shown for orientation only: this world "
         "is a small arithmetic task with tiny generators, so only the direction of each comparison can carry over. "
         "`n/a`: the paper's number is not quoted here.",
-        left_out_section(left_out or {}),
+        left_out_section(left_out),
         "## Paper claims, checked here",
         f"Generated from the run files ({RULE}; {RESAMPLES:,} resamples). A claim against a baseline reads *not testable "
         f"here* when the baseline ranks one problem's responses at chance: the lower bound of its {CHANCE_GENERATOR} "
@@ -194,6 +194,14 @@ def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str
         "\n".join(verdict_lines(runs)),
         "Step level, from a paired interval over problems (holds / does not hold / tie):",
         "\n".join(step_claim_lines(runs)),
+    ]
+
+
+def _selection_sections(runs: dict[str, dict], main: list[str]) -> list[str]:
+    from harness.paper import tables as T
+    from harness.paper.seeds import SEEDS
+    any_run = runs[main[0]] if main else next(iter(runs.values()))
+    return [
         "## Table 1 analog: best-of-N (min step aggregation)",
         f"A trained reward model's row is over its training seeds ({', '.join(map(str, SEEDS))}; the runs "
         "<label>-seed<k>, `--set seed=<k>`): each cell is the seeds' mean (min-max); a row of one seed shows the "
@@ -208,6 +216,15 @@ def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str
         "## Weighted majority vote (Figure 3 analog; sigmoid weights of the min step reward)",
         T.table1(runs, main, "weighted_vote"),
         T.vote_table(runs, main),
+    ]
+
+
+def _ablation_sections(runs: dict[str, dict]) -> list[str]:
+    from harness.paper import tables as T
+    from harness.paper.recipes import ABLATION_TABLES, seed_rows
+    ref_rows, resp_rows, inst_rows, ce_rows = (ABLATION_TABLES[g] for g in ("reference", "responses",
+                                                                             "instructions", "ce_variants"))
+    return [
         "## Table 5 analog: the reference model at training and at inference",
         "Without the reference at training the reward is beta * log pi_theta(y); without it at inference the step "
         "reward is beta * log pi_theta of the step's tokens. The paper's Table 5 numbers are not quoted here (n/a).",
@@ -226,6 +243,12 @@ def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str
         "initialisation), with each seed's within-problem AUC: how far a rerun, e.g. on another CPU whose float "
         "rounding changes the training trajectory, can land from the committed numbers.",
         T.ablation_table(runs, seed_rows(), first="reward model, training seed"),
+    ]
+
+
+def _process_section(runs: dict[str, dict], main: list[str]) -> list[str]:
+    from harness.paper import tables as T
+    return [
         "## Process rewards: does a step score find the first wrong step?",
         "On the arith world's step labels (the first wrong step of every wrong response). F1: ProcessBench's protocol, "
         "the first step below a threshold chosen on the validation rollouts (rm_val-mid) and applied unchanged to "
@@ -234,6 +257,13 @@ def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str
         "AUC: correct steps before a first wrong step against it. Implicit PRMs are measured on the step reward and "
         "on the accumulated q_t; 95% CIs over problems are in each run's file.",
         T.process_table(runs, main),
+    ]
+
+
+def _flops_section(runs: dict[str, dict], main: list[str]) -> list[str]:
+    from harness.paper import tables as T
+    trained_main = [label for label in main if runs[label].get("compute")]
+    return [
         "## Development FLOPs (Figure 2 analog)",
         "Data collection ((prompt + generated) tokens x 2N of the generator, including Math-Shepherd's Monte-Carlo "
         "completions, each of which reads its prompt and the prefix it continues), "
@@ -247,6 +277,13 @@ def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str
         T.flops_table(runs, [label for label in sorted(runs) if label not in trained_main and
                              runs[label].get("compute")]) if any(runs[lb].get("compute") for lb in runs
                                                                    if lb not in trained_main) else "",
+    ]
+
+
+def _figures_and_runs(runs: dict[str, dict]) -> list[str]:
+    commands = "\n".join(f"- `{run.get('command')}` ({run['file']}, {run.get('timings', {}).get('total_s', '?')} s"
+                         " of its last invocation)" for label, run in sorted(runs.items()))
+    return [
         "## Figures",
         "- plots/accuracy_vs_n-{weak,mid,strong}.png: best-of-N vs N per generator, with majority vote and pass@N.\n"
         "- plots/flops.png: development FLOPs per instruction (Figure 2 analog).\n"
@@ -254,4 +291,3 @@ def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str
         "## Runs",
         commands,
     ]
-    return "\n\n".join(p for p in parts if p) + "\n"
