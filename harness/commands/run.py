@@ -56,13 +56,14 @@ def add_rm_arguments(p) -> None:
                    help="JSON object of reward-model options (the keys of --set; --set and the flags win)")
     p.add_argument("--untuned", action="store_true",
                    help="arith: do not start from the options `tune` chose for this reward model on the world in "
-                        "use (results/tuning/<task>-<scale>-<rm>.options.json); use the adapter's defaults")
+                        "use (<task>-<scale>-<rm>.options.json in the --results folder's tuning/, else in the "
+                        "project's results/tuning/); use the adapter's defaults")
 
 
 def rm_options(args, log=None) -> dict:
     opts = load_options_file(args.config, args.rm) if getattr(args, "config", None) else {}
     if not opts and not getattr(args, "untuned", True) and not args.pool and args.model is None:
-        found = tuned_options(args.task, args.scale, args.rm)
+        found = tuned_options(args.task, args.scale, args.rm, getattr(args, "results", None))
         if found is not None:
             opts = dict(found[0])
             if log:

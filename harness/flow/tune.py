@@ -21,6 +21,8 @@ from harness.core.pool import Pool
 # tuning file records whether it did ("budget" in results/tuning/*.json), so an unequal comparison shows.
 BUDGET_GRID: dict[str, list[str]] = {"lr": ["1e-4", "3e-4", "1e-3"], "epochs": ["1", "2"]}
 BUDGET_FRACTION = 0.25
+# The committed tunings (results/tuning/ at the project's root), which `run` starts from wherever it is started.
+PROJECT_RESULTS = Path(__file__).resolve().parents[2] / "results"
 BUDGET_AGGREGATION = "min"
 # Options that change how a sweep shows itself, not what it trains: kept out of the chosen options file, which
 # `run` and `tables` start from (a `--set progress=false` of the sweep is no option of the experiment).
@@ -93,14 +95,21 @@ def tune(cfg, inputs, grid: dict[str, list[str]], *, fraction: float, aggregatio
     return {"rows": rows, "chosen": chosen}
 
 
-def tuned_options(task: str, scale: str, rm: str, results: str = "results") -> tuple[dict, Path] | None:
+def tuned_options(task: str, scale: str, rm: str, results: str | None = None) -> tuple[dict, Path] | None:
     """The options `tune` chose for `rm` on the world `run` would use, and their file; None when there are none
-    (no tuning file, or one tuned on another world)."""
+    (no tuning file, or one tuned on another world). Looked up in `results`/tuning/ when that folder has the file,
+    else in the project's own results/tuning/ beside the package (PROJECT_RESULTS): never relative to the working
+    directory, so a run started from another folder starts from the same options."""
     from harness.flow.prepare import load_options_file
     from tasks import TASKS
-    stem = Path(results) / "tuning" / f"{task}-{scale}-{rm}"
+    name = f"{task}-{scale}-{rm}"
+    folders = [Path(results)] if results else []
+    stem = next((f / "tuning" / name for f in [*folders, PROJECT_RESULTS]
+                 if (f / "tuning" / f"{name}.options.json").is_file()), None)
+    if stem is None:
+        return None
     opts_file = stem.with_name(stem.name + ".options.json")
-    if not opts_file.is_file() or not stem.with_suffix(".json").is_file():
+    if not stem.with_suffix(".json").is_file():
         return None
     try:
         world = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8")).get("world")
