@@ -9,6 +9,8 @@ import pytest
 
 from harness.cli import main
 from harness.core import cache
+from harness.flow import tune
+from tasks import TASKS
 
 
 def _within_auc_by_hand(scores, pool) -> float:
@@ -92,3 +94,25 @@ def test_tune_without_a_grid_spends_the_shared_budget_and_says_so(tmp_path, monk
     assert main(common + ["--grid", "lr=1e-3"]) == 0
     doc = json.loads((results / "tuning" / "gsm8k-default-orm_bt.json").read_text())
     assert doc["budget"] is False and len(doc["rows"]) == 1
+
+
+def test_tuned_options_come_from_the_project_not_the_working_directory(tmp_path, monkeypatch):
+    committed = tune.PROJECT_RESULTS / "tuning" / "arith-default-implicit_ce.options.json"
+    monkeypatch.chdir(tmp_path)  # no results/ here: the lookup must not depend on where `run` starts
+    opts, path = tune.tuned_options("arith", "default", "implicit_ce")
+    assert path == committed and opts == json.loads(committed.read_text())
+    # a --results folder without a tuning of its own falls back to the project's
+    assert tune.tuned_options("arith", "default", "implicit_ce", str(tmp_path / "elsewhere"))[1] == committed
+
+
+def test_a_results_folder_with_its_own_tuning_wins(tmp_path):
+    ours = tmp_path / "results" / "tuning"
+    ours.mkdir(parents=True)
+    world = TASKS.get("arith").world_key("default")
+    (ours / "arith-default-implicit_ce.json").write_text(json.dumps({"world": world}))
+    (ours / "arith-default-implicit_ce.options.json").write_text('{"lr": "5e-4"}')
+    opts, path = tune.tuned_options("arith", "default", "implicit_ce", str(tmp_path / "results"))
+    assert path == ours / "arith-default-implicit_ce.options.json" and opts == {"lr": "5e-4"}
+    # ... unless it was tuned on another world
+    (ours / "arith-default-implicit_ce.json").write_text(json.dumps({"world": "another-world"}))
+    assert tune.tuned_options("arith", "default", "implicit_ce", str(tmp_path / "results")) is None
