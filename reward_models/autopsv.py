@@ -35,7 +35,7 @@ no-grad forward over the rollouts, counted like a reference pass) and the PSV's 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -61,12 +61,16 @@ def step_labels(confidences: Sequence[float], threshold: float = -0.5, floor: fl
 @dataclass
 class AutoPSVConfig(StepTagOptions):   # stage 3: the step-tag PRM, math_shepherd's training and defaults
     # stage 1: the outcome-supervised verifier (the ORM's training, value head read at every step's end)
-    osv_lr: float = 3e-4             # the ORM's tuned rate on the arith world (results/tuning/arith-default-orm)
-    osv_epochs: int = 1
-    osv_batch_size: int = 16
+    osv_lr: float = field(default=3e-4, metadata={
+        "help": "stage 1's peak learning rate: the ORM's tuned rate on the arith world "
+                "(results/tuning/arith-default-orm)"})
+    osv_epochs: int = field(default=1, metadata={"help": "stage 1's passes over the training rollouts"})
+    osv_batch_size: int = field(default=16, metadata={"help": "stage 1's responses per optimizer step"})
     # stage 2: the labels
-    threshold: float = -0.5          # a relative confidence change below this marks the step (and the rest) '-'
-    floor: float = 1e-5              # a confidence below this before a step marks it '-' (no ratio to take)
+    threshold: float = field(default=-0.5, metadata={
+        "help": "a relative confidence change below this marks the step (and the rest) '-'"})
+    floor: float = field(default=1e-5, metadata={
+        "help": "a confidence below this before a step marks it '-' (no ratio to take)"})
 
 
 @register_rm("autopsv")

@@ -10,7 +10,7 @@ w/o ref" row. It reads the shared log-prob cache, so it costs nothing after an i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.core.errors import InputError
 from harness.core.fingerprint import fingerprint
@@ -20,7 +20,7 @@ from reward_models.base import RewardModel
 
 @dataclass
 class RandomConfig:
-    seed: int = 0
+    seed: int = field(default=0, metadata={"help": "seed of the uniform draws"})
 
 
 @register_rm("random")
@@ -41,7 +41,7 @@ class RandomRM(RewardModel):
 
 @dataclass
 class TextHashConfig:
-    seed: int = 0
+    seed: int = field(default=0, metadata={"help": "salt of the hash: another seed, another fixed scoring"})
 
 
 @register_rm("text_hash")
@@ -65,14 +65,17 @@ class TextHashRM(RewardModel):
 
 @dataclass
 class LoglikConfig:
-    model: str | None = None  # the base model; fit(..., base_model) sets it when not given
-    dtype: str = "float32"
-    device: str = "cpu"
-    max_len: int | None = None
-    score_batch_size: int = 32
-    max_batch_tokens: int | None = None
-    padding_side: str = "left"
-    progress: bool = True
+    model: str | None = field(default=None, metadata={
+        "help": "the base model; fit(..., base_model) sets it when not given"})
+    dtype: str = field(default="float32", metadata={"help": "torch dtype of the model (float32, bfloat16)"})
+    device: str = field(default="cpu", metadata={"help": "torch device of scoring (cpu, cuda, ...)"})
+    max_len: int | None = field(default=None, metadata={
+        "help": "tokens of prompt + response; longer responses lose their tail"})
+    score_batch_size: int = field(default=32, metadata={"help": "responses per forward pass"})
+    max_batch_tokens: int | None = field(default=None, metadata={
+        "help": "at most this many padded tokens per batch (memory); default: no limit"})
+    padding_side: str = field(default="left", metadata={"help": "left | right padding of the batches"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 @register_rm("loglik")

@@ -16,7 +16,7 @@ recorded with the run and keys its cached scores apart, as for every adapter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.core.errors import InputError
 from reward_models import register_rm
@@ -32,7 +32,8 @@ from reward_models.lm.released import (
 
 @dataclass
 class HFORMConfig(ReleasedConfig):
-    label: int = 0                   # which output of the classifier is the reward (num_labels = 1: the only one)
+    label: int = field(default=0, metadata={
+        "help": "which output of the classifier is the reward (num_labels = 1: the only one)"})
 
 
 @register_rm("hf_orm")

@@ -31,7 +31,7 @@ default min as well (`publisher_aggregation`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.core.errors import InputError
 from harness.core.fingerprint import fingerprint
@@ -49,17 +49,24 @@ from reward_models.lm.tagged import (
 
 @dataclass
 class HFPRMConfig(StepsOption):
-    model: str | None = None         # a local causal-LM folder (e.g. math-shepherd-mistral-7b-prm, downloaded)
-    revision: str | None = None      # Hub branch, tag, commit or PR ref when model is an id (e.g. refs/pr/4)
-    step_tag: str | None = None      # default: the checkpoint's prm_config.json, else "ки"
-    good: str | None = None          # default "+"
-    bad: str | None = None           # default "-"
-    input_format: str | None = None  # shepherd | prompt (default: prm_config.json, else shepherd)
-    dtype: str = "float32"
-    device: str = "cpu"
-    score_batch_size: int = 32
-    max_batch_tokens: int | None = None
-    progress: bool = True
+    model: str | None = field(default=None, metadata={
+        "help": "a local causal-LM folder (e.g. math-shepherd-mistral-7b-prm, downloaded)"})
+    revision: str | None = field(default=None, metadata={
+        "help": "Hub branch, tag, commit or PR ref when model is an id (e.g. refs/pr/4)"})
+    step_tag: str | None = field(default=None, metadata={
+        "help": "the tag after every step; default: the checkpoint's prm_config.json, else \"ки\""})
+    good: str | None = field(default=None, metadata={
+        "help": "the label token of a good step; default: prm_config.json, else \"+\""})
+    bad: str | None = field(default=None, metadata={
+        "help": "the label token of a bad step; default: prm_config.json, else \"-\""})
+    input_format: str | None = field(default=None, metadata={
+        "help": "shepherd | prompt (default: prm_config.json, else shepherd)"})
+    dtype: str = field(default="float32", metadata={"help": "torch dtype of the model: bfloat16 on a GPU"})
+    device: str = field(default="cpu", metadata={"help": "torch device of scoring (cpu, cuda, ...)"})
+    score_batch_size: int = field(default=32, metadata={"help": "responses per forward pass"})
+    max_batch_tokens: int | None = field(default=None, metadata={
+        "help": "at most this many padded tokens per batch (memory); default: no limit"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 def score_pool(model_path, pool, fmt: TagFormat, *, dtype="float32", device="cpu", batch_size=8, max_tokens=None,

@@ -10,7 +10,7 @@ tokenizer can be scored without training via model=PATH ref=PATH.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -102,21 +102,28 @@ class PolicyRatio:
 
 @dataclass
 class ImplicitConfig(TrainConfig):
-    score_beta: float | None = None  # default: beta
-    reward: str = "single"           # single | accumulative
-    use_ref: bool = True
-    model: str | None = None         # policy: set by fit, or any local causal LM folder / .gguf file
-    ref: str | None = None           # reference: the base model the policy was trained from
-    device: str = "cpu"
-    score_batch_size: int = 32
-    max_batch_tokens: int | None = None
-    padding_side: str = "left"
-    share_prompt: bool = True        # one prompt pass per problem, its KV cache reused (runtime: not in the score
-                                     # key; equal within 1e-5 and faster here: results/performance.md)
-    share_prefix: bool = True        # every shared prefix (prompt, agreed first steps) forwarded once; supersedes
-                                     # share_prompt (runtime: not in the score key; equal within 1e-5, 35-45% fewer
-                                     # tokens on the arith test pools: reward_models/lm/prefix_tree.py)
-    progress: bool = True
+    score_beta: float | None = field(default=None, metadata={
+        "help": "the coefficient of the step rewards at scoring; default: beta"})
+    reward: str = field(default="single", metadata={"help": "single | accumulative"})
+    use_ref: bool = field(default=True, metadata={
+        "help": "subtract log pi_ref; false scores beta * log pi_theta alone (the paper's Table 5)"})
+    model: str | None = field(default=None, metadata={
+        "help": "policy: set by fit, or any local causal LM folder / .gguf file"})
+    ref: str | None = field(default=None, metadata={
+        "help": "reference: the base model the policy was trained from"})
+    device: str = field(default="cpu", metadata={"help": "torch device of training and scoring (cpu, cuda, ...)"})
+    score_batch_size: int = field(default=32, metadata={"help": "responses per forward pass when scoring"})
+    max_batch_tokens: int | None = field(default=None, metadata={
+        "help": "at most this many padded tokens per scoring batch (memory); default: no limit"})
+    padding_side: str = field(default="left", metadata={"help": "left | right padding of scoring batches"})
+    share_prompt: bool = field(default=True, metadata={
+        "help": "one prompt pass per problem, its KV cache reused (runtime: not in the score key; equal within 1e-5 "
+                "and faster here: results/performance.md)"})
+    share_prefix: bool = field(default=True, metadata={
+        "help": "every shared prefix (prompt, agreed first steps) forwarded once; supersedes share_prompt (runtime: "
+                "not in the score key; equal within 1e-5, 35-45% fewer tokens on the arith test pools: "
+                "reward_models/lm/prefix_tree.py)"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 class ImplicitPRM(RewardModel):

@@ -28,7 +28,7 @@ unless set), as ImplicitPRM's eval/processbench.py does; `--protocol paper` also
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from harness.core.errors import InputError
 from harness.core.steps import split_steps
@@ -42,12 +42,16 @@ STEP_MODES = ("harness", "publisher")
 
 @dataclass
 class ReleasedImplicitConfig(ImplicitConfig):
-    recipe: str = ""                 # eurus_prm: card | eval
-    release: str = ""                # implicitprm_release: dpo | ce;  eurus_prm: stage1 | stage2
-    reprefix: bool | None = None     # default: the preset's layout (steps=harness only)
-    steps: str = "harness"           # harness: the harness's steps | publisher: the authors' best-of-N layout
-                                     # (ImplicitPRM eval/prm_eval_utils.py get_dataloader)
-    revision: str | None = None      # Hub branch, tag, commit or PR ref of the released policy (not the reference)
+    recipe: str = field(default="", metadata={"help": "eurus_prm: card | eval"})
+    release: str = field(default="", metadata={"help": "implicitprm_release: dpo | ce;  eurus_prm: stage1 | stage2"})
+    reprefix: bool | None = field(default=None, metadata={
+        "help": "re-prefix every step with 'Step k: ', as the authors' layout does; default: the preset's layout "
+                "(steps=harness only)"})
+    steps: str = field(default="harness", metadata={
+        "help": "harness: the harness's steps | publisher: the authors' best-of-N layout (ImplicitPRM "
+                "eval/prm_eval_utils.py get_dataloader)"})
+    revision: str | None = field(default=None, metadata={
+        "help": "Hub branch, tag, commit or PR ref of the released policy (not the reference)"})
 
 
 class ReleasedImplicit(ImplicitPRM):

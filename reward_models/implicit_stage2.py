@@ -15,7 +15,7 @@ rollouts, the stage-2 training and its reference pass to stage 1's compute.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core import cache
@@ -27,9 +27,10 @@ from reward_models.math_shepherd import MCOptions, label_quality, mc_setup
 
 @dataclass
 class Stage2Config(ImplicitConfig, MCOptions):
-    stage2_lr: float | None = None        # default: lr
-    stage2_epochs: int = 1
-    stage2_batch_size: int | None = None  # responses (every step of each); default: batch_size
+    stage2_lr: float | None = field(default=None, metadata={"help": "peak learning rate of stage 2; default: lr"})
+    stage2_epochs: int = field(default=1, metadata={"help": "passes of stage 2 over the MC-labelled responses"})
+    stage2_batch_size: int | None = field(default=None, metadata={
+        "help": "responses (every step of each) per optimizer step of stage 2; default: batch_size"})
 
 
 def prefix_rewards(model, encs, ref_prefix, beta: float, pad: int):

@@ -15,7 +15,7 @@ Scoring is `hf_prm` on that checkpoint: P(good)/(P(good)+P(bad)) at each tag; ag
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core import cache
@@ -30,13 +30,17 @@ from reward_models.training.step_tags import StepTagOptions
 @dataclass
 class MCOptions:
     """How step labels are collected (shared with the step-level KTO second stage)."""
-    k: int = 8                          # completions per step prefix (Math-Shepherd's N)
-    temperature: float | None = None    # default: the pool's sampling temperature, else 0.5
-    max_new_tokens: int = 200
-    mc_seed: int = 0
-    max_instructions: int | None = None  # label only the first problems of the training pool
-    chunk_problems: int = 8              # problems per resumable chunk (each with its own seeded generator)
-    rollout_batch_rows: int = 512         # sampled rows per batch (KV-cache memory grows with it)
+    k: int = field(default=8, metadata={"help": "completions per step prefix (Math-Shepherd's N)"})
+    temperature: float | None = field(default=None, metadata={
+        "help": "sampling temperature of the completions; default: the pool's sampling temperature, else 0.5"})
+    max_new_tokens: int = field(default=200, metadata={"help": "longest completion of a step prefix, in tokens"})
+    mc_seed: int = field(default=0, metadata={"help": "seed of the completions' sampling"})
+    max_instructions: int | None = field(default=None, metadata={
+        "help": "label only the first problems of the training pool"})
+    chunk_problems: int = field(default=8, metadata={
+        "help": "problems per resumable chunk (each with its own seeded generator)"})
+    rollout_batch_rows: int = field(default=512, metadata={
+        "help": "sampled rows per batch (KV-cache memory grows with it)"})
 
 
 @dataclass
@@ -91,7 +95,7 @@ def label_quality(pool, hard) -> dict:
 
 @dataclass
 class MathShepherdConfig(StepTagOptions, MCOptions):
-    target: str = "hard"            # hard | soft MC labels as cross-entropy targets
+    target: str = field(default="hard", metadata={"help": "hard | soft MC labels as cross-entropy targets"})
 
 
 TRAIN_FIELDS = ("target",) + prm_training.TRAIN_FIELDS

@@ -9,7 +9,7 @@ scoring reports one value per step (the last one is the last token's, as before)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from harness.core.errors import InputError
@@ -57,11 +57,13 @@ class ValueHead:
 
 @dataclass
 class ORMConfig(TrainConfig):
-    model: str | None = None         # an ORM checkpoint folder (set by fit, or given to score without training)
-    device: str = "cpu"
-    score_batch_size: int = 32
-    max_batch_tokens: int | None = None
-    progress: bool = True
+    model: str | None = field(default=None, metadata={
+        "help": "an ORM checkpoint folder (set by fit, or given to score without training)"})
+    device: str = field(default="cpu", metadata={"help": "torch device of training and scoring (cpu, cuda, ...)"})
+    score_batch_size: int = field(default=32, metadata={"help": "responses per forward pass when scoring"})
+    max_batch_tokens: int | None = field(default=None, metadata={
+        "help": "at most this many padded tokens per scoring batch (memory); default: no limit"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 @register_rm("orm")

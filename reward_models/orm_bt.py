@@ -16,7 +16,7 @@ learns is exactly what best-of-N asks of a reward model. Scores are unanchored (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.core.errors import InputError
 from reward_models import register_rm
@@ -30,9 +30,12 @@ class PairedValueHead(ValueHead):
 
 @dataclass
 class ORMBTConfig(ORMConfig):
-    loss: str = "bt"                # Bradley-Terry over correct x incorrect responses of one problem
-    lr: float = 3e-4                # the ORM's tuned rate on the arith world (results/tuning/arith-default-orm)
-    batch_size: int = 2             # problems per optimizer step (~16 responses on the arith world, as the ORM's 16)
+    loss: str = field(default="bt", metadata={
+        "help": "Bradley-Terry over correct x incorrect responses of one problem"})
+    lr: float = field(default=3e-4, metadata={
+        "help": "peak learning rate: the ORM's tuned rate on the arith world (results/tuning/arith-default-orm)"})
+    batch_size: int = field(default=2, metadata={
+        "help": "problems per optimizer step (~16 responses on the arith world, as the ORM's 16)"})
 
 
 @register_rm("orm_bt")

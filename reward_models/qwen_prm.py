@@ -17,7 +17,7 @@ harness's min.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reward_models import register_rm
 from reward_models.base import RewardModel
@@ -34,8 +34,9 @@ SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}
 
 @dataclass
 class QwenPRMConfig(ReleasedConfig):
-    system: str = SYSTEM
-    step_sep: str = "<extra_0>"
+    system: str = field(default=SYSTEM, metadata={"help": "the system message of the chat (the model card's)"})
+    step_sep: str = field(default="<extra_0>", metadata={
+        "help": "the token after every step whose score is the step's (the model card's)"})
 
 
 def score_head(tensors: dict):

@@ -20,7 +20,7 @@ uses when no --aggregation is given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.core.errors import InputError
 from harness.core.publisher_steps import RLHFLOW_VARIANTS, name_variant, rlhflow_steps, rlhflow_variant
@@ -37,9 +37,11 @@ from reward_models.lm.released import (
 
 @dataclass
 class RLHFlowPRMConfig(ReleasedConfig):
-    good: str = "+"
-    bad: str = "-"
-    variant: str | None = None      # steps=publisher: deepseek | mistral (default: the model's name, else the data)
+    good: str = field(default="+", metadata={
+        "help": "the assistant turn after every step; its last token's probability is the step's score"})
+    bad: str = field(default="-", metadata={"help": "the label compared with `good` in the softmax"})
+    variant: str | None = field(default=None, metadata={
+        "help": "steps=publisher: deepseek | mistral (default: the model's name, else the data)"})
 
     def __post_init__(self):
         super().__post_init__()

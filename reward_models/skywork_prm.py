@@ -16,7 +16,7 @@ returns step rewards only and names no aggregation, so `run` keeps the harness's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.core.publisher_steps import lines
 from reward_models import register_rm
@@ -31,7 +31,9 @@ from reward_models.lm.released import (
 
 @dataclass
 class SkyworkPRMConfig(ReleasedConfig):
-    step_token: str = "\n"
+    step_token: str = field(default="\n", metadata={
+        "help": "the token after every step whose value is the step's score (and steps=publisher's separator: the "
+                "authors' step_token)"})
 
 
 def value_head(tensors: dict):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.errors import InputError
@@ -146,13 +146,16 @@ def check_marks(enc: Marked, n_steps: int, problem_id: str, what: str) -> Marked
 
 @dataclass
 class ReleasedConfig(StepsOption):
-    model: str | None = None         # Hugging Face id or local folder (each adapter names the released default)
-    revision: str | None = None      # Hub branch, tag, commit or PR ref of the id (e.g. refs/pr/4); default main
-    dtype: str = "float32"           # bfloat16 on a GPU
-    device: str = "cpu"
-    score_batch_size: int = 8
-    max_batch_tokens: int | None = None
-    progress: bool = True
+    model: str | None = field(default=None, metadata={
+        "help": "Hugging Face id or local folder (each adapter names the released default)"})
+    revision: str | None = field(default=None, metadata={
+        "help": "Hub branch, tag, commit or PR ref of the id (e.g. refs/pr/4); default main"})
+    dtype: str = field(default="float32", metadata={"help": "torch dtype of the model: bfloat16 on a GPU"})
+    device: str = field(default="cpu", metadata={"help": "torch device of scoring (cpu, cuda, ...)"})
+    score_batch_size: int = field(default=8, metadata={"help": "responses per forward pass"})
+    max_batch_tokens: int | None = field(default=None, metadata={
+        "help": "at most this many padded tokens per batch (memory); default: no limit"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 class ReleasedRM:

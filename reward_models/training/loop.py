@@ -15,7 +15,7 @@ import dataclasses
 import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,30 +29,44 @@ from harness.evaluation.auc import roc_auc
 
 @dataclass
 class TrainConfig:
-    loss: str = "ce"                # dpo | kto | nca | ce | ce_inst | ce_data (implicit); ce* | bt (value head)
-    lr: float = 1e-4                # tiny arith models; the paper used 5e-7 on 7B models
-    epochs: int = 1
-    batch_size: int = 16            # responses (kto, ce*), pairs (dpo, nca) or problems (bt) per optimizer step
-    grad_accum: int = 1             # split each batch into this many forward/backward chunks (memory)
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    beta: float = 0.05
-    seed: int = 0
-    max_len: int | None = None      # tokens of prompt + response; longer responses lose their tail
-    dtype: str = "float32"
-    pairing: str = "one_to_one"     # dpo/nca pairs: k-th correct with k-th incorrect, or "all" correct x incorrect
-                                    # ("all" won on the arith validation split for both: results/tuning/*.options.json)
-    kto_lambda_d: float = 1.0
-    kto_lambda_u: float = 1.0
-    # Ablations of the paper (added later: see _LATE_DEFAULTS). train_ref=False drops log pi_ref from the training
-    # reward (Table 5); the two data options train on a subset of the rollouts (Figures 4 and 5).
-    train_ref: bool = True
-    responses_per_instruction: int | None = None  # the first k of each instruction's rollouts (generation order)
-    instruction_fraction: float = 1.0             # a seeded, nested subset: 25% is inside 50% is inside 75%
-    # ORM only: where the value head is read and trained. "last": the last token. "steps": the prompt's last token
-    # and the end of every step, each toward the response's outcome label (AutoPSV's outcome-supervised verifier).
-    head_at: str = "last"
+    loss: str = field(default="ce", metadata={
+        "help": "dpo | kto | nca | ce | ce_inst | ce_data (implicit); ce* | bt (value head)"})
+    lr: float = field(default=1e-4, metadata={
+        "help": "peak learning rate: tiny arith models; the paper used 5e-7 on 7B models"})
+    epochs: int = field(default=1, metadata={"help": "passes over the training rollouts"})
+    batch_size: int = field(default=16, metadata={
+        "help": "responses (kto, ce*), pairs (dpo, nca) or problems (bt) per optimizer step"})
+    grad_accum: int = field(default=1, metadata={
+        "help": "split each batch into this many forward/backward chunks (memory)"})
+    warmup_ratio: float = field(default=0.1, metadata={
+        "help": "fraction of the optimizer steps of linear warmup, then a cosine decay to 0"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clipped to this before each step"})
+    beta: float = field(default=0.05, metadata={
+        "help": "beta of the implicit reward r = beta * log pi_theta(y) / pi_ref(y) (unused by a value head)"})
+    seed: int = field(default=0, metadata={
+        "help": "seed of the training (torch, batch order, the instruction subset, a new value head)"})
+    max_len: int | None = field(default=None, metadata={
+        "help": "tokens of prompt + response; longer responses lose their tail"})
+    dtype: str = field(default="float32", metadata={
+        "help": "float32 | bfloat16 | float16 of training (a half dtype: float32 weights under autocast) and scoring"})
+    pairing: str = field(default="one_to_one", metadata={
+        "help": 'dpo/nca pairs: k-th correct with k-th incorrect, or "all" correct x incorrect ("all" won on the '
+                "arith validation split for both: results/tuning/*.options.json)"})
+    kto_lambda_d: float = field(default=1.0, metadata={"help": "KTO's weight of desirable (correct) responses"})
+    kto_lambda_u: float = field(default=1.0, metadata={"help": "KTO's weight of undesirable (incorrect) responses"})
+    # Ablations of the paper (added later: see _LATE_DEFAULTS).
+    train_ref: bool = field(default=True, metadata={
+        "help": "False drops log pi_ref from the training reward (the paper's Table 5; implicit PRMs only)"})
+    responses_per_instruction: int | None = field(default=None, metadata={
+        "help": "train on the first k of each instruction's rollouts (generation order; the paper's Figure 4)"})
+    instruction_fraction: float = field(default=1.0, metadata={
+        "help": "train on a seeded, nested subset of the instructions: 25% is inside 50% is inside 75% (the "
+                "paper's Figure 5)"})
+    head_at: str = field(default="last", metadata={
+        "help": 'ORM only: where the value head is read and trained. "last": the last token. "steps": the '
+                "prompt's last token and the end of every step, each toward the response's outcome label "
+                "(AutoPSV's outcome-supervised verifier)"})
 
 
 # Fields added after checkpoints were recorded enter the checkpoint key only when they differ from these defaults,

@@ -10,7 +10,7 @@ not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.core import cache
 
@@ -18,23 +18,30 @@ from harness.core import cache
 @dataclass
 class StepTagOptions:
     """How a step-tag PRM is fine-tuned and then scored (math_shepherd's and autopsv's last stage)."""
-    lr: float = 1e-4
-    epochs: int = 1
-    batch_size: int = 16            # responses per optimizer step (every step tag of each)
-    grad_accum: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    seed: int = 0
-    dtype: str = "float32"
-    step_tag: str | None = None     # default: "ки" if one token of the tokenizer, else "@" (arith)
-    good: str = "+"
-    bad: str = "-"
-    model: str | None = None        # a trained checkpoint (set by fit); scoring is hf_prm on it
-    device: str = "cpu"
-    score_batch_size: int = 32
-    max_batch_tokens: int | None = None
-    progress: bool = True
+    lr: float = field(default=1e-4, metadata={"help": "peak learning rate of the step-tag fine-tuning"})
+    epochs: int = field(default=1, metadata={"help": "passes over the labelled responses"})
+    batch_size: int = field(default=16, metadata={
+        "help": "responses per optimizer step (every step tag of each)"})
+    grad_accum: int = field(default=1, metadata={
+        "help": "split each batch into this many forward/backward chunks (memory)"})
+    warmup_ratio: float = field(default=0.1, metadata={
+        "help": "fraction of the optimizer steps of linear warmup, then a cosine decay to 0"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clipped to this before each step"})
+    seed: int = field(default=0, metadata={"help": "seed of the fine-tuning (torch, batch order)"})
+    dtype: str = field(default="float32", metadata={
+        "help": "torch dtype of the model (float32, bfloat16) in every stage: labelling, fine-tuning, scoring"})
+    step_tag: str | None = field(default=None, metadata={
+        "help": "the tag after every step; default: \"ки\" if one token of the tokenizer, else \"@\" (arith)"})
+    good: str = field(default="+", metadata={"help": "the label token a good step is trained toward at its tag"})
+    bad: str = field(default="-", metadata={"help": "the label token a bad step is trained toward at its tag"})
+    model: str | None = field(default=None, metadata={
+        "help": "a trained checkpoint (set by fit); scoring is hf_prm on it"})
+    device: str = field(default="cpu", metadata={"help": "torch device of training and scoring (cpu, cuda, ...)"})
+    score_batch_size: int = field(default=32, metadata={"help": "responses per forward pass when scoring"})
+    max_batch_tokens: int | None = field(default=None, metadata={
+        "help": "at most this many padded tokens per scoring batch (memory); default: no limit"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 # the options that decide the trained weights (the checkpoint key's part)
