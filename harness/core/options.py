@@ -109,20 +109,7 @@ def _flag_order(owners: dict[str, type]) -> list[str]:
 
 
 def field_help(cls) -> dict[str, str]:
-    """{field: help} of an options dataclass: a field's `help` metadata, else the comment after it in the source
-    of the class that declares it (the adapters' Configs document their fields that way)."""
-    import inspect
-    import re
-    comments: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        try:
-            lines = inspect.getsource(klass).splitlines()
-        except (OSError, TypeError):
-            continue
-        for line in lines:
-            m = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.+)$", line)
-            if m:
-                comments[m.group(1)] = m.group(2).strip()
-    return {f.name: f.metadata.get("help") or comments.get(f.name, "") for f in dataclasses.fields(cls)}
+    """{field: help} of an options dataclass: each field's `help` metadata (inherited fields keep theirs), the one
+    text `--set`, task flags and `list --rm` show; a field without one has "" (tests/core/test_options.py requires
+    one of every reward model's and task's option)."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}

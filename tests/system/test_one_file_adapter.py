@@ -15,7 +15,7 @@ from _paths import REPO as ROOT
 
 TOY = '''"""Toy: a step's score is its length times `scale` (a test adapter, one file)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reward_models import register_rm
 from reward_models.base import RewardModel
@@ -23,7 +23,7 @@ from reward_models.base import RewardModel
 
 @dataclass
 class ToyConfig:
-    scale: float = 1.0  # multiplies each step's length
+    scale: float = field(default=1.0, metadata={"help": "multiplies each step's length"})
 
 
 @register_rm("toy_len")
