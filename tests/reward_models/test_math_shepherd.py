@@ -12,6 +12,7 @@ from harness.core.pool import Pool, Problem, Response
 from reward_models import get_rm
 from reward_models.math_shepherd import mc_setup
 from reward_models.training import mc_labels as mc
+from tasks import get_task
 
 META = {"task": "arith", "temperature": 0.5}
 TWO_STEPS = "Step 1: {a}\n\nStep 2: {b}\n\nThe answer is {ans}"
@@ -51,7 +52,7 @@ class HandSampler:
 
 
 def label(pool, sampler, **kw):
-    return mc.mc_label_pool(pool, sampler, mc.arith_grader, identity={"policy": "hand"}, k=4, chunk_problems=1,
+    return mc.mc_label_pool(pool, sampler, get_task("arith").is_correct, identity={"policy": "hand"}, k=4, chunk_problems=1,
                             progress=False, **kw)
 
 
