@@ -56,6 +56,17 @@ def label(pool, sampler, **kw):
                             progress=False, **kw)
 
 
+def test_rollouts_are_graded_by_the_pools_task():
+    """The arith world's pools: arith's exact grader (the name keys the label cache, as before: "arith"); pools of no
+    task: MATH's grader ("math"), which reads a boxed fraction the arith grader cannot."""
+    arith = Pool([Problem("a", "q", "15", [Response("The answer is 15")], {"task": "arith"})])
+    name, grader = mc.pool_grader(arith)
+    assert name == "arith" and grader("Step 1: 7 + 8 = 15\n\nThe answer is 015", "15")
+    assert not grader("So the answer is 15\n\nTerer: 1", "15")
+    name, grader = mc.pool_grader(Pool([Problem("m", "q", "\\frac{1}{2}", [Response("x")])]))
+    assert name == "math" and grader("so \\boxed{0.5}", "\\frac{1}{2}") and not grader("so \\boxed{2}", "\\frac{1}{2}")
+
+
 def test_hard_and_soft_labels_of_hand_made_rollouts(cache_root):
     assert mc.labels_from_outcomes([False, False, True, False]) == (True, 0.25)
     assert mc.labels_from_outcomes([False] * 8) == (False, 0.0)
