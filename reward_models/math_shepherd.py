@@ -69,7 +69,7 @@ def mc_setup(c: MCOptions, train_pool, base_model) -> MCSetup:
     from reward_models.training import mc_labels as mc
     pool = mc.subset_pool(train_pool, c.max_instructions)
     temperature = c.temperature if c.temperature is not None else mc.pool_temperature(pool)
-    grader_name, grader = mc.default_grader(pool)
+    grader_name, grader = mc.pool_grader(pool)
     identity = mc.policy_identity(base_model, pool, temperature=temperature, max_new_tokens=c.max_new_tokens,
                                   dtype=getattr(c, "dtype", "float32"), grader_name=grader_name)
     return MCSetup(pool, mc.mc_key(pool, identity, c.k, c.mc_seed, c.chunk_problems), identity, grader, c,

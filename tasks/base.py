@@ -17,6 +17,8 @@ from typing import Any
 from harness.core import options as options_mod
 from harness.core.steps import split_steps
 
+_DEFAULT = object()  # grade_pool: the verdict cache under the cache root
+
 
 @dataclass
 class TaskProblem:
@@ -61,10 +63,14 @@ class Task:
     def split_steps(self, text: str) -> list[str]:
         return split_steps(text)
 
-    # The grader: MATH/GSM8K answers (boxed, "the answer is"), equivalence by harness.grading; arith overrides.
+    # The grader: MATH/GSM8K answers (boxed, "the answer is"), equivalence by harness.grading; arith overrides. Every
+    # place that grades a task's responses (`grade`, Math-Shepherd's MC labels, guided search, lm-eval) asks the task.
+    grader_name = "math"     # names the grader where verdicts are cached (MC step labels): one name, one verdict
+    fallback_number = False  # GSM8K-style: a response that states no answer is graded by its last number
+
     def extract_answer(self, text: str) -> str | None:
         from harness.grading import extract_answer
-        return extract_answer(text)
+        return extract_answer(text, fallback_number=self.fallback_number)
 
     def answer_key(self, answer: str) -> str:
         """One key per equivalence class of answers, for votes."""
@@ -75,6 +81,23 @@ class Task:
         from harness.grading import is_equivalent
         ans = self.extract_answer(text)
         return ans is not None and is_equivalent(reference, ans)
+
+    def grade(self, text: str, reference: str) -> tuple[str | None, bool, dict]:
+        """(answer, correct, extra) of one response as pools record them; extra holds the vote key."""
+        ans = self.extract_answer(text)
+        if ans is None:
+            return None, False, {}
+        return ans, self.is_correct(text, reference), {"answer_key": self.answer_key(ans)}
+
+    def grade_pool(self, pool, *, workers: int = 1, timeout: float = 5.0, fallback_number: bool = False,
+                   cache_path: Any = _DEFAULT, progress: bool | None = None):
+        """(graded copy of `pool`, GradingStats): answers extracted where missing, each distinct (reference, answer)
+        verified once with a deadline in worker processes, verdicts cached (harness.grading.runner).
+        fallback_number: the last number of a response that states no answer, whatever the task's own choice."""
+        from harness.grading.runner import grade_pool_with_stats
+        kw = {} if cache_path is _DEFAULT else {"cache_path": cache_path}
+        return grade_pool_with_stats(pool, workers=workers, timeout=timeout, progress=progress,
+                                     extract_fallback_number=fallback_number or self.fallback_number, **kw)
 
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:
@@ -91,6 +114,47 @@ class Task:
                      base: str | None, log) -> TaskInputs:
         """flow "world": the task's graded pools and rollouts (built or found in the cache)."""
         raise NotImplementedError
+
+    # flow "world" also names its generators: `generate` builds or freezes the world, `search` samples from them,
+    # `report` and `list` show what is there, the lm-eval pack loads them.
+    @classmethod
+    def open_world(cls, *, scale: str, seed: int = 0, threads: int | None = None, rebuild: bool = False, log=print,
+                   sharded: bool = False):
+        """flow "world": the world's files (key, summary, frozen, config, pool(split, generator), generator(name)):
+        the shipped one, or the one built in the cache (built now if missing)."""
+        raise cls._lacks("a world of its own")
+
+    @classmethod
+    def freeze_world(cls, world) -> tuple[str, Any]:
+        """flow "world", for maintainers: write a built world as the shipped one; (its content key, the folder)."""
+        raise cls._lacks("a world to freeze")
+
+    @classmethod
+    def world_test_pools(cls, scale: str) -> list[str]:
+        """flow "world": the test pools of the world `run` would use at `scale`, when it is there (shipped or built;
+        never builds one)."""
+        return []
+
+    @classmethod
+    def worlds(cls) -> list[dict]:
+        """flow "world": the summaries of the shipped world (first, with "shipped": True) and of those built in the
+        cache."""
+        return []
+
+    @classmethod
+    def generator_path(cls, name: str):
+        """flow "world": the folder of the shipped world's generator `name`."""
+        raise cls._lacks("generators of its own")
+
+    @classmethod
+    def load_generator(cls, path) -> tuple:
+        """flow "world": (model, tokenizer) of one of its generators' folders, as the world samples from them."""
+        raise cls._lacks("generators of its own")
+
+    @classmethod
+    def _lacks(cls, what: str) -> NotImplementedError:
+        return NotImplementedError(f"task '{cls.name}' (flow '{cls.flow}') has no {what}; only tasks with flow "
+                                   "'world' (arith) do")
 
     fold_pairs: tuple = ()       # flow "folds": (train part, test part) of each fold
     responses_per_problem = 0    # flow "folds": N of its pools (selection stops there)

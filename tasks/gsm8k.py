@@ -42,11 +42,10 @@ class GSM8K(Task):
         p = self.default_dir / f"{split}.jsonl"
         return p if p.is_file() else None
 
-    def extract_answer(self, text: str) -> str | None:
-        """GSM8K answers are numbers: a response that states none in a marked way is graded by its last number,
-        and an answer stated as a sentence by the number in it (`harness grade --fallback-number`)."""
-        from harness.grading import extract_answer
-        return extract_answer(text, fallback_number=True)
+    # GSM8K answers are numbers: a response that states none in a marked way is graded by its last number, and an
+    # answer stated as a sentence by the number in it (`harness grade --fallback-number` on any pool).
+    fallback_number = True
+    grader_name = "gsm8k"
 
     def problems(self, split: str = "test") -> list[TaskProblem]:
         if split not in SPLITS:

@@ -59,16 +59,13 @@ def _add(p):
 
 
 def ensure_world(args, log=print, sharded: bool = False):
-    """The arith world for these arguments (the shipped one, or built in the cache with --rebuild or for another
-    scale or seed); returns its WorldFiles. sharded: every rank of a torchrun world calls this and shares the
-    sampling."""
-    from tasks.arith.world import open_world
-    from tasks.arith.world_config import world_config
-
-    overrides = {"threads": args.threads} if args.threads else {}
-    cfg = world_config(args.scale, args.seed, **overrides)
+    """The world of task --task (arith) for these arguments (the shipped one, or built in the cache with --rebuild or
+    for another scale or seed); returns its files. sharded: every rank of a torchrun world calls this and shares
+    the sampling."""
+    from tasks import TASKS
     rebuild = getattr(args, "rebuild", False) or getattr(args, "freeze", False)
-    return open_world(cfg, rebuild=rebuild, log=log, sharded=sharded)
+    return TASKS.get(args.task).open_world(scale=args.scale, seed=args.seed, threads=args.threads, rebuild=rebuild,
+                                           log=log, sharded=sharded)
 
 
 @command("generate", "build candidate pools (the arith world, or N samples per problem from --model)")
@@ -96,10 +93,8 @@ def run(args) -> int:
         if not distributed.current().is_main:
             return 0
         if args.freeze:
-            from tasks.arith import frozen
-            from tasks.arith.world import world_generators, world_pools
-            m = frozen.freeze(world.summary, world_pools(world.config), world_generators(world.config))
-            print(f"froze world {m['content_key']} into {frozen.DATA}")
+            key, folder = task_cls.freeze_world(world)
+            print(f"froze world {key} into {folder}")
             world = ensure_world(argparse.Namespace(**{**vars(args), "rebuild": False, "freeze": False}))
         print(describe_world(world.summary, world.frozen))
         return 0

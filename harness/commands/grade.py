@@ -1,10 +1,12 @@
 """`harness grade POOL [-o OUT] [--workers N] [--timeout S] [--strict]`: fill answer, correct and answer_key of every
 response.
 
-Without -o the pool file is replaced atomically. A reference that does not parse (a cut-off "\\frac{1}{") makes
+The grader is the pool's task's (tasks.pool_task: the task every problem names in its meta, e.g. arith's exact
+integer grader for the arith world's pools, else MATH's math-verify grader); --task names another. Without -o the
+pool file is replaced atomically. A reference that does not parse (a cut-off "\\frac{1}{") makes
 every response to its problem wrong: `grade` counts such references and names each (file, line, id) in a warning on
-stderr; with --strict it writes nothing and exits 2. Verdicts are cached per (grader version, reference, answer), so
-re-grading a pool, or grading another pool with the same answers, computes nothing twice.
+stderr; with --strict it writes nothing and exits 2. MATH's verdicts are cached per (grader version, reference,
+answer), so re-grading a pool, or grading another pool with the same answers, computes nothing twice.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from harness.cli import arguments, command
 def _add(p):
     p.add_argument("pool", metavar="POOL", help="pool file (JSON Lines, one problem a line)")
     p.add_argument("-o", "--output", default=None, metavar="OUT", help="graded pool to write (default: replace POOL)")
+    p.add_argument("--task", default=None, metavar="TASK",
+                   help="the task whose grader grades the pool (default: the task its problems name, else MATH's)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="grading worker processes (default 1; 0 grades in this process, without a hard deadline)")
     p.add_argument("--timeout", type=float, default=5.0, metavar="S",
                    help="seconds one comparison may take before it counts as wrong (default 5)")
     p.add_argument("--fallback-number", action="store_true",
-                   help="when a response states no answer, take its last number (GSM8K-style)")
+                   help="when a response states no answer, take its last number (GSM8K-style; the gsm8k task's "
+                        "grader always does)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--strict", action="store_true",
                    help="refuse a pool with a reference that does not parse (exit 2, nothing written)")
@@ -54,16 +59,17 @@ def unparsable_lines(path, ids: list[str]) -> list[tuple[int, str]]:
 def run(args) -> int:
     from harness.core.errors import InputError
     from harness.core.pool import load_pool, save_pool
-    from harness.grading.runner import grade_pool_with_stats
+    from tasks import get_task, pool_task
 
     if args.workers < 0:
         raise InputError("must be 0 or more", field="--workers", expected="a worker count")
     if not args.timeout > 0:
         raise InputError("must be positive", field="--timeout", expected="seconds > 0")
+    task = get_task(args.task) if args.task else None
     pool = load_pool(args.pool)
-    graded, stats = grade_pool_with_stats(pool, workers=args.workers, timeout=args.timeout,
-                                          extract_fallback_number=args.fallback_number,
-                                          progress=False if args.no_progress else None)
+    graded, stats = (task or pool_task(pool)).grade_pool(pool, workers=args.workers, timeout=args.timeout,
+                                                         fallback_number=args.fallback_number,
+                                                         progress=False if args.no_progress else None)
     if stats.unparsable:
         where = unparsable_lines(args.pool, stats.unparsable)
         if args.strict:

@@ -31,15 +31,8 @@ def describe_rm(name: str) -> dict:
 
 def cached_worlds() -> list[dict]:
     """The shipped arith world (first) and the worlds built in the cache."""
-    from harness.core import cache
-    from tasks.arith import frozen
-    out = [{**frozen.summary(), "shipped": True}] if frozen.is_shipped() else []
-    for wj in sorted((cache.root() / "arith").glob("*/world.json")):
-        try:
-            out.append(cache.read_json(wj))
-        except (OSError, ValueError):
-            continue  # a world being built by another run
-    return out
+    from tasks import world_tasks
+    return [w for task in world_tasks() for w in task.worlds()]
 
 
 def cached_checkpoints() -> list[dict]:

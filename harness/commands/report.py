@@ -26,14 +26,10 @@ def _add(p):
 
 
 def default_pools(scale: str) -> list[str]:
-    """The test pools of the arith world `run` would use, if it is there (shipped, or built in the cache)."""
-    from tasks.arith.world import open_world, uses_frozen
-    from tasks.arith.world_config import GENERATORS, is_built, world_config
-    cfg = world_config(scale, 0)
-    if not (uses_frozen(cfg) or is_built(cfg)):  # never build a world for a report
-        return []
-    world = open_world(cfg, log=lambda m: None)
-    return [str(world.pool("test", g)) for g in GENERATORS]
+    """The test pools of the world `run` would use (the arith world's), if it is there (shipped, or built in the
+    cache)."""
+    from tasks import world_tasks
+    return [p for task in world_tasks() for p in task.world_test_pools(scale)]
 
 
 @command("report", "write a static HTML site: leaderboards of the recorded runs, plots, steps coloured by reward")

@@ -51,8 +51,8 @@ class KeepAll(Filter):
 def resolve_option(value):
     """'arith:NAME' -> the shipped arith world's generator NAME (weak, mid, strong); anything else unchanged."""
     if isinstance(value, str) and value.startswith("arith:"):
-        from tasks.arith import frozen
-        return str(frozen.generator_path(value.split(":", 1)[1]))
+        from tasks import TASKS
+        return str(TASKS.get("arith").generator_path(value.split(":", 1)[1]))
     return value
 
 

@@ -64,23 +64,12 @@ def labels_from_outcomes(outcomes: list[bool]) -> tuple[bool, float]:
     return any(outcomes), sum(map(bool, outcomes)) / len(outcomes)
 
 
-def arith_grader(text: str, reference: str) -> bool:
-    from tasks.arith.problems import is_correct
-    return is_correct(text, reference)
-
-
-def math_grader(text: str, reference: str) -> bool:
-    from harness.grading import extract_answer, is_equivalent
-    answer = extract_answer(text)
-    return answer is not None and is_equivalent(reference, answer)
-
-
-def default_grader(pool) -> tuple[str, Grader]:
-    """The exact arith grader for arith pools; the math grader (math-verify with fallbacks) otherwise."""
-    tasks = {p.meta.get("task") for p in pool.problems}
-    if tasks == {"arith"}:
-        return "arith", arith_grader
-    return "math", math_grader
+def pool_grader(pool) -> tuple[str, Grader]:
+    """(name, is_correct) of the grader of the pool's task (tasks.pool_task: arith's exact integer grader for the
+    arith world's pools, MATH's math-verify grader for pools of no task); the name keys the labels' cache."""
+    from tasks import pool_task
+    task = pool_task(pool)
+    return task.grader_name, task.is_correct
 
 
 def policy_sampler(policy_path, *, temperature: float, max_new_tokens: int, dtype: str = "float32",
@@ -242,7 +231,7 @@ def label_with_policy(policy_path, pool, *, k: int = 8, temperature: float = 0.5
                       device: str = "cpu", batch_rows: int = 1024, chunk_problems: int = 8,
                       progress: bool = True) -> MCLabels:
     """MC labels of `pool` with completions from the causal LM at `policy_path` (the pool's own generator)."""
-    name, fn = grader or default_grader(pool)
+    name, fn = grader or pool_grader(pool)
     identity = policy_identity(policy_path, pool, temperature=temperature, max_new_tokens=max_new_tokens,
                                dtype=dtype, grader_name=name)
     sampler = policy_sampler(policy_path, temperature=temperature, max_new_tokens=max_new_tokens, dtype=dtype,

@@ -57,6 +57,56 @@ class ArithTask(Task):
             return None
         return (load_world(cfg) or {}).get("content_key") or built_key(cfg)
 
+    @classmethod
+    def open_world(cls, *, scale: str, seed: int = 0, threads: int | None = None, rebuild: bool = False, log=print,
+                   sharded: bool = False):
+        from tasks.arith.world import open_world
+        from tasks.arith.world_config import world_config
+        cfg = world_config(scale, seed, **({"threads": threads} if threads else {}))
+        return open_world(cfg, rebuild=rebuild, log=log, sharded=sharded)
+
+    @classmethod
+    def freeze_world(cls, world):
+        from tasks.arith import frozen
+        from tasks.arith.world import world_generators, world_pools
+        m = frozen.freeze(world.summary, world_pools(world.config), world_generators(world.config))
+        return m["content_key"], frozen.DATA
+
+    @classmethod
+    def world_test_pools(cls, scale: str) -> list[str]:
+        from tasks.arith.world import open_world, uses_frozen
+        from tasks.arith.world_config import GENERATORS, is_built, world_config
+        cfg = world_config(scale, 0)
+        if not (uses_frozen(cfg) or is_built(cfg)):  # never build a world for a report
+            return []
+        world = open_world(cfg, log=lambda m: None)
+        return [str(world.pool("test", g)) for g in GENERATORS]
+
+    @classmethod
+    def worlds(cls) -> list[dict]:
+        from harness.core import cache
+        from tasks.arith import frozen
+        out = [{**frozen.summary(), "shipped": True}] if frozen.is_shipped() else []
+        for wj in sorted((cache.root() / "arith").glob("*/world.json")):
+            try:
+                out.append(cache.read_json(wj))
+            except (OSError, ValueError):
+                continue  # a world being built by another run
+        return out
+
+    @classmethod
+    def generator_path(cls, name: str):
+        from tasks.arith import frozen
+        return frozen.generator_path(name)
+
+    @classmethod
+    def load_generator(cls, path) -> tuple:
+        from tasks.arith.world_sampling import load_generator
+        return load_generator(path)
+
+    # The grader: the integer of the final line, compared by value (tasks.arith.problems).
+    grader_name = "arith"
+
     def extract_answer(self, text: str) -> str | None:
         from tasks.arith.problems import extract_answer
         return extract_answer(text)
@@ -65,4 +115,15 @@ class ArithTask(Task):
         return answer  # integers, already canonical
 
     def is_correct(self, text: str, reference: str) -> bool:
-        return self.extract_answer(text) == reference
+        from tasks.arith.problems import is_correct
+        return is_correct(text, reference)
+
+    def grade(self, text: str, reference: str) -> tuple[str | None, bool, dict]:
+        from tasks.arith.problems import grade
+        return grade(text, reference)
+
+    def grade_pool(self, pool, *, workers: int = 1, timeout: float = 5.0, fallback_number: bool = False,
+                   cache_path=None, progress: bool | None = None):
+        """Exact integer comparison in this process: no deadline, no verdict cache, no answer fallback needed."""
+        from tasks.arith.problems import grade_pool
+        return grade_pool(pool)

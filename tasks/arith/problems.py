@@ -157,6 +157,50 @@ def grade(text: str, reference: int | str) -> tuple[str | None, bool, dict]:
     return ans, ans is not None and int(ans) == int(reference), ({"answer_key": ans} if ans is not None else {})
 
 
+def grade_pool(pool):
+    """(graded copy of `pool`, harness.grading.runner.GradingStats) by this grader: a missing answer is extracted
+    from the text, an answer kept as the pool has it; correct when it is the reference's integer; the vote key is the
+    answer. A reference that is not an integer makes every response to it wrong (its id is in stats.unparsable)."""
+    import time
+    from dataclasses import replace
+
+    from harness.core.pool import Pool, Response
+    from harness.grading.runner import GradingStats
+    t0 = time.monotonic()
+    stats = GradingStats(problems=len(pool.problems), responses=pool.n_responses)
+    problems, pairs, answers = [], set(), set()
+    for p in pool.problems:
+        ref = _integer(p.reference)
+        if ref is None:
+            stats.unparsable.append(p.id)
+        responses = []
+        for r in p.responses:
+            ans = r.answer
+            if ans is None:
+                ans = extract_answer(r.text)
+                stats.extracted += ans is not None
+            stats.no_answer += ans is None
+            correct = ans is not None and ref is not None and _integer(ans) == ref
+            if ans is not None:
+                pairs.add((p.reference, ans))
+                answers.add(ans)
+            stats.correct += correct
+            extra = {k: v for k, v in r.extra.items() if k != "answer_key"}  # as grade() records: no key, no answer
+            responses.append(Response(r.text, ans, correct, extra if ans is None else {**extra, "answer_key": ans}))
+        problems.append(replace(p, responses=responses))
+    stats.distinct_pairs, stats.distinct_answers = len(pairs), len(answers)
+    stats.computed = len(pairs) + len(answers)
+    stats.seconds = time.monotonic() - t0
+    return Pool(problems, pool.path), stats
+
+
+def _integer(text) -> int | None:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        return None
+
+
 def first_error_step(text: str, tree: Node) -> int | None:
     """1-based index of the first step that is not a correct next step of the expression `tree` (any correct order,
     operand order or surface form counts as correct; see grammar.first_error_step); None if none is."""

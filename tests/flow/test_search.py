@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tasks import get_task
+
 torch = pytest.importorskip("torch")
 
 
@@ -235,12 +237,12 @@ def test_search_pool_is_cached_resumes_and_carries_its_metadata(world, cache_roo
     monkeypatch.setattr(stage, "search_batch", failing)
     problems = pool.problems[:6]
     with pytest.raises(KeyboardInterrupt):
-        stage.search_pool(paths["mid"], problems, cfg, rm=rm, guide=guide, grade=stage.grade_arith,
+        stage.search_pool(paths["mid"], problems, cfg, rm=rm, guide=guide, task=get_task("arith"),
                           model=(model, tok))
     monkeypatch.setattr(stage, "search_batch", real)
     calls.clear()
     monkeypatch.setattr(stage, "search_batch", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
-    out = stage.search_pool(paths["mid"], problems, cfg, rm=rm, guide=guide, grade=stage.grade_arith,
+    out = stage.search_pool(paths["mid"], problems, cfg, rm=rm, guide=guide, task=get_task("arith"),
                             model=(model, tok))
     assert len(calls) == 1  # the two finished chunks were read back
     assert [len(p.responses) for p in out.problems] == [4] * 6 and out.is_graded()
@@ -263,7 +265,7 @@ def test_search_pool_is_cached_resumes_and_carries_its_metadata(world, cache_roo
     cache_root_2 = cache_root.parent / "other"
     from harness.core import cache
     with cache.using(cache_root_2):
-        whole = stage.search_pool(paths["mid"], problems, cfg, rm=rm, guide=guide, grade=stage.grade_arith,
+        whole = stage.search_pool(paths["mid"], problems, cfg, rm=rm, guide=guide, task=get_task("arith"),
                                   model=(model, tok))
     assert whole.content_hash() == out.content_hash()
 
@@ -352,7 +354,7 @@ def test_truncated_solutions_are_scored_again_and_the_rest_handed_over(world, ca
     rm = _implicit(world)
     cfg = SearchConfig(method="beam", n=4, expand=2, max_new_tokens=100)
     out = stage.search_pool(paths["mid"], pool.problems[:6], cfg, rm=rm, guide=make_guide(rm, tok),
-                            grade=stage.grade_arith, model=(model, tok))
+                            task=get_task("arith"), model=(model, tok))
     ss = rm.score(out)
     truncated = sum(r.extra["search"]["truncated"] for p in out.problems for r in p.responses)
     assert 0 < ss.meta["scored_again"] == truncated < out.n_responses

@@ -362,6 +362,24 @@ def test_grade_names_unparsable_references_and_strict_refuses_them(tmp_path, cap
     assert not (tmp_path / "strict.jsonl").exists()  # nothing written
 
 
+def test_grade_command_uses_the_pools_task_grader(tmp_path, capsys, cache_root):
+    """An arith pool (meta.task) is graded by arith's exact grader: a garbled final line is no answer, though MATH's
+    extractor reads the sentence before it (as a response of the shipped test-weak pool does); --task names
+    another task's grader."""
+    garbled = "Step 1: 15 * 1 is 15\n\nSo the answer is 15\n\nTerer: 1"
+    src = tmp_path / "pool.jsonl"
+    src.write_text(json.dumps({"id": "p", "problem": "Compute 15 * 1", "reference": "15", "meta": {"task": "arith"},
+                               "responses": [garbled, "Step 1: 15 * 1 = 15\n\nThe answer is 015"]}) + "\n")
+    for extra, verdicts, keys in (([], [False, True], [None, "15"]), (["--task", "math500"], [True, True], None)):
+        out = tmp_path / f"out{len(extra)}.jsonl"
+        assert cli_main(["grade", str(src), "-o", str(out), "--workers", "0", *extra]) == 0
+        graded = load_pool(out).problems[0].responses
+        assert [r.correct for r in graded] == verdicts
+        if keys:
+            assert [r.extra.get("answer_key") for r in graded] == keys
+    assert "accuracy 50.0%" in capsys.readouterr().out.split("wrote")[0]
+
+
 # --- real data --------------------------------------------------------------------------------------------------
 
 def test_agrees_with_qwen_labels_on_real_math_responses(shared_data, tmp_path):

@@ -12,6 +12,7 @@ from harness.core.pool import Pool, Problem, Response
 from reward_models import get_rm
 from reward_models.math_shepherd import mc_setup
 from reward_models.training import mc_labels as mc
+from tasks import get_task
 
 META = {"task": "arith", "temperature": 0.5}
 TWO_STEPS = "Step 1: {a}\n\nStep 2: {b}\n\nThe answer is {ans}"
@@ -51,8 +52,19 @@ class HandSampler:
 
 
 def label(pool, sampler, **kw):
-    return mc.mc_label_pool(pool, sampler, mc.arith_grader, identity={"policy": "hand"}, k=4, chunk_problems=1,
+    return mc.mc_label_pool(pool, sampler, get_task("arith").is_correct, identity={"policy": "hand"}, k=4, chunk_problems=1,
                             progress=False, **kw)
+
+
+def test_rollouts_are_graded_by_the_pools_task():
+    """The arith world's pools: arith's exact grader (the name keys the label cache, as before: "arith"); pools of no
+    task: MATH's grader ("math"), which reads a boxed fraction the arith grader cannot."""
+    arith = Pool([Problem("a", "q", "15", [Response("The answer is 15")], {"task": "arith"})])
+    name, grader = mc.pool_grader(arith)
+    assert name == "arith" and grader("Step 1: 7 + 8 = 15\n\nThe answer is 015", "15")
+    assert not grader("So the answer is 15\n\nTerer: 1", "15")
+    name, grader = mc.pool_grader(Pool([Problem("m", "q", "\\frac{1}{2}", [Response("x")])]))
+    assert name == "math" and grader("so \\boxed{0.5}", "\\frac{1}{2}") and not grader("so \\boxed{2}", "\\frac{1}{2}")
 
 
 def test_hard_and_soft_labels_of_hand_made_rollouts(cache_root):

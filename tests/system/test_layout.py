@@ -132,6 +132,25 @@ def test_no_import_circles():
     assert circles(edges) == []
 
 
+def task_internal_imports(edges, mods, root: Path = ROOT, task: str = "tasks.arith") -> list[str]:
+    """Imports of a task's own modules (`task` or below) by package modules outside tasks/: they reach a task
+    through the registry and the Task protocol only (tasks/__init__.py, tasks/base.py). tests/ and benchmarks/
+    are not package modules: they test and measure the world itself."""
+    bad = []
+    for a, targets in edges.items():
+        if a.split(".")[0] == "tasks":
+            continue
+        for b, line in targets.items():
+            if b == task or b.startswith(task + "."):
+                bad.append(f"{mods[a].relative_to(root)}:{line}: {a} imports {b}")
+    return bad
+
+
+def test_no_package_module_outside_tasks_imports_the_arith_world():
+    edges, mods = graph()
+    assert task_internal_imports(edges, mods) == []
+
+
 def package_of(module: str) -> str:
     """The unit of the package-level check: harness's sub-packages, reward_models' lm/ and training/, tasks' arith/,
     and the rest of each top-level package (its adapters or task files) as one."""
@@ -176,6 +195,24 @@ def test_the_check_sees_function_local_upward_imports_and_circles(tmp_path):
     assert [e.split(": ", 1)[1] for e in upward_imports(edges, mods, tmp_path)] == [
         "harness.core.cache (core) imports reward_models.loop (reward models)"]
     assert circles(edges) == [["reward_models.loop", "reward_models.orm"]]
+
+
+def test_the_check_sees_an_import_of_a_task_module_from_outside_tasks(tmp_path):
+    """The check itself: a function-local `from tasks.arith.world import x` and a `from tasks import arith` in
+    harness are caught; tasks.arith importing itself and anyone importing the registry (tasks) are not."""
+    for pkg in PACKAGES:
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text("")
+    (tmp_path / "tasks" / "arith").mkdir()
+    (tmp_path / "tasks" / "arith" / "__init__.py").write_text("from tasks.arith import world\n")
+    (tmp_path / "tasks" / "arith" / "world.py").write_text("")
+    (tmp_path / "harness" / "run.py").write_text("import tasks\n\ndef f():\n    from tasks.arith.world import x\n")
+    (tmp_path / "reward_models" / "mc.py").write_text("from tasks import arith\n")
+    mods = project_modules(tmp_path)
+    edges = {m: imports_of(m, f, mods) for m, f in mods.items()}
+    assert task_internal_imports(edges, mods, tmp_path) == [
+        "harness/run.py:4: harness.run imports tasks.arith.world",
+        "reward_models/mc.py:1: reward_models.mc imports tasks.arith"]
 
 
 @pytest.mark.parametrize("module,floor", [("harness.core.cache", "core"), ("harness.scoring", "stages"),

@@ -22,8 +22,8 @@ def arith_dataset(**metadata):
     """The shipped world's test problems, prompted as its generators were (their chat template)."""
     from harness.core.prompting import build_prompt
     from reward_models.lm.loading import load_tokenizer
-    from tasks.arith import frozen
-    tok = load_tokenizer(frozen.generator_path(metadata.get("generator", "mid")))
+    from tasks import TASKS
+    tok = load_tokenizer(TASKS.get("arith").generator_path(metadata.get("generator", "mid")))
     return _dataset(_rows("arith", prompt=lambda q: build_prompt(tok, q)))
 
 

@@ -47,7 +47,7 @@ def run_search(cfg, opts: SearchOptions, log=None) -> dict:
     from harness.evaluation import leaderboard as lb
     from harness.flow.run import prepare_rm, resolve_inputs
     from harness.flow.search.guides import make_guide
-    from harness.flow.search.stage import grade_arith, search_pool
+    from harness.flow.search.stage import search_pool
     from harness.generation.search.tree import SearchConfig
     log = log or (lambda m: print(m, file=sys.stderr))
     if cfg.task != "arith" or cfg.pools:
@@ -58,10 +58,9 @@ def run_search(cfg, opts: SearchOptions, log=None) -> dict:
         torch.set_num_threads(cfg.threads)
     t0 = time.time()
     inputs = resolve_inputs(cfg, log)
-    from tasks.arith.world import open_world
-    from tasks.arith.world_config import world_config
-    from tasks.arith.world_sampling import load_generator
-    world = open_world(world_config(cfg.scale, cfg.seed), rebuild=cfg.rebuild, log=log)
+    from tasks import get_task
+    task = get_task(cfg.task)
+    world = task.open_world(scale=cfg.scale, seed=cfg.seed, rebuild=cfg.rebuild, log=log)
     rm = prepare_rm(cfg, inputs, log)
     timings = {"prepare_s": round(time.time() - t0, 1)}
     wcfg = world.summary.get("config", {})
@@ -77,7 +76,7 @@ def run_search(cfg, opts: SearchOptions, log=None) -> dict:
     t_search = t_score = 0.0
     for g, full in zip(cfg.generators, inputs.test_pools):
         gdir = world.generator(g)
-        model, tok = load_generator(gdir)
+        model, tok = task.load_generator(gdir)
         if guide is None and any(m != "sample" for m in opts.methods):
             guide = make_guide(rm, tok, opts.guide, opts.guide_aggregation)
             log(f"[search] guide: {type(guide).__name__} of {rm.name}")
@@ -98,7 +97,7 @@ def run_search(cfg, opts: SearchOptions, log=None) -> dict:
                 scfg.validate()
                 t = time.time()
                 pool = search_pool(gdir, problems, scfg, rm=rm, guide=None if method == "sample" else guide,
-                                   grade=grade_arith, meta={"generator": g}, log=log, model=(model, tok))
+                                   task=task, meta={"generator": g}, log=log, model=(model, tok))
                 t_search += time.time() - t
                 t = time.time()
                 ss = rm.score(pool)

@@ -4,7 +4,7 @@ A search pool is keyed by everything its texts depend on: the generator's files,
 (method, N, M, temperature, token budget, seed) and the guide (the reward model's scoring identity, which names its
 checkpoint's fingerprint, and how the guide reads it). Problems go in chunks of about ROWS partial solutions;
 each finished chunk is kept (checksummed) under <cache>/search/<key>.chunks/ until the pool is written, so an
-interrupted search resumes where it stopped. The pool is graded as the world's pools are, and each response
+interrupted search resumes where it stopped. The pool is graded by its task's grader (as the world's pools are), and each response
 carries its search metadata (the guide's score after each step, where the steps ended); each problem's meta
 carries the search's compute (generated tokens, guide tokens and FLOPs, which include the branches pruned).
 """
@@ -49,11 +49,13 @@ def search_path(key: str) -> Path:
     return cache.root() / "search" / f"{key}.jsonl"
 
 
-def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=None, guide=None, grade=None,
+def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=None, guide=None, task=None,
                 meta: dict | None = None, log=None, model=None) -> Pool:
     """The graded search pool of `problems` (records with id, problem, reference), computed if missing.
 
-    grade(text, problem) -> (answer, correct, extra dict); model: the generator already loaded (model, tokenizer).
+    task: the Task whose generator searches (tasks.get_task("arith")): its grader grades every finished response
+    (task.grade) and it loads the generator; None leaves the responses ungraded and needs `model`, the generator
+    already loaded (model, tokenizer).
     """
     from harness.core import progress
     log = log or (lambda m: print(m, file=sys.stderr))
@@ -71,8 +73,9 @@ def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=No
         log(f"[search] resuming, {len(parts)} of {len(spans)} chunks already done ({store.folder})")
     todo = [i for i in range(len(spans)) if i not in parts]
     if todo:
-        from tasks.arith.world_sampling import load_generator
-        gen_model, tok = model or load_generator(Path(generator_dir))
+        if model is None and task is None:
+            raise ValueError("search_pool needs the generator: its task (to load it) or model=(model, tokenizer)")
+        gen_model, tok = model or task.load_generator(Path(generator_dir))
         from harness.generation.search.tree import StopTable
         stop = StopTable(tok)
         label = f"search {cfg.method} N={cfg.n}" + (f" M={cfg.expansions()}" if cfg.method != "sample" else "")
@@ -80,7 +83,7 @@ def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=No
             for i in todo:
                 a, b = spans[i]
                 done, stats = search_batch(gen_model, tok, problems[a:b], cfg, guide=guide, stop=stop)
-                recs = [_record(p, chains, st, tok, cfg, rm, guide, grade, meta) for p, chains, st in
+                recs = [_record(p, chains, st, tok, cfg, rm, guide, task, meta) for p, chains, st in
                         zip(problems[a:b], done, stats)]
                 value = json.loads(json.dumps(recs))  # what a resumed run reads back
                 store.save(spans[i], keys[i], value)
@@ -125,11 +128,11 @@ def hand_over_scores(pool: Pool, rm) -> None:
                           "scored_again": len(missing)}), key)
 
 
-def _record(p, chains, stats, tok, cfg: SearchConfig, rm, guide, grade, meta) -> dict:
+def _record(p, chains, stats, tok, cfg: SearchConfig, rm, guide, task, meta) -> dict:
     responses = []
     for c in chains:
         text = tok.decode(c.text_tokens(), skip_special_tokens=True)
-        answer, correct, extra = grade(text, p) if grade is not None else (None, None, {})
+        answer, correct, extra = task.grade(text, p.reference) if task is not None else (None, None, {})
         ends = [len(tok.decode(c.tokens[:e], skip_special_tokens=True)) for e in c.ends]
         info = {"ends": ends, "truncated": c.truncated}
         if c.scores:
@@ -147,8 +150,3 @@ def _record(p, chains, stats, tok, cfg: SearchConfig, rm, guide, grade, meta) ->
                                                                                  "world", "n_steps")},
                     "temperature": cfg.temperature, "search": search}).to_dict()
 
-
-def grade_arith(text: str, problem) -> tuple:
-    """The arith world's grading of a response (as tasks.arith.world grades its pools, without the step checker)."""
-    from tasks.arith.problems import grade
-    return grade(text, problem.reference)
