@@ -1,4 +1,5 @@
-"""The paper's ablations as training options: data subsets (Figures 4, 5) and no reference at training (Table 5)."""
+"""The training loop's ablation options (reward_models.training.loop), the paper's data subsets (Figures 4, 5) and no
+reference at training (Table 5), and the checkpoint key that keeps the checkpoints of runs made before they existed."""
 
 from __future__ import annotations
 
