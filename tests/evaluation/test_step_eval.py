@@ -1,6 +1,5 @@
 """--protocol paper on ProcessBench: harness.evaluation.step_eval.tune_sigmoid against a transcription of the
-ImplicitPRM authors' eval/processbench.py `find_threshold_sigmoid`, on hand-made accumulated step rewards; and
-eurus_prm thresholding the accumulated reward q_t there."""
+ImplicitPRM authors' eval/processbench.py `find_threshold_sigmoid`, on hand-made accumulated step rewards."""
 
 from __future__ import annotations
 
@@ -77,16 +76,3 @@ def test_accumulated_and_single_rewards_flag_different_steps():
     a = step_eval.tune_sigmoid(labels, step_eval.sigmoid_scores([s for s, _ in SAMPLES]))
     b = step_eval.tune_sigmoid(labels, step_eval.sigmoid_scores(singles))
     assert (a["f1"], a["threshold"]) != (b["f1"], b["threshold"])
-
-
-def test_eurus_prm_thresholds_the_accumulated_reward_on_processbench(tmp_path):
-    from harness.flow.run import RunConfig
-    from harness.flow.step_level import _scorer
-    from tasks.processbench import ProcessBench
-    rm, what = _scorer(RunConfig(rm="eurus_prm", task="processbench"), ProcessBench(), lambda m: None)
-    assert rm.config.reward == "accumulative" and what["reward"] == "accumulative"
-    rm, _ = _scorer(RunConfig(rm="eurus_prm", task="processbench", rm_options={"reward": "single"}), ProcessBench(),
-                    lambda m: None)
-    assert rm.config.reward == "single"  # an explicit choice wins
-    rm, _ = _scorer(RunConfig(rm="implicitprm_release", task="processbench"), ProcessBench(), lambda m: None)
-    assert rm.config.reward == "single"
