@@ -3,8 +3,8 @@
 Hugging Face's generic cache grows its key/value tensors by concatenation at every step, which for the tiny arith
 models costs more than the model itself. This decoder reads the same weights, preallocates the cache once, and
 computes exactly the Llama forward pass (RMSNorm, rotary embeddings, SiLU-gated MLP, grouped-query attention);
-tests/tasks/test_arith.py checks its logits against `LlamaForCausalLM` to 1e-4. Other architectures fall back to the
-generic path in harness.generation.sampling.
+tests/generation/test_fast_decode.py checks its logits against `LlamaForCausalLM` to 1e-4. Other architectures fall
+back to the generic path in harness.generation.sampling.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""--protocol paper on ProcessBench: harness.evaluation.step_eval.tune_sigmoid against a transcription of the
-ImplicitPRM authors' eval/processbench.py `find_threshold_sigmoid`, on hand-made accumulated step rewards; and
-eurus_prm thresholding the accumulated reward q_t there."""
+"""The step-level evaluator (harness.evaluation.step_eval) on hand-made cases with known answers: the first step below
+a threshold, the accuracies and F1, a tuned threshold carried unchanged to another split; and for --protocol paper on
+ProcessBench, tune_sigmoid against a transcription of the ImplicitPRM authors' eval/processbench.py
+`find_threshold_sigmoid`, on hand-made accumulated step rewards."""
 
 from __future__ import annotations
 
@@ -8,6 +9,49 @@ import numpy as np
 import pytest
 
 from harness.evaluation import step_eval
+
+# Three erroneous samples (earliest wrong step 1, 0, 2) and two correct ones.
+LABELS = [1, 0, 2, -1, -1]
+SCORES = [
+    [0.9, 0.2, 0.8],   # first below 0.5: step 1 -> hit
+    [0.3, 0.9],        # step 0 -> hit
+    [0.9, 0.1, 0.1],   # step 1, label 2 -> miss (flags too early)
+    [0.9, 0.8],        # -1 -> hit
+    [0.6, 0.4],        # step 1 -> miss
+]
+
+
+def test_first_below_and_known_accuracies():
+    assert step_eval.first_below([0.9, 0.2, 0.1], 0.5) == 1
+    assert step_eval.first_below([0.9, 0.6], 0.5) == -1
+    assert step_eval.first_below([0.5], 0.5) == -1  # strictly below
+    r = step_eval.evaluate(LABELS, SCORES, 0.5)
+    assert (r["n_error"], r["n_correct"]) == (3, 2)
+    assert r["acc_error"] == pytest.approx(2 / 3)
+    assert r["acc_correct"] == pytest.approx(1 / 2)
+    assert r["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))  # 4/7
+    # A threshold below every score flags nothing: all correct samples right, all erroneous wrong -> F1 0.
+    none = step_eval.evaluate(LABELS, SCORES, 0.0)
+    assert (none["acc_error"], none["acc_correct"], none["f1"]) == (0.0, 1.0, 0.0)
+
+
+def test_tuning_maximises_f1_and_the_threshold_transfers():
+    tuned = step_eval.tune(LABELS, SCORES)
+    # Between 0.4 and 0.6 sample 5 is missed; at 0.35 < t <= 0.4 every sample is right except sample 3
+    # (scores 0.1 flag step 1): acc_error 2/3, acc_correct 1 -> F1 0.8, the best any threshold can do here.
+    assert tuned["f1"] == pytest.approx(0.8)
+    assert 0.3 < tuned["threshold"] <= 0.4
+    other_labels, other_scores = [0, -1], [[0.1], [0.2]]
+    out = step_eval.evaluate_splits({"a": (LABELS, SCORES), "b": (other_labels, other_scores)}, tune_on="a",
+                                    resamples=200)
+    assert out["tuned_on"] == "a" and out["threshold"] == tuned["threshold"]
+    assert out["splits"]["a"]["in_sample"] and not out["splits"]["b"]["in_sample"]
+    b = out["splits"]["b"]
+    assert b["threshold"] == tuned["threshold"]  # applied unchanged, not re-tuned
+    assert (b["acc_error"], b["acc_correct"]) == (1.0, 0.0)  # 0.1 and 0.2 are both below the threshold
+    assert b["oracle_f1"] == pytest.approx(0.0) or b["oracle_f1"] >= b["f1"]
+    lo, hi = out["splits"]["a"]["f1_ci"]
+    assert 0.0 <= lo <= 0.8 <= hi <= 1.0
 
 
 def sigmoid(x):  # processbench.py
@@ -77,16 +121,3 @@ def test_accumulated_and_single_rewards_flag_different_steps():
     a = step_eval.tune_sigmoid(labels, step_eval.sigmoid_scores([s for s, _ in SAMPLES]))
     b = step_eval.tune_sigmoid(labels, step_eval.sigmoid_scores(singles))
     assert (a["f1"], a["threshold"]) != (b["f1"], b["threshold"])
-
-
-def test_eurus_prm_thresholds_the_accumulated_reward_on_processbench(tmp_path):
-    from harness.flow.run import RunConfig
-    from harness.flow.step_level import _scorer
-    from tasks.processbench import ProcessBench
-    rm, what = _scorer(RunConfig(rm="eurus_prm", task="processbench"), ProcessBench(), lambda m: None)
-    assert rm.config.reward == "accumulative" and what["reward"] == "accumulative"
-    rm, _ = _scorer(RunConfig(rm="eurus_prm", task="processbench", rm_options={"reward": "single"}), ProcessBench(),
-                    lambda m: None)
-    assert rm.config.reward == "single"  # an explicit choice wins
-    rm, _ = _scorer(RunConfig(rm="implicitprm_release", task="processbench"), ProcessBench(), lambda m: None)
-    assert rm.config.reward == "single"

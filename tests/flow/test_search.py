@@ -1,12 +1,14 @@
-"""Reward-guided search (harness/generation/search, harness/flow/search): the decoder's forkable caches, the keyed
-draws, the identities the issue names (beam search that keeps every chain is sampling; incremental q_t is the
-implicit PRM's step rewards; a perfect step scorer makes beam search at least as accurate as best-of-N), caching,
-resuming and the command."""
+"""Reward-guided search, the flow's side (harness/flow/search): the guides (incremental q_t is the implicit PRM's
+step rewards; the re-scoring guide reads a prefix as a prefix; loglik and random guides), the search stage's caching,
+resuming and re-scoring of truncated solutions, and the command. The decoding itself (forkable caches, keyed draws,
+beam search that keeps every chain is sampling, a perfect step scorer makes beam search at least best-of-N) is
+tests/generation/search/."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from _frozen_world import frozen_world, untrained_implicit
 
 from tasks import get_task
 
@@ -15,78 +17,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def world():
-    """The shipped arith world's generators and test problems (weak, mid, strong; the same files on every clone)."""
-    from harness.core.pool import load_pool
-    from tasks.arith import frozen
-    from tasks.arith.world_sampling import load_generator
-    gens = {g: load_generator(frozen.generator_path(g)) for g in ("weak", "mid", "strong")}
-    pool = load_pool(frozen.pool_path("test-weak"))
-    return gens, pool, {g: frozen.generator_path(g) for g in gens}
-
-
-def _implicit(world, **options):
-    """An implicit PRM scored without training: policy = strong generator, reference = mid (same tokenizer)."""
-    from reward_models import get_rm
-    _, _, paths = world
-    return get_rm("implicit_ce", model=str(paths["strong"]), ref=str(paths["mid"]), progress=False, **options)
-
-
-def test_row_cache_blocks_holes_and_forks_equal_one_forward(world):
-    """Extending rows by ragged blocks (holes in the cache), forking rows between blocks, equals one plain forward
-    of each row's tokens."""
-    from harness.generation.fast_decode import LlamaDecoder
-    from harness.generation.search.rows import RowCache, pad_block
-    model, _ = world[0]["mid"]
-    dec = LlamaDecoder(model)
-    g = torch.Generator().manual_seed(0)
-    rows = [torch.randint(10, 90, (n,), generator=g).tolist() for n in (7, 12, 3)]
-    more = [torch.randint(10, 90, (n,), generator=g).tolist() for n in (0, 5, 9, 2)]
-    with torch.inference_mode():
-        c = RowCache(dec, 3, capacity=8)  # small: the cache must grow
-        c.extend(*pad_block(rows))
-        c = c.select(torch.tensor([0, 1, 1, 2]))  # row 1 forked
-        x = c.extend(*pad_block(more))
-        for r, (base, extra) in enumerate(zip([rows[0], rows[1], rows[1], rows[2]], more)):
-            seq = base + extra
-            ref = model.model(input_ids=torch.tensor([seq])).last_hidden_state[0]
-            if extra:
-                assert torch.allclose(x[r, :len(extra)], ref[len(base):], atol=1e-5)
-            assert torch.allclose(model.lm_head(c.last[r]), model.lm_head(ref[-1]), atol=1e-4)
-
-
-def test_keyed_draws_follow_the_distribution_and_do_not_depend_on_the_batch():
-    from harness.generation.search.draws import child_key, sample_tokens, uniforms
-    keys = np.arange(20000, dtype=np.uint64) * np.uint64(7919)
-    u = uniforms(keys, np.zeros(20000, dtype=np.int64))
-    assert 0 < u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.01
-    logits = torch.tensor([2.0, 1.0, 0.0, -1.0]).repeat(20000, 1)
-    tok = sample_tokens(logits, 0.5, keys, np.zeros(20000, dtype=np.int64))
-    freq = np.bincount(tok.numpy(), minlength=4) / 20000
-    assert np.allclose(freq, torch.softmax(logits[0] / 0.5, -1).numpy(), atol=0.01)
-    # a row's draw is the same whatever rows share its batch
-    part = sample_tokens(logits[:10], 0.5, keys[5:15], np.zeros(10, dtype=np.int64))
-    assert torch.equal(part, tok[5:15])
-    assert child_key(123, 2, 0) == 123 and child_key(123, 2, 1) != child_key(123, 3, 1) != 123
-
-
-@pytest.mark.parametrize("method", ["beam", "dvts"])
-def test_search_that_keeps_every_chain_is_sampling(world, method):
-    """Beam search with N beams and one expansion each (M = 1), and DVTS with N one-chain subtrees, write exactly
-    the N responses plain sampling writes with the same seed."""
-    from harness.flow.search.guides import make_guide
-    from harness.generation.search.tree import SearchConfig, search_batch
-    gens, pool, _ = world
-    model, tok = gens["mid"]
-    problems = pool.problems[:6]
-    sampled, _ = search_batch(model, tok, problems, SearchConfig(method="sample", n=6, seed=3))
-    guide = make_guide(_implicit(world), tok)
-    searched, _ = search_batch(model, tok, problems, SearchConfig(method=method, n=6, expand=1, seed=3),
-                               guide=guide)
-    for a, b in zip(sampled, searched):
-        assert sorted(tuple(c.tokens) for c in a) == sorted(tuple(c.tokens) for c in b)
-        assert len(b) == 6
-    other, _ = search_batch(model, tok, problems, SearchConfig(method="sample", n=6, seed=4))
-    assert [tuple(c.tokens) for c in other[0]] != [tuple(c.tokens) for c in sampled[0]]
+    return frozen_world()
 
 
 def test_incremental_q_is_the_running_sum_of_the_implicit_prms_step_rewards(world):
@@ -98,7 +29,7 @@ def test_incremental_q_is_the_running_sum_of_the_implicit_prms_step_rewards(worl
     from harness.generation.search.tree import SearchConfig, search_batch
     gens, pool, _ = world
     model, tok = gens["weak"]
-    rm = _implicit(world)  # beta 0.05: the raw log-ratio sums of two float32 implementations differ by ~3e-5
+    rm = untrained_implicit(world)  # beta 0.05: the raw log-ratio sums of two float32 implementations differ by ~3e-5
     guide = make_guide(rm, tok)
     assert isinstance(guide, IncrementalGuide)
     problems = pool.problems[:5]
@@ -133,7 +64,7 @@ def test_rescoring_guide_scores_a_prefix_as_a_prefix_equal_to_the_incremental_q(
     from harness.generation.search.tree import SearchConfig, search_batch
     gens, pool, _ = world
     model, tok = gens["mid"]
-    rm = _implicit(world)
+    rm = untrained_implicit(world)
     problems = pool.problems[:3]
     cfg = SearchConfig(method="beam", n=4, expand=2, seed=2)
     inc, _ = search_batch(model, tok, problems, cfg, guide=make_guide(rm, tok))
@@ -155,74 +86,13 @@ def test_rescoring_guide_scores_a_prefix_as_a_prefix_equal_to_the_incremental_q(
     assert min(gaps) > 1e-3  # every unfinished prefix: an appended eos ranks by something else
 
 
-class PerfectStepScorer:
-    """Knows the reference: 1 while every step so far is a correct next step (and a final answer is right), else
-    0. A hand-made reward model for the search's re-scoring guide."""
-
-    name = "perfect"
-
-    def __init__(self, trees):
-        self.trees = trees
-
-    def compute_scores(self, pool):
-        from harness.core.steps import split_steps
-        from tasks.arith.grammar import first_error_step
-        from tasks.arith.problems import extract_answer, is_correct
-        out = []
-        for p in pool.problems:
-            row = []
-            for r in p.responses:
-                err = first_error_step(r.text, self.trees[p.id])
-                ok = err is None or err == len(split_steps(r.text)) + 1
-                if extract_answer(r.text) is not None:
-                    ok = ok and is_correct(r.text, p.reference)
-                row.append([1.0 if ok else 0.0])
-            out.append(row)
-        return out, {}
-
-
-def test_beam_search_with_a_perfect_step_scorer_is_at_least_best_of_n(world):
-    from harness.core.pool import Pool, Problem, Response
-    from harness.flow.search.guides import RescoreGuide
-    from harness.generation.search.tree import SearchConfig, search_batch
-    from tasks.arith.problems import generate_problems, is_correct
-    gens, pool, _ = world
-    model, tok = gens["weak"]
-    problems = pool.problems[:24]
-    trees = {p.id: p.tree for p in generate_problems(0, 24, 2, 5, prefix="test/")}
-    assert all(trees[p.id].render() == p.problem.removeprefix("Compute ") for p in problems)
-    scorer = PerfectStepScorer(trees)
-    guide = RescoreGuide(scorer, "last")
-
-    def accuracy(done):
-        """Best-of-N by the same perfect scorer on the finished solutions, ties broken uniformly (in
-        expectation): a lucky right answer after a wrong step scores 0, as it does under any step scorer."""
-        out = []
-        for p, chains in zip(problems, done):
-            texts = [tok.decode(c.text_tokens()) for c in chains]
-            s = np.array([row[0] for row in scorer.compute_scores(
-                Pool([Problem(p.id, p.problem, p.reference, [Response(t) for t in texts])]))[0][0]])
-            top = s == s.max()
-            out.append(np.mean([is_correct(t, p.reference) for t, keep in zip(texts, top) if keep]))
-        return float(np.mean(out))
-
-    gains = []
-    for n in (1, 2, 4, 8):
-        sampled, _ = search_batch(model, tok, problems, SearchConfig(method="sample", n=n, seed=0))
-        beam, _ = search_batch(model, tok, problems, SearchConfig(method="beam", n=n, expand=2, seed=0),
-                               guide=guide)
-        assert accuracy(beam) >= accuracy(sampled), n
-        gains.append(accuracy(beam) - accuracy(sampled))
-    assert max(gains) > 0  # the weak generator's pass@8 is far from 1: pruning wrong steps must show
-
-
 def test_search_pool_is_cached_resumes_and_carries_its_metadata(world, cache_root, monkeypatch):
     from harness.flow.search import stage
     from harness.flow.search.guides import make_guide
     from harness.generation.search.tree import SearchConfig
     gens, pool, paths = world
     model, tok = gens["mid"]
-    rm = _implicit(world)
+    rm = untrained_implicit(world)
     guide = make_guide(rm, tok)
     cfg = SearchConfig(method="beam", n=4, expand=2)
     monkeypatch.setattr(stage, "ROWS", 8)  # two problems a chunk
@@ -268,15 +138,6 @@ def test_search_pool_is_cached_resumes_and_carries_its_metadata(world, cache_roo
         whole = stage.search_pool(paths["mid"], problems, cfg, rm=rm, guide=guide, task=get_task("arith"),
                                   model=(model, tok))
     assert whole.content_hash() == out.content_hash()
-
-
-def test_bad_search_settings_get_one_clear_error():
-    from harness.core.errors import InputError
-    from harness.generation.search.tree import SearchConfig
-    with pytest.raises(InputError, match="divisible"):
-        SearchConfig(method="dvts", n=6, expand=4).validate()
-    with pytest.raises(InputError, match="unknown search method"):
-        SearchConfig(method="mcts").validate()
 
 
 @pytest.mark.parametrize("flags, message", [(["--expand", "0"], "--expand"), (["--method", "mcts"], "mcts"),
@@ -351,7 +212,7 @@ def test_truncated_solutions_are_scored_again_and_the_rest_handed_over(world, ca
     from harness.generation.search.tree import SearchConfig
     gens, pool, paths = world
     model, tok = gens["mid"]
-    rm = _implicit(world)
+    rm = untrained_implicit(world)
     cfg = SearchConfig(method="beam", n=4, expand=2, max_new_tokens=100)
     out = stage.search_pool(paths["mid"], pool.problems[:6], cfg, rm=rm, guide=make_guide(rm, tok),
                             task=get_task("arith"), model=(model, tok))

@@ -9,6 +9,7 @@ import pytest
 from _smoke_pool import generator_pools
 
 from harness.cli import main
+from harness.core.errors import InputError
 from harness.core.pool import Pool
 from harness.core.scores import ScoreSet
 from harness.evaluation import process_rewards
@@ -188,3 +189,16 @@ def test_tables_leaves_out_runs_whose_options_a_new_tuning_superseded(results, c
     assert main(["tables", "--results", str(results), "--no-run"]) == 0
     assert "left out" not in capsys.readouterr().err
     assert "Runs left out" not in (results / "leaderboard.md").read_text()
+
+
+def test_tables_refuses_run_files_of_two_content_keys(smoke_world, tmp_path):
+    from harness.paper.regenerate import load_runs
+    _, _, summary = smoke_world
+    runs = tmp_path / "results" / "runs"
+    runs.mkdir(parents=True)
+    for rm, world in (("implicit_ce", summary["content_key"]), ("orm", "v7-000000000000")):
+        (runs / f"arith-smoke-{rm}.json").write_text(json.dumps({"config": {"rm": rm, "rm_options": {}}, "rows": [],
+                                                                 "world": world}))
+    with pytest.raises(InputError, match="2 different worlds") as e:
+        load_runs(tmp_path / "results", "arith", "smoke")
+    assert summary["content_key"] in str(e.value) and "v7-000000000000" in str(e.value)

@@ -47,6 +47,30 @@ def arith_pool() -> Pool:
     ])
 
 
+def held_out_pool() -> Pool:
+    """arith_pool's layouts (a right and a wrong last step, a wrong order, a bare answer; a wrong first step, steps
+    without labels; one step right or wrong) on problems not trained on, for the validation AUC."""
+    def solution(steps, answer):
+        return "".join(f"Step {i}: {s}\n\n" for i, s in enumerate(steps, 1)) + f"The answer is {answer}"
+    return Pool([
+        Problem("h0", "Compute 3 + 4 * 5", "23", [
+            Response(solution(["4 * 5 = 20", "3 + 20 = 23"], 23), "23", True),
+            Response(solution(["4 * 5 = 20", "3 + 20 = 24"], 24), "24", False),
+            Response(solution(["3 + 4 = 7", "7 * 5 = 35"], 35), "35", False),
+            Response("The answer is 23", "23", True),
+        ]),
+        Problem("h1", "Compute 30 / 6 - 2", "3", [
+            Response(solution(["30 / 6 = 5", "5 - 2 = 3"], 3), "3", True),
+            Response(solution(["30 / 6 = 6", "6 - 2 = 4"], 4), "4", False),
+            Response("30 / 6 = 5\n\n5 - 2 = 3\n\nThe answer is 3", "3", True),
+        ]),
+        Problem("h2", "Compute 6 * 9", "54", [
+            Response(solution(["6 * 9 = 54"], 54), "54", True),
+            Response(solution(["6 * 9 = 52"], 52), "52", False),
+        ]),
+    ])
+
+
 def direct_step_logps(model, tok, problem: str, text: str) -> list[float]:
     """Unbatched, unpadded reference computation; the char-level tokenizer makes token k character k."""
     prompt = tok(build_prompt(tok, problem), add_special_tokens=False)["input_ids"]
@@ -161,12 +185,13 @@ def test_ce_training_lowers_loss_and_separates_correct_from_incorrect(tiny_lm_di
     base = str(tiny_lm_dir("nano", 0))
     pool = arith_pool()
     rm = get_rm("implicit_ce", lr=3e-3, epochs=6, batch_size=pool.n_responses, warmup_ratio=0.0, progress=False)
-    ckpt = rm.fit(pool, base, val_pool=pool)
+    ckpt = rm.fit(pool, base, val_pool=held_out_pool())
     metrics = json.loads((ckpt / "metrics.json").read_text())
     assert len(metrics["loss"]) == 6
     assert metrics["loss"][0] == pytest.approx(math.log(2), abs=1e-6)  # policy == ref: r = 0 everywhere
     assert metrics["loss"][-1] < metrics["loss"][0] - 0.01
-    assert metrics["val_auc"] > 0.5
+    # measured on problems it was not trained on; 0.5 is chance (before training every reward is 0: all tied)
+    assert metrics["val_auc"] > 0.5, metrics["val_auc"]
     config = json.loads((ckpt / "train_config.json").read_text())
     assert config["config"]["loss"] == "ce" and config["base_model"] == base
     assert sorted(p.name for p in ckpt.glob("*.safetensors")) == ["model.safetensors"]

@@ -1,7 +1,8 @@
 """The floors of the layout (README.md, Layout: The floors), read statically from every import of the project's
 modules (module-level and function-local, `import x` and `from x import y`, relative or absolute): each module
 imports only its own floor or the floors below, no modules import each other in a circle, and no module grows past
-~400 lines. The design is described inside the repository: no file cites a design document that is not in it."""
+~400 lines. The tests mirror the tree: tests/<path>/test_<module>.py tests <path>/<module>.py. The design is
+described inside the repository: no file cites a design document that is not in it."""
 
 from __future__ import annotations
 
@@ -242,3 +243,80 @@ def test_no_file_cites_a_design_document_outside_the_repository():
             except UnicodeDecodeError:
                 continue
     assert citing == []
+
+
+# --- tests mirror the tree --------------------------------------------------------------------------------------------
+
+# Test files that test a chain across several modules, named for no one of them (each says why it is one file).
+CROSS_CUTTING = {
+    "core/test_reliability.py": "the cache's checksums, chunked resumable scoring and locks, through every stage "
+                                "that writes the cache (scores, checkpoints, world pools, grading verdicts)",
+    "flow/test_lm_eval.py": "the harness inside lm-eval: the task pack (lm_eval_pack/) and its rerank filter "
+                            "(lm_eval_filter.py) run together by lm-eval",
+    "importers/test_qwen_leaderboard.py": "the acceptance path on real data: import, then `leaderboard --format json`",
+    "reward_models/test_released.py": "every released adapter (qwen_prm, skywork_prm, rlhflow_prm, hf_orm, "
+                                      "implicitprm_release) against its documented recipe",
+    "reward_models/test_released_publisher.py": "the same adapters' `steps=publisher` against each publisher's code",
+}
+# tests/system/ tests the whole (the CLI, bad input, the layout, a one-file adapter), not one module.
+WHOLE = ("system",)
+
+
+def mirrored_package(rel: Path, root: Path = ROOT) -> Path | None:
+    """The package folder tests/<rel>/ mirrors: harness/<rel> (harness's sub-packages) or <rel> (the other
+    top-level packages); None if neither is a package."""
+    for pkg in (root / "harness" / rel, root / rel):
+        if (pkg / "__init__.py").is_file():
+            return pkg
+    return None
+
+
+def misplaced_tests(root: Path = ROOT, cross_cutting=CROSS_CUTTING) -> list[str]:
+    """Every test folder mirrors a package folder, and every test_<module>.py in it names a module of that folder,
+    a sub-package of it, or the folder itself (its __init__); helpers start with "_"."""
+    tests, bad = root / "tests", []
+    for f in sorted(tests.rglob("*.py")):
+        rel = f.relative_to(tests)
+        if rel.parts[0] in WHOLE or "__pycache__" in rel.parts or f.name == "conftest.py" \
+                or f.name.startswith("_") or rel.as_posix() in cross_cutting:
+            continue
+        pkg = mirrored_package(rel.parent, root)
+        if pkg is None:
+            bad.append(f"tests/{rel}: tests/{rel.parent.as_posix()}/ mirrors no package folder")
+        elif not f.name.startswith("test_"):
+            bad.append(f"tests/{rel}: neither test_<module>.py nor a helper starting with '_'")
+        else:
+            module = f.stem.removeprefix("test_")
+            if not ((pkg / f"{module}.py").is_file() or (pkg / module / "__init__.py").is_file()
+                    or module == pkg.name):
+                bad.append(f"tests/{rel}: no {pkg.relative_to(root).as_posix()}/{module}.py or sub-package "
+                           f"{module}/ to test")
+    return bad
+
+
+def test_tests_mirror_the_tree():
+    assert misplaced_tests() == []
+    assert [f for f in CROSS_CUTTING if not (ROOT / "tests" / f).is_file()] == []  # no stale entries
+
+
+def test_the_mirror_check_catches_a_misplaced_test(tmp_path):
+    """The check itself: a module's test in another package's folder, a folder mirroring nothing and a helper not
+    marked as one are caught; a module's, a sub-package's and a package's own test, helpers and system/ are not."""
+    for pkg in ("harness", "harness/core", "harness/generation", "harness/generation/search", "reward_models",
+                "reward_models/lm"):
+        (tmp_path / pkg).mkdir(parents=True)
+        (tmp_path / pkg / "__init__.py").write_text("")
+    for module in ("harness/core/cache.py", "harness/generation/sampling.py", "reward_models/lm/loading.py"):
+        (tmp_path / module).write_text("")
+    for test in ("core/test_cache.py", "core/test_sampling.py", "generation/test_search.py",
+                 "generation/test_generation.py", "reward_models/lm/test_loading.py", "reward_models/test_lm.py",
+                 "reward_models/test_loading.py", "search/test_tree.py", "core/helpers.py", "core/_helpers.py",
+                 "system/test_cli.py", "conftest.py", "_paths.py", "flow/test_lm_eval.py"):
+        (tmp_path / "tests" / test).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "tests" / test).write_text("")
+    assert misplaced_tests(tmp_path, cross_cutting={"flow/test_lm_eval.py": "allowed"}) == [
+        "tests/core/helpers.py: neither test_<module>.py nor a helper starting with '_'",
+        "tests/core/test_sampling.py: no harness/core/sampling.py or sub-package sampling/ to test",
+        "tests/reward_models/test_loading.py: no reward_models/loading.py or sub-package loading/ to test",
+        "tests/search/test_tree.py: tests/search/ mirrors no package folder",
+    ]

@@ -1,4 +1,5 @@
-"""The embedded arith world: problems, exact grader, tokenizer, sampler and a smoke-scale build."""
+"""The embedded arith world: problems, exact grader, tokenizer and a smoke-scale build (its sampler, the fast decoder
+and harness.generation.sampling, is tested in tests/generation/)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import dataclasses
 
 import pytest
 import torch
-from _decoding import fast_and_generic_samples
 
 from harness.core.steps import split_steps
 from tasks.arith.problems import (
@@ -95,64 +95,6 @@ def test_tokenizer_round_trip(tmp_path):
         "<|user|>Compute 1 + 2\n<|assistant|>"
 
 
-# multi-head (the world <= v5 generators), grouped-query with two groups of two (SmolLM2's kind: the grouping order
-# matters) and multi-query, four heads on one kv head (the default world's "small_mqa" generators)
-@pytest.mark.parametrize("heads,kv_heads", [(2, 2), (4, 2), (4, 1)])
-def test_fast_decoder_matches_llama_forward(heads, kv_heads):
-    from transformers import LlamaForCausalLM
-
-    from harness.core.prompting import build_prompt
-    from harness.generation.fast_decode import LlamaDecoder
-    from tasks.arith.model import make_model
-    from tasks.arith.tokenizer import build_tokenizer
-    tok = build_tokenizer()
-    model = make_model(tok, "nano", seed=1)
-    if (heads, kv_heads) != (model.config.num_attention_heads, model.config.num_key_value_heads):
-        cfg = model.config
-        cfg.num_attention_heads, cfg.num_key_value_heads = heads, kv_heads
-        cfg.head_dim = cfg.hidden_size // heads
-        torch.manual_seed(1)
-        model = LlamaForCausalLM(cfg)
-    model = model.eval()
-    assert model.model.layers[0].self_attn.k_proj.out_features == kv_heads * model.config.head_dim
-    assert model.model.layers[0].self_attn.q_proj.out_features == model.config.hidden_size
-    prompts = [build_prompt(tok, "Compute 8 * 2"), build_prompt(tok, "Compute (1 + 2) * 3 - 4")]
-    e = tok(prompts, add_special_tokens=False, padding=True, padding_side="left", return_tensors="pt")
-    pos = (e.attention_mask.cumsum(-1) - 1).clamp(min=0)
-    dec = LlamaDecoder(model)
-    L = e.input_ids.shape[1] + 1
-    kv = [(torch.zeros(2, dec.n_kv, L, dec.head_dim), torch.zeros(2, dec.n_kv, L, dec.head_dim))
-          for _ in model.model.layers]
-    km = torch.zeros(2, L, dtype=torch.bool)
-    km[:, :e.input_ids.shape[1]] = e.attention_mask.bool()
-    with torch.inference_mode():
-        ref = model(input_ids=e.input_ids, attention_mask=e.attention_mask, position_ids=pos).logits[:, -1]
-        mine = dec.forward(e.input_ids, pos, kv, 0, km)
-        # one decode step against a full forward of the extended sequence
-        nxt = torch.tensor([7, 9])
-        km[:, -1] = True
-        step = dec.forward(nxt.unsqueeze(1), pos[:, -1:] + 1, kv, L - 1, km)
-        ids2 = torch.cat([e.input_ids, nxt.unsqueeze(1)], 1)
-        am2 = torch.cat([e.attention_mask, torch.ones(2, 1, dtype=torch.long)], 1)
-        ref2 = model(input_ids=ids2, attention_mask=am2, position_ids=(am2.cumsum(-1) - 1).clamp(min=0)).logits[:, -1]
-    assert torch.allclose(ref, mine, atol=1e-4)
-    assert torch.allclose(ref2, step, atol=1e-4)
-
-
-def test_sampling_is_reproducible_and_independent_of_batching():
-    from harness.generation.sampling import sample_responses
-    from tasks.arith.model import make_model
-    from tasks.arith.tokenizer import build_tokenizer
-    tok = build_tokenizer()
-    model = make_model(tok, "nano", seed=2)
-    probs = ["Compute 1 + 2", "Compute (3 + 4) * 5"]
-    a = sample_responses(model, tok, probs, 3, temperature=1.0, max_new_tokens=20, seed=5)
-    b = sample_responses(model, tok, probs, 3, temperature=1.0, max_new_tokens=20, seed=5)
-    c = sample_responses(model, tok, probs, 3, temperature=1.0, max_new_tokens=20, seed=6)
-    assert a == b and a != c
-    assert [len(x) for x in a] == [3, 3]
-
-
 def test_smoke_world_builds_graded_pools(smoke_world):
     from harness.core import cache
     from harness.core.pool import load_pool
@@ -201,23 +143,6 @@ def test_sampling_in_worker_processes_writes_the_same_pools(smoke_world, tmp_pat
         assert [p.read_bytes() for p in world_pool_paths(cfg)] == one
     assert "[generate] 5 chunks to sample in 2 processes x 1 thread" in logs
     assert "sample_in_workers_s" in summary["timings"]
-
-
-def test_arith_generators_sample_through_the_fast_decoder_and_agree_with_the_generic_path():
-    # transformers 5 writes unscaled rotary embeddings as {'rope_type': 'default'}; the fast path must still be taken
-    # (it silently was not, which tripled the world's sampling time), and scaled variants must still fall back.
-    from harness.generation import fast_decode
-    from tasks.arith.model import make_model
-    from tasks.arith.tokenizer import build_tokenizer
-    tok = build_tokenizer()
-    model = make_model(tok, "nano", seed=3).eval()
-    assert fast_decode.supports(model)
-    scaled = make_model(tok, "nano", seed=3)
-    scaled.config.rope_parameters = {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
-    assert not fast_decode.supports(scaled)
-    # the same draws from the same generator: equal wherever the generic path has not stopped (it pads after eos)
-    fast, slow = fast_and_generic_samples(model, tok, ["Compute 1 + 2", "Compute (3 + 4) * 5 - 6"] * 3, 1.0, 40)
-    assert torch.equal(fast, slow)
 
 
 def test_generator_training_stops_once_past_the_highest_target():

@@ -1,5 +1,5 @@
-"""ProcessBench: the step-level evaluator on hand-made cases with known answers, the loader on the real files, and
-`run --task processbench` end to end with the random baseline and a tiny model."""
+"""ProcessBench: the loader on the real files, and `run --task processbench` end to end with the random baseline and a
+tiny model (the step-level evaluator's own cases are tests/evaluation/test_step_eval.py)."""
 
 from __future__ import annotations
 
@@ -9,50 +9,6 @@ import pytest
 
 from harness.cli import main
 from harness.core.steps import split_steps
-from harness.evaluation import step_eval
-
-# Three erroneous samples (earliest wrong step 1, 0, 2) and two correct ones.
-LABELS = [1, 0, 2, -1, -1]
-SCORES = [
-    [0.9, 0.2, 0.8],   # first below 0.5: step 1 -> hit
-    [0.3, 0.9],        # step 0 -> hit
-    [0.9, 0.1, 0.1],   # step 1, label 2 -> miss (flags too early)
-    [0.9, 0.8],        # -1 -> hit
-    [0.6, 0.4],        # step 1 -> miss
-]
-
-
-def test_first_below_and_known_accuracies():
-    assert step_eval.first_below([0.9, 0.2, 0.1], 0.5) == 1
-    assert step_eval.first_below([0.9, 0.6], 0.5) == -1
-    assert step_eval.first_below([0.5], 0.5) == -1  # strictly below
-    r = step_eval.evaluate(LABELS, SCORES, 0.5)
-    assert (r["n_error"], r["n_correct"]) == (3, 2)
-    assert r["acc_error"] == pytest.approx(2 / 3)
-    assert r["acc_correct"] == pytest.approx(1 / 2)
-    assert r["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))  # 4/7
-    # A threshold below every score flags nothing: all correct samples right, all erroneous wrong -> F1 0.
-    none = step_eval.evaluate(LABELS, SCORES, 0.0)
-    assert (none["acc_error"], none["acc_correct"], none["f1"]) == (0.0, 1.0, 0.0)
-
-
-def test_tuning_maximises_f1_and_the_threshold_transfers():
-    tuned = step_eval.tune(LABELS, SCORES)
-    # Between 0.4 and 0.6 sample 5 is missed; at 0.35 < t <= 0.4 every sample is right except sample 3
-    # (scores 0.1 flag step 1): acc_error 2/3, acc_correct 1 -> F1 0.8, the best any threshold can do here.
-    assert tuned["f1"] == pytest.approx(0.8)
-    assert 0.3 < tuned["threshold"] <= 0.4
-    other_labels, other_scores = [0, -1], [[0.1], [0.2]]
-    out = step_eval.evaluate_splits({"a": (LABELS, SCORES), "b": (other_labels, other_scores)}, tune_on="a",
-                                    resamples=200)
-    assert out["tuned_on"] == "a" and out["threshold"] == tuned["threshold"]
-    assert out["splits"]["a"]["in_sample"] and not out["splits"]["b"]["in_sample"]
-    b = out["splits"]["b"]
-    assert b["threshold"] == tuned["threshold"]  # applied unchanged, not re-tuned
-    assert (b["acc_error"], b["acc_correct"]) == (1.0, 0.0)  # 0.1 and 0.2 are both below the threshold
-    assert b["oracle_f1"] == pytest.approx(0.0) or b["oracle_f1"] >= b["f1"]
-    lo, hi = out["splits"]["a"]["f1_ci"]
-    assert 0.0 <= lo <= 0.8 <= hi <= 1.0
 
 
 def test_loader_round_trips_steps_on_the_real_files(processbench_dir, cache_root):

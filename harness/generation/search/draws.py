@@ -5,7 +5,7 @@ numbers after each regrouping. Here each chain carries a 64-bit key, and its g-t
 sampling with the uniform number u(key, g) of a counter-based hash (splitmix64). A child that continues its
 parent's stream keeps the parent's key (the first continuation of every kept beam), the others get keys mixed from
 the parent's and their place in the tree. So beam search that keeps every chain and expands each once draws exactly
-the tokens of plain sampling with the same seed (tests/flow/test_search.py).
+the tokens of plain sampling with the same seed (tests/generation/search/test_tree.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""The paper's ablations as training options: data subsets (Figures 4, 5) and no reference at training (Table 5)."""
+"""The training loop's ablation options (reward_models.training.loop), the paper's data subsets (Figures 4, 5) and no
+reference at training (Table 5), and the checkpoint key that keeps the checkpoints of runs made before they existed."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 
@@ -10,6 +10,7 @@ import pytest
 from _smoke_pool import smoke_pool
 
 from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response
 from reward_models import get_rm
 from reward_models.training.loop import TrainConfig, checkpoint_key, training_subset
 
@@ -35,21 +36,22 @@ def test_instruction_subsets_are_nested_seeded_and_sized():
     assert other_seed != ids[0.5]
 
 
-def test_checkpoint_key_ignores_late_fields_at_their_defaults(tiny_lm_dir):
-    base, pool = str(tiny_lm_dir("nano", 0)), smoke_pool(problems=3, responses=2)
+def test_checkpoint_key_ignores_late_fields_at_their_defaults(tmp_path):
+    """A literal pins the key of a default config: the options added later (train_ref, the data subsets, head_at)
+    enter the key only away from their defaults, so the checkpoints trained before they existed keep their keys. Any
+    change to what the key hashes (its fields, the config's fields or defaults, the base's fingerprint, the pool's
+    hashes, the prompt format) orphans every cached checkpoint and fails here; change the literal only on purpose."""
+    base = tmp_path / "base"  # fingerprinted by its bytes: a config.json alone is enough, and never changes
+    base.mkdir()
+    (base / "config.json").write_text('{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}\n')
+    pool = Pool([Problem("q0", "Compute 2 + 3", "5", [Response("Step 1: 2 + 3 = 5\n\nThe answer is 5", "5", True),
+                                                      Response("Step 1: 2 + 3 = 6\n\nThe answer is 6", "6", False)])])
     cfg = TrainConfig()
-    from harness.core import cache
-    from harness.core.fingerprint import fingerprint
-    from reward_models.lm.logprobs import prompt_format_id
-    old = {k: v for k, v in dataclasses.asdict(cfg).items()
-           if k not in ("train_ref", "responses_per_instruction", "instruction_fraction", "head_at")}
-    # the key a checkpoint got before these options existed
-    assert checkpoint_key("implicit", cfg, base, pool) == cache.stable_hash(
-        {"kind": "implicit", "config": old, "base": fingerprint(base),
-         "pool": [pool.content_hash(), pool.grades_hash()], "prompt_format": prompt_format_id()})
-    assert checkpoint_key("implicit", TrainConfig(train_ref=False), base, pool) != \
-        checkpoint_key("implicit", cfg, base, pool)
-    assert checkpoint_key("orm", TrainConfig(head_at="steps"), base, pool) != checkpoint_key("orm", cfg, base, pool)
+    assert checkpoint_key("implicit", cfg, str(base), pool) == "0637de2070a1cfe5"
+    assert checkpoint_key("implicit", TrainConfig(train_ref=False), str(base), pool) != \
+        checkpoint_key("implicit", cfg, str(base), pool)
+    assert checkpoint_key("orm", TrainConfig(head_at="steps"), str(base), pool) != \
+        checkpoint_key("orm", cfg, str(base), pool)
 
 
 def test_training_without_reference_starts_from_log_likelihood(tiny_lm_dir, cache_root):

@@ -8,11 +8,11 @@ number of distinct prefixes (the tree's nodes) plus one recomputed token per bra
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _paths import REPO
 from _smoke_pool import empty_responses_pool
 
 from harness.core.pool import Pool, Problem, Response
@@ -21,7 +21,7 @@ from reward_models.lm.logprobs import STATS, encode_pool, step_logps
 from tasks.arith.model import make_model
 from tasks.arith.tokenizer import build_tokenizer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "system"))
+sys.path.insert(0, str(REPO / "tests" / "system"))
 from test_performance_paths import varied_pool  # noqa: E402
 
 

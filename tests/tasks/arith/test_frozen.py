@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -78,19 +77,6 @@ def test_a_frozen_world_opens_without_building_and_gives_back_the_same_bytes(bui
     # --rebuild uses the world built in the cache instead
     with cache.using(root):
         assert not open_world(cfg, rebuild=True).frozen
-
-
-def test_tables_refuses_run_files_of_two_content_keys(built, tmp_path):
-    from harness.paper.regenerate import load_runs
-    cfg, root, summary = built
-    runs = tmp_path / "results" / "runs"
-    runs.mkdir(parents=True)
-    for rm, world in (("implicit_ce", summary["content_key"]), ("orm", "v7-000000000000")):
-        (runs / f"arith-smoke-{rm}.json").write_text(json.dumps({"config": {"rm": rm, "rm_options": {}}, "rows": [],
-                                                                 "world": world}))
-    with pytest.raises(InputError, match="2 different worlds") as e:
-        load_runs(tmp_path / "results", "arith", "smoke")
-    assert summary["content_key"] in str(e.value) and "v7-000000000000" in str(e.value)
 
 
 def test_the_shipped_world_matches_its_manifest():
