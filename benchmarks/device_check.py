@@ -76,7 +76,7 @@ def spearman(a, b) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     ap.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
@@ -91,20 +91,98 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.problems, args.responses, args.train_steps, args.repeats = 6, 4, 2, 1
+    return args
+
+
+def sync(device) -> None:
+    import torch
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_scoring(model, encs, pad: int, batch_size: int, repeats: int, device) -> tuple[float, float, float]:
+    """Best-of-`repeats` seconds of a bare forward, the scorer pass and the scorer with shared prompts, on the same
+    batches."""
+    import torch
+    from scoring_speed import best_of
+
+    from reward_models.lm.logprobs import collate, make_batches, step_logps
+    batches = [collate([encs[i] for i in idx], pad, "left")
+               for idx in make_batches([len(e.ids) for e in encs], batch_size)]
+
+    def bare():
+        with torch.inference_mode():
+            for b in batches:
+                model(input_ids=b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device),
+                      position_ids=b["position_ids"].to(device), use_cache=False)
+        sync(device)
+
+    def scorer():
+        step_logps(model, encs, pad, batch_size=batch_size, progress=False)
+        sync(device)
+
+    def shared():
+        step_logps(model, encs, pad, batch_size=batch_size, progress=False, share_prompt=True)
+        sync(device)
+
+    bare()  # warm-up (kernels, allocator)
+    return best_of(repeats, bare, scorer, shared)
+
+
+def agreement_of(ref, got, pool, resp_tokens: int) -> dict:
+    """How the device's scores agree with float32 CPU scores (per-token and per-response differences, Spearman of the
+    sums, the same best response of a problem), and whether that is within TOLERANCE."""
+    import numpy as np
+    sums_ref = np.array([s.sum() for s in ref])
+    sums_got = np.array([s.sum() for s in got])
+    diff = np.abs(sums_ref - sums_got)
+    same_pick, start = 0, 0
+    for p in pool.problems:
+        k = len(p.responses)
+        same_pick += int(np.argmax(sums_ref[start:start + k]) == np.argmax(sums_got[start:start + k]))
+        start += k
+    agreement = {"mean_abs_token_diff": float(diff.sum() / resp_tokens), "max_abs_sum_diff": float(diff.max()),
+                 "spearman": spearman(sums_ref, sums_got), "same_best_response": same_pick / len(pool.problems)}
+    agreement["within_tolerance"] = bool(agreement["mean_abs_token_diff"] <= TOLERANCE["mean_abs_token_diff"]
+                                         and agreement["spearman"] >= TOLERANCE["spearman"])
+    return agreement
+
+
+def time_training(cpu_model, batch, pad: int, dtype, device, steps: int):
+    """(the trained model, seconds a step, the losses): float32 master weights, forward under autocast
+    (reward_models/training/loop.py does the same), AdamW."""
+    import torch
+
+    from reward_models.lm.logprobs import sequence_logps
+    train_model = cpu_model.to(device=device, dtype=torch.float32).train()
+    opt = torch.optim.AdamW(train_model.parameters(), lr=1e-6)
+    amp = dtype != torch.float32
+
+    def train_step():
+        with torch.autocast(device.type, dtype=dtype, enabled=amp):
+            loss = -sequence_logps(train_model, batch, pad).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        sync(device)
+        return loss.item()
+
+    train_step()  # warm-up, allocates AdamW's state
+    t0 = time.perf_counter()
+    losses = [train_step() for _ in range(steps)]
+    return train_model, (time.perf_counter() - t0) / steps, losses
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
 
     import numpy as np
     import torch
-    from scoring_speed import best_of, synthetic_pool
+    from scoring_speed import synthetic_pool
 
     from harness.generation.sampling import sample_responses
     from reward_models.lm.loading import pad_id
-    from reward_models.lm.logprobs import (
-        collate,
-        encode_pool,
-        make_batches,
-        sequence_logps,
-        step_logps,
-    )
+    from reward_models.lm.logprobs import encode_pool, step_logps
     from tasks.arith.tokenizer import build_tokenizer
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -120,64 +198,12 @@ def main(argv=None) -> int:
     model = cpu_model.to(device=device, dtype=dtype)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    batches = [collate([encs[i] for i in idx], pad, "left")
-               for idx in make_batches([len(e.ids) for e in encs], args.batch_size)]
-
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    def bare():
-        with torch.inference_mode():
-            for b in batches:
-                model(input_ids=b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device),
-                      position_ids=b["position_ids"].to(device), use_cache=False)
-        sync()
-
-    def scorer():
-        step_logps(model, encs, pad, batch_size=args.batch_size, progress=False)
-        sync()
-
-    def shared():
-        step_logps(model, encs, pad, batch_size=args.batch_size, progress=False, share_prompt=True)
-        sync()
-
-    bare()  # warm-up (kernels, allocator)
-    t_bare, t_scorer, t_shared = best_of(args.repeats, bare, scorer, shared)
+    t_bare, t_scorer, t_shared = time_scoring(model, encs, pad, args.batch_size, args.repeats, device)
     got = step_logps(model, encs, pad, batch_size=args.batch_size, progress=False)
+    agreement = agreement_of(ref, got, pool, resp_tokens)
 
-    sums_ref = np.array([s.sum() for s in ref])
-    sums_got = np.array([s.sum() for s in got])
-    diff = np.abs(sums_ref - sums_got)
-    same_pick, start = 0, 0
-    for p in pool.problems:
-        k = len(p.responses)
-        same_pick += int(np.argmax(sums_ref[start:start + k]) == np.argmax(sums_got[start:start + k]))
-        start += k
-    agreement = {"mean_abs_token_diff": float(diff.sum() / resp_tokens), "max_abs_sum_diff": float(diff.max()),
-                 "spearman": spearman(sums_ref, sums_got), "same_best_response": same_pick / len(pool.problems)}
-    agreement["within_tolerance"] = bool(agreement["mean_abs_token_diff"] <= TOLERANCE["mean_abs_token_diff"]
-                                         and agreement["spearman"] >= TOLERANCE["spearman"])
-
-    # Training step: float32 master weights, forward under autocast (reward_models/training/loop.py does the same).
-    train_model = cpu_model.to(device=device, dtype=torch.float32).train()
-    opt = torch.optim.AdamW(train_model.parameters(), lr=1e-6)
     batch = encs[:args.batch_size]
-    amp = dtype != torch.float32
-
-    def train_step():
-        with torch.autocast(device.type, dtype=dtype, enabled=amp):
-            loss = -sequence_logps(train_model, batch, pad).mean()
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        sync()
-        return loss.item()
-
-    train_step()  # warm-up, allocates AdamW's state
-    t0 = time.perf_counter()
-    losses = [train_step() for _ in range(args.train_steps)]
-    t_train = (time.perf_counter() - t0) / args.train_steps
+    train_model, t_train, losses = time_training(cpu_model, batch, pad, dtype, device, args.train_steps)
     train_tokens = sum(len(e.ids) for e in batch)
 
     gen_model = train_model.eval().to(dtype=dtype)
@@ -185,7 +211,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     sample_responses(gen_model, tok, [p.problem for p in pool.problems[:8]], 4, temperature=1.0,
                      max_new_tokens=32 if args.quick else 128, seed=0, stats=stats)
-    sync()
+    sync(device)
     t_gen = time.perf_counter() - t0
 
     n_params = sum(p.numel() for p in cpu_model.parameters())
@@ -203,8 +229,19 @@ def main(argv=None) -> int:
         "device_type": device.type,
     }
     result["ok"] = bool(agreement["within_tolerance"] and result["train_loss_finite"])
+    print(table(result, args, what))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print("RESULT " + json.dumps(result))
+    return 0 if result["ok"] else 1
+
+
+def table(result: dict, args, what: str) -> str:
+    """The figures as a markdown table."""
+    agreement = result["agreement_vs_fp32_cpu"]
+    pool = result["pool"]
     rows = [("device", result["device"]), ("model", f"{what}, {result['params_m']}M parameters, {args.dtype}"),
-            ("pool", f"{len(pool.problems)} problems x {args.responses} responses, {n_tokens} tokens"),
+            ("pool", f"{pool['problems']} problems x {args.responses} responses, {pool['tokens']} tokens"),
             ("bare forward", f"{result['bare_forward_tok_s']:.0f} tokens/s"),
             ("scorer pass", f"{result['scorer_tok_s']:.0f} tokens/s ({result['scorer_over_bare']:.2f}x bare)"),
             ("scorer, shared prompts", f"{result['shared_prompt_tok_s']:.0f} tokens/s"),
@@ -212,14 +249,11 @@ def main(argv=None) -> int:
                             f"{agreement['max_abs_sum_diff']:.3f} per response, Spearman {agreement['spearman']:.4f}, "
                             f"same best response {agreement['same_best_response']:.0%} "
                             f"({'within' if agreement['within_tolerance'] else 'OUTSIDE'} tolerance)"),
-            ("training step", f"{t_train:.3f} s, {result['train_tok_s']:.0f} tokens/s (fwd+bwd+AdamW, autocast)"),
+            ("training step", f"{result['train_step_s']:.3f} s, {result['train_tok_s']:.0f} tokens/s "
+                              "(fwd+bwd+AdamW, autocast)"),
             ("sampling", f"{result['sample_tok_s']:.0f} new tokens/s"),
             ("peak memory", f"{result['peak_memory_mb']:.0f} MiB")]
-    print("| what | measured |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows))
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print("RESULT " + json.dumps(result))
-    return 0 if result["ok"] else 1
+    return "| what | measured |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def best_of(repeats: int, *fns, cpu: list | None = None) -> list[float]:
     return [min(ts) for ts in times]
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problems", type=int, default=50)
     ap.add_argument("--responses", type=int, default=4)
@@ -74,7 +74,48 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def time_passes(model, tok, encs, batch_size: int, repeats: int) -> tuple[float, float]:
+    """Best-of-`repeats` seconds of a bare forward over the pool's batches and of the scorer's log-prob pass."""
+    import torch
+
+    from reward_models.lm.logprobs import collate, make_batches, step_logps
+    batches = [collate([encs[i] for i in idx], tok.pad_token_id, "left")
+               for idx in make_batches([len(e.ids) for e in encs], batch_size)]
+
+    def bare():
+        with torch.inference_mode():
+            for b in batches:
+                model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], position_ids=b["position_ids"],
+                      use_cache=False)
+
+    def scorer_pass():
+        step_logps(model, encs, tok.pad_token_id, batch_size=batch_size, progress=False)
+
+    bare()  # warm-up: first calls pay for lazy initialisation
+    t_bare, t_pass = best_of(repeats, bare, scorer_pass)
+    return t_bare, t_pass
+
+
+def shared_reference_passes(dirs: dict, pool, n_tokens: int, batch_size: int) -> list[list]:
+    """[rm, passes over the pool so far] after scoring it with each of the four implicit PRMs on one reference.
+    Scoring runs in resumable chunks, each a separate forward call, so passes are counted in tokens: tokens
+    forwarded / tokens of the pool."""
+    from reward_models import get_rm
+    from reward_models.lm.logprobs import STATS
+    start = STATS["tokens"]
+    counts = []
+    for name in ("dpo", "kto", "nca", "ce"):
+        get_rm(f"implicit_{name}", model=str(dirs[name]), ref=str(dirs["base"]), score_batch_size=batch_size,
+               progress=False).score(pool)
+        counts.append([f"implicit_{name}", round((STATS["tokens"] - start) / n_tokens, 3)])
+    return counts
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
 
     import torch
     from tabulate import tabulate
@@ -82,13 +123,7 @@ def main(argv=None) -> int:
     from harness.core import cache
     from reward_models import get_rm
     from reward_models.lm.loading import save_model
-    from reward_models.lm.logprobs import (
-        STATS,
-        collate,
-        encode_pool,
-        make_batches,
-        step_logps,
-    )
+    from reward_models.lm.logprobs import encode_pool
     from tasks.arith.model import make_model
     from tasks.arith.tokenizer import build_tokenizer
 
@@ -106,21 +141,8 @@ def main(argv=None) -> int:
 
     t_encode, = best_of(args.repeats, lambda: encode_pool(tok, pool))
     encs = encode_pool(tok, pool)
-    batches = [collate([encs[i] for i in idx], tok.pad_token_id, "left")
-               for idx in make_batches([len(e.ids) for e in encs], args.batch_size)]
     n_tokens = sum(len(e.ids) for e in encs)
-
-    def bare():
-        with torch.inference_mode():
-            for b in batches:
-                model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], position_ids=b["position_ids"],
-                      use_cache=False)
-
-    def scorer_pass():
-        step_logps(model, encs, tok.pad_token_id, batch_size=args.batch_size, progress=False)
-
-    bare()  # warm-up: first calls pay for lazy initialisation
-    t_bare, t_pass = best_of(args.repeats, bare, scorer_pass)
+    t_bare, t_pass = time_passes(model, tok, encs, args.batch_size, args.repeats)
 
     def full_implicit():
         cache.set_root(work / f"cold-{time.perf_counter_ns()}")  # cold score and reference caches
@@ -140,14 +162,7 @@ def main(argv=None) -> int:
                                                                                                ".2f")))
 
     cache.set_root(work / "shared")
-    # Scoring runs in resumable chunks, each a separate forward call, so passes over the pool are counted in
-    # tokens: tokens forwarded / tokens of the pool.
-    start = STATS["tokens"]
-    counts = []
-    for name in ("dpo", "kto", "nca", "ce"):
-        get_rm(f"implicit_{name}", model=str(dirs[name]), ref=str(dirs["base"]), score_batch_size=args.batch_size,
-               progress=False).score(pool)
-        counts.append([f"implicit_{name}", round((STATS["tokens"] - start) / n_tokens, 3)])
+    counts = shared_reference_passes(dirs, pool, n_tokens, args.batch_size)
     print("\nmodel passes, cumulative, four implicit PRMs on one reference (without the shared cache: 8)\n")
     print(tabulate(counts, headers=["after scoring", "passes"]))
     ok = counts[-1][1] <= 5 + 1e-6  # one shared reference pass; prompt sharing makes each pass cheaper still

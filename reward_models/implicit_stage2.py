@@ -86,13 +86,12 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
     import numpy as np
     import torch
 
-    from harness.evaluation.auc import roc_auc
     from reward_models.lm.loading import load_causal_lm, pad_id, save_model
     from reward_models.lm.logp_cache import cached_step_logps
-    from reward_models.lm.logprobs import encode_pool, step_logps
+    from reward_models.lm.logprobs import encode_pool
     from reward_models.training import flops as compute
     from reward_models.training import losses as L
-    from reward_models.training.loop import fit_epochs, flat_sums
+    from reward_models.training.loop import fit_epochs
 
     labels = mc.run(progress=c.progress)  # the base model is the policy that wrote the rollouts
     model, tok = load_causal_lm(stage1, dtype=c.dtype, device=c.device)
@@ -128,20 +127,9 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
     metrics = {**fitted, "train_responses": len(encs), "train_steps": int(sum(map(len, desirable))),
                "instructions": len(pool.problems), "mc_labels": label_quality(pool, labels.hard), **s2}
     if val_pool is not None:
-        val_encs = encode_pool(tok, val_pool, max_len=c.max_len)
-        pol = step_logps(model, val_encs, pad, batch_size=c.score_batch_size, desc="validation", progress=c.progress)
-        val_ref = flat_sums(cached_step_logps(base_model, val_pool, dtype=c.dtype, max_len=c.max_len,
-                                              device=c.device, batch_size=c.score_batch_size, progress=c.progress))
-        metrics["val_auc"] = roc_auc(c.beta * (np.array([s.sum() for s in pol]) - val_ref),
-                                 [bool(r.correct) for p in val_pool.problems for r in p.responses])
-    stage2 = compute.record(params=params, generator_params=params, generated=labels.generated_tokens,
-                            prefill=labels.meta.get("prompt_tokens", 0),
-                            trained=trained_tokens, reference=sum(len(e.ids) for e in encs), kind="implicit_stage2",
-                            instructions=len(pool.problems), mc_generated_tokens=labels.generated_tokens,
-                            mc_rollouts=labels.meta.get("rollouts", 0), k=c.k)
-    stage1_comp = compute.read_compute(stage1) or {}
-    comp = compute.combine(*(r for r in (stage1_comp, stage2) if r), kind="implicit_ce_stage2",
-                           instructions=stage1_comp.get("instructions", len(pool.problems)))
+        metrics["val_auc"] = val_auc(model, tok, c, base_model, val_pool)
+    comp = stage2_compute(stage1, c, labels, params=params, trained=trained_tokens,
+                          reference=sum(len(e.ids) for e in encs), instructions=len(pool.problems))
     record = {"kind": "implicit_stage2", "name": name, "config": dataclasses.asdict(c), "stage1": str(stage1),
               "base_model": str(base_model), "key": key, "mc_labels": mc_key, "stage2": s2,
               "train_pool_hash": train_pool.content_hash(), "labelled_pool_hash": pool.content_hash()}
@@ -152,3 +140,35 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
         compute.write_compute(tmp, comp)
         cache.write_manifest(tmp)  # last: the hashes of everything above, checked when the checkpoint is reused
     return out
+
+
+def val_auc(model, tok, c: Stage2Config, base_model, val_pool) -> float:
+    """ROC AUC of the stage-2 policy's beta * log pi_theta / pi_ref of whole responses on the validation labels."""
+    import numpy as np
+
+    from harness.evaluation.auc import roc_auc
+    from reward_models.lm.loading import pad_id
+    from reward_models.lm.logp_cache import cached_step_logps
+    from reward_models.lm.logprobs import encode_pool, step_logps
+    from reward_models.training.loop import flat_sums
+    val_encs = encode_pool(tok, val_pool, max_len=c.max_len)
+    pol = step_logps(model, val_encs, pad_id(tok), batch_size=c.score_batch_size, desc="validation",
+                     progress=c.progress)
+    val_ref = flat_sums(cached_step_logps(base_model, val_pool, dtype=c.dtype, max_len=c.max_len,
+                                          device=c.device, batch_size=c.score_batch_size, progress=c.progress))
+    return roc_auc(c.beta * (np.array([s.sum() for s in pol]) - val_ref),
+                   [bool(r.correct) for p in val_pool.problems for r in p.responses])
+
+
+def stage2_compute(stage1: Path, c: Stage2Config, labels, *, params: int, trained: int, reference: int,
+                   instructions: int) -> dict:
+    """Stage 1's compute (read from its checkpoint) plus the MC rollouts, the stage-2 training and its reference."""
+    from reward_models.training import flops as compute
+    stage2 = compute.record(params=params, generator_params=params, generated=labels.generated_tokens,
+                            prefill=labels.meta.get("prompt_tokens", 0), trained=trained, reference=reference,
+                            kind="implicit_stage2", instructions=instructions,
+                            mc_generated_tokens=labels.generated_tokens, mc_rollouts=labels.meta.get("rollouts", 0),
+                            k=c.k)
+    stage1_comp = compute.read_compute(stage1) or {}
+    return compute.combine(*(r for r in (stage1_comp, stage2) if r), kind="implicit_ce_stage2",
+                           instructions=stage1_comp.get("instructions", instructions))

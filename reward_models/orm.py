@@ -16,7 +16,8 @@ from harness.core.errors import InputError
 from harness.core.fingerprint import fingerprint
 from reward_models import register_rm
 from reward_models.base import RewardModel
-from reward_models.training.loop import TrainConfig, check_train_config
+from reward_models.training.loop import TrainConfig
+from reward_models.training.objective import check_train_config
 from reward_models.training.value_head import load_head, orm_scores, orm_step_values
 
 

@@ -182,16 +182,55 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
                          f"{full.n_responses} responses")
     ns = sorted(set(int(n) for n in ns))
     where = f"score sets under {scores_mod.score_dir(pool_hash)}"
+    _check_score_sets(score_sets, full, pool_hash, where, pool.path)
+    use_rm = [m for m in opts.methods if m in USES_RM]
+    rm_scores = _rm_scores(score_sets, opts, batch, keep, pool.path, where) if use_rm else []
+    columns, blocks = _accuracies(batch, rm_scores, opts, ns, pool_hash)
+
+    if not score_sets and use_rm:
+        res.notes.append(f"{name}: no cached score sets for this pool (content hash {pool_hash}); run "
+                         "`python -m harness score` first. Showing reward-model-free rows only.")
+    clipped = batch.clipped(sorted(set(ns) | {1}))
+    if clipped:
+        res.notes.append(f"{name}: n clipped to the problem's response count for " +
+                         ", ".join(f"n={n} ({k} of {len(pool)} problems)" for n, k in clipped.items()))
+    if blocks:
+        _add_rows(res, pool, columns, np.concatenate(blocks, axis=1), opts, pool_hash)
+    return res
+
+
+def _check_score_sets(score_sets, full: Pool, pool_hash: str, where: str, path) -> None:
+    """Every score set is for this pool, response for response (errors name `path`)."""
     for ss in score_sets:
         if ss.pool_hash != pool_hash:
             raise InputError(f"score set '{ss.rm}' is for pool {ss.pool_hash}, not this pool ({pool_hash})",
-                             file=pool.path, expected=where)
+                             file=path, expected=where)
         try:
             scores_mod.check_matches(ss, full)
         except InputError as e:
-            raise InputError(f"{e}; {where}", file=pool.path) from None
+            raise InputError(f"{e}; {where}", file=path) from None
 
-    columns: list[tuple[str, str, str, list[int]]] = []  # (rm, method, aggregation, ns) per accuracy block
+
+def _rm_scores(score_sets, opts: Options, batch, keep, path, where: str) -> list:
+    """(label, aggregation, padded scores) of every score set under every aggregation asked for."""
+    rm_scores = []
+    for label, ss in zip(_labels(score_sets), score_sets):
+        for agg in opts.aggregations:
+            try:
+                agg_scores = ss.aggregate(agg)
+                if keep is not None:
+                    agg_scores = [np.asarray(s)[k] for s, k in zip(agg_scores, keep)]
+                rm_scores.append((label, agg, as_scores(batch, agg_scores, name=f"score set '{label}' ({agg})")))
+            except InputError as e:
+                raise InputError(f"{e}; {where}", file=path) from None
+    return rm_scores
+
+
+def _accuracies(batch, rm_scores: list, opts: Options, ns: list[int], pool_hash: str
+                ) -> tuple[list[tuple[str, str, str, list[int]]], list[np.ndarray]]:
+    """(columns, blocks): per accuracy block its (rm, method, aggregation, ns) and its (problems, ns) accuracies:
+    pass@n, then best-of-N of every score set, then the votes (majority and weighted) in one call."""
+    columns: list[tuple[str, str, str, list[int]]] = []
     blocks: list[np.ndarray] = []
     paper = opts.protocol == "paper"
     subsets = "prefix" if paper else opts.subsets
@@ -199,20 +238,6 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
         pns = sorted(set(ns) | {1})  # pass@1 = mean accuracy of single responses
         columns.append((NO_RM, "pass_at_n", NO_RM, pns))
         blocks.append(pass_at_n(batch, pns, subsets=subsets))
-
-    rm_scores = []  # (label, aggregation, padded scores)
-    use_rm = [m for m in opts.methods if m in USES_RM]
-    if use_rm:
-        for label, ss in zip(_labels(score_sets), score_sets):
-            for agg in opts.aggregations:
-                try:
-                    agg_scores = ss.aggregate(agg)
-                    if keep is not None:
-                        agg_scores = [np.asarray(s)[k] for s, k in zip(agg_scores, keep)]
-                    rm_scores.append((label, agg, as_scores(batch, agg_scores, name=f"score set '{label}' ({agg})")))
-                except InputError as e:
-                    raise InputError(f"{e}; {where}", file=pool.path) from None
-
     vote_inputs, vote_cols = [], []
     if "majority_vote" in opts.methods:
         vote_inputs.append(None)
@@ -234,18 +259,13 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
                      mc_samples=opts.mc_samples, seed=_pool_seed(opts.seed, pool_hash, 0))
         columns += vote_cols
         blocks += accs
+    return columns, blocks
 
-    if not score_sets and use_rm:
-        res.notes.append(f"{name}: no cached score sets for this pool (content hash {pool_hash}); run "
-                         "`python -m harness score` first. Showing reward-model-free rows only.")
-    clipped = batch.clipped(sorted(set(ns) | {1}))
-    if clipped:
-        res.notes.append(f"{name}: n clipped to the problem's response count for " +
-                         ", ".join(f"n={n} ({k} of {len(pool)} problems)" for n, k in clipped.items()))
-    if not blocks:
-        return res
 
-    acc = np.concatenate(blocks, axis=1)  # (P, all columns): one bootstrap for everything
+def _add_rows(res: PoolResult, pool: Pool, columns: list, acc: np.ndarray, opts: Options, pool_hash: str) -> None:
+    """The rows of `res` (mean and bootstrap interval of every column, in display order) and its per-problem
+    accuracies; `acc` is (problems, all columns): one bootstrap for everything."""
+    paper = opts.protocol == "paper"
     mean, low, high = bootstrap_ci(acc, resamples=opts.bootstrap, seed=_pool_seed(opts.seed, pool_hash, 1))
     ordered = sorted(range(len(columns)), key=lambda i: _order(columns[i]))
     offsets = np.cumsum([0] + [len(c[3]) for c in columns])
@@ -258,7 +278,6 @@ def evaluate_pool(pool: Pool, score_sets, opts: Options, ns: Sequence[int], pool
                                  **({"protocol": "paper"} if paper else {})))
             res.per_problem[(rm, method, agg, int(n))] = acc[:, k]
     res.problem_ids = [str(p.id) for p in pool.problems]
-    return res
 
 
 def _order(col):

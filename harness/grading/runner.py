@@ -75,6 +75,18 @@ def grade_pool_with_stats(pool: Pool, *, workers: int = 1, timeout: float = 5.0,
     """
     t0 = time.monotonic()
     stats = GradingStats(problems=len(pool.problems), responses=pool.n_responses)
+    answers = _answers(pool, extract_fallback_number, stats)
+    tasks = _tasks(pool, answers, stats)
+    _resolve(tasks, default_cache_path() if cache_path is _DEFAULT else cache_path, workers, timeout, progress,
+             stats)
+    stats.unparsable = [p.id for p in pool.problems if tasks[("ref", p.reference, "")] is False]
+    graded = _graded(pool, answers, tasks, stats)
+    stats.seconds = time.monotonic() - t0
+    return graded, stats
+
+
+def _answers(pool: Pool, extract_fallback_number: bool, stats: GradingStats) -> list[list[str | None]]:
+    """Every response's answer: its own, else the one extracted from its text (None: no answer)."""
     answers: list[list[str | None]] = []
     for p in pool.problems:
         row = []
@@ -86,7 +98,12 @@ def grade_pool_with_stats(pool: Pool, *, workers: int = 1, timeout: float = 5.0,
             stats.no_answer += ans is None
             row.append(ans)
         answers.append(row)
+    return answers
 
+
+def _tasks(pool: Pool, answers: list[list[str | None]], stats: GradingStats) -> dict[Task, object]:
+    """The distinct calls to make, each still MISS: (reference, answer) equivalence, each answer's key, and
+    whether each reference parses."""
     tasks: dict[Task, object] = {}
     for p, row in zip(pool.problems, answers):
         for ans in row:
@@ -97,8 +114,13 @@ def grade_pool_with_stats(pool: Pool, *, workers: int = 1, timeout: float = 5.0,
     stats.distinct_answers = len(tasks) - stats.distinct_pairs
     for p in pool.problems:  # a reference that does not parse makes every response wrong: callers say so
         tasks.setdefault(("ref", p.reference, ""), MISS)
+    return tasks
 
-    store = VerdictCache(default_cache_path() if cache_path is _DEFAULT else cache_path)
+
+def _resolve(tasks: dict[Task, object], cache_path, workers: int, timeout: float, progress: bool | None,
+             stats: GradingStats) -> None:
+    """Fill in every task's value: from the verdict cache, else computed in worker processes (and cached)."""
+    store = VerdictCache(cache_path)
     try:
         for task in tasks:
             hit = store.get(GRADER_VERSION, *task, timeout)
@@ -137,7 +159,9 @@ def grade_pool_with_stats(pool: Pool, *, workers: int = 1, timeout: float = 5.0,
     finally:
         store.close()
 
-    stats.unparsable = [p.id for p in pool.problems if tasks[("ref", p.reference, "")] is False]
+
+def _graded(pool: Pool, answers: list[list[str | None]], tasks: dict[Task, object], stats: GradingStats) -> Pool:
+    """The pool with each response's answer, verdict and answer key."""
     problems = []
     for p, row in zip(pool.problems, answers):
         responses = []
@@ -153,8 +177,7 @@ def grade_pool_with_stats(pool: Pool, *, workers: int = 1, timeout: float = 5.0,
             stats.correct += correct
             responses.append(Response(r.text, ans, correct, {**r.extra, "answer_key": key}))
         problems.append(replace(p, responses=responses))
-    stats.seconds = time.monotonic() - t0
-    return Pool(problems, pool.path), stats
+    return Pool(problems, pool.path)
 
 
 def grade_pool(pool: Pool, *, workers: int = 1, timeout: float = 5.0, extract_fallback_number: bool = False,

@@ -256,11 +256,19 @@ def _shared_prompt_batches(model, encs: list[Encoded], pad: int, batch_size: int
 
     Sequences with the same prompt ids share one cache (the responses of a problem, and repeated problems).
     """
-    import torch
-    from transformers import DynamicCache
+    for window in _prompt_windows(encs, batch_size):
+        prompts = [list(k) for k, _ in window]
+        plen = [len(p) for p in prompts]
+        kv, last_lse, pmask = _prompt_pass(model, prompts, pad, batch_size, max_tokens)
+        members = [(g, i) for g, (_, ms) in enumerate(window) for i in ms]
+        STATS["prompt_tokens_saved"] += sum((len(ms) - 1) * plen[g] for g, (_, ms) in enumerate(window))
+        rlen = [len(encs[i].ids) - encs[i].prompt_len for _, i in members]
+        for bidx in make_batches([r + max(plen) for r in rlen], batch_size, max_tokens):
+            yield _response_pass(model, encs, [members[b] for b in bidx], plen, kv, last_lse, pmask, pad)
 
-    from harness.core.hf_compat import cache_kwargs, output_cache
-    device = next(model.parameters()).device
+
+def _prompt_windows(encs: list[Encoded], batch_size: int) -> list[list[tuple[tuple, list[int]]]]:
+    """The sequences grouped by prompt ids, (prompt, member indices), in windows of about _WINDOW_BATCHES batches."""
     groups: dict[tuple, list[int]] = {}
     for i, e in enumerate(encs):
         groups.setdefault(tuple(e.ids[:e.prompt_len]), []).append(i)
@@ -273,70 +281,82 @@ def _shared_prompt_batches(model, encs: list[Encoded], pad: int, batch_size: int
             cur, n = [], 0
     if cur:
         windows.append(cur)
+    return windows
 
-    for window in windows:
-        prompts = [list(k) for k, _ in window]
-        plen = [len(p) for p in prompts]
-        width = max(plen)
-        # Prompt pass: left-padded so every row's last position is its prompt's last token.
-        pbatch = collate([Encoded(p, len(p), np.zeros(0, np.int64), 0) for p in prompts], pad, "left")
-        kv, last = None, []
-        for idx in make_batches(plen, batch_size, max_tokens):
-            wb = max(plen[i] for i in idx)  # this batch's own width; its caches are left-padded to the window's
-            cols = slice(width - wb, width)
-            out = model(input_ids=pbatch["input_ids"][idx, cols].to(device),
-                        attention_mask=pbatch["attention_mask"][idx, cols].to(device),
-                        position_ids=pbatch["position_ids"][idx, cols].to(device), use_cache=True,
-                        **({"logits_to_keep": 1} if _keeps_logits(model) else {}))
-            last.append((idx, out.logits[:, -1].float()))
-            layers = [tuple(torch.nn.functional.pad(t, (0, 0, width - wb, 0)) for t in (layer.keys, layer.values))
-                      for layer in output_cache(out).layers]
-            kv = [[(k, v)] for k, v in layers] if kv is None else [acc + [kvl] for acc, kvl in zip(kv, layers)]
-            STATS["batches"] += 1
-            STATS["tokens"] += int(pbatch["attention_mask"][idx, cols].sum())
-        order = torch.tensor([i for idx, _ in last for i in idx])
-        inv = torch.empty_like(order)
-        inv[order] = torch.arange(len(order))
-        inv = inv.to(device)
-        kv = [(torch.cat([k for k, _ in parts])[inv], torch.cat([v for _, v in parts])[inv]) for parts in kv]
-        last_lse = torch.cat([lg for _, lg in last])[inv]
-        last_lse = last_lse - torch.logsumexp(last_lse, dim=-1, keepdim=True)   # log-softmax at the last prompt token
-        pmask = pbatch["attention_mask"].to(device)
 
-        members = [(g, i) for g, (_, ms) in enumerate(window) for i in ms]
-        STATS["prompt_tokens_saved"] += sum((len(ms) - 1) * plen[g] for g, (_, ms) in enumerate(window))
-        rlen = [len(encs[i].ids) - encs[i].prompt_len for _, i in members]
-        for bidx in make_batches([r + width for r in rlen], batch_size, max_tokens):
-            g_idx = torch.tensor([members[b][0] for b in bidx], device=device)
-            idx = [members[b][1] for b in bidx]
-            rows = [encs[i].ids[encs[i].prompt_len:] for i in idx]
-            pw = max(plen[members[b][0]] for b in bidx)   # drop columns that are padding in every row
-            rw = max(len(r) for r in rows)
-            ids = torch.full((len(rows), rw), pad, dtype=torch.long)
-            resp = torch.zeros((len(rows), rw), dtype=torch.bool)
-            for r, row in enumerate(rows):
-                ids[r, :len(row)] = torch.tensor(row)
-                resp[r, :len(row)] = True
-            ids, resp = ids.to(device), resp.to(device)
-            if rw == 0:  # only empty responses (no eos): nothing to score
-                yield idx, torch.zeros(0, device=device), resp
-                continue
-            cache = DynamicCache([(k[g_idx, :, width - pw:], v[g_idx, :, width - pw:]) for k, v in kv],
-                                 config=model.config)
-            attn = torch.cat([pmask[g_idx, width - pw:], resp.long()], dim=1)
-            position_ids = attn[:, :pw].sum(1, keepdim=True) + torch.arange(rw, device=device)
-            logits = model(input_ids=ids, attention_mask=attn, position_ids=position_ids, use_cache=True,
-                           **cache_kwargs(model, cache)).logits
-            # Token 0 of a response is predicted by its prompt's last position, token j > 0 by response position j-1.
-            logp = torch.zeros(resp.shape, dtype=torch.float32, device=device)
-            logp[:, 0] = last_lse[g_idx].gather(-1, ids[:, :1]).squeeze(-1)
-            sel_mask = resp[:, 1:]
-            sel = logits[:, :-1][sel_mask]
-            logp[:, 1:][sel_mask] = (sel.gather(-1, ids[:, 1:][sel_mask][:, None]).squeeze(-1).float()
-                                     - torch.logsumexp(sel.float(), dim=-1))
-            STATS["batches"] += 1
-            STATS["tokens"] += int(resp.sum())
-            yield idx, logp[resp], resp
+def _prompt_pass(model, prompts: list[list[int]], pad: int, batch_size: int, max_tokens: int | None):
+    """Forward a window's prompts once. Returns (keys/values per layer, left-padded to the window's widest prompt,
+    in prompt order; the log-softmax at each prompt's last token; the prompts' attention mask)."""
+    import torch
+
+    from harness.core.hf_compat import output_cache
+    device = next(model.parameters()).device
+    plen = [len(p) for p in prompts]
+    width = max(plen)
+    # Prompt pass: left-padded so every row's last position is its prompt's last token.
+    pbatch = collate([Encoded(p, len(p), np.zeros(0, np.int64), 0) for p in prompts], pad, "left")
+    kv, last = None, []
+    for idx in make_batches(plen, batch_size, max_tokens):
+        wb = max(plen[i] for i in idx)  # this batch's own width; its caches are left-padded to the window's
+        cols = slice(width - wb, width)
+        out = model(input_ids=pbatch["input_ids"][idx, cols].to(device),
+                    attention_mask=pbatch["attention_mask"][idx, cols].to(device),
+                    position_ids=pbatch["position_ids"][idx, cols].to(device), use_cache=True,
+                    **({"logits_to_keep": 1} if _keeps_logits(model) else {}))
+        last.append((idx, out.logits[:, -1].float()))
+        layers = [tuple(torch.nn.functional.pad(t, (0, 0, width - wb, 0)) for t in (layer.keys, layer.values))
+                  for layer in output_cache(out).layers]
+        kv = [[(k, v)] for k, v in layers] if kv is None else [acc + [kvl] for acc, kvl in zip(kv, layers)]
+        STATS["batches"] += 1
+        STATS["tokens"] += int(pbatch["attention_mask"][idx, cols].sum())
+    order = torch.tensor([i for idx, _ in last for i in idx])
+    inv = torch.empty_like(order)
+    inv[order] = torch.arange(len(order))
+    inv = inv.to(device)
+    kv = [(torch.cat([k for k, _ in parts])[inv], torch.cat([v for _, v in parts])[inv]) for parts in kv]
+    last_lse = torch.cat([lg for _, lg in last])[inv]
+    last_lse = last_lse - torch.logsumexp(last_lse, dim=-1, keepdim=True)   # log-softmax at the last prompt token
+    return kv, last_lse, pbatch["attention_mask"].to(device)
+
+
+def _response_pass(model, encs: list[Encoded], batch: list[tuple[int, int]], plen: list[int], kv, last_lse, pmask,
+                   pad: int):
+    """Forward the responses of `batch` ((prompt, sequence) pairs) on their prompts' keys/values: (indices, token
+    log-probs row-major, response mask)."""
+    import torch
+    from transformers import DynamicCache
+
+    from harness.core.hf_compat import cache_kwargs
+    device = next(model.parameters()).device
+    width = max(plen)
+    g_idx = torch.tensor([g for g, _ in batch], device=device)
+    idx = [i for _, i in batch]
+    rows = [encs[i].ids[encs[i].prompt_len:] for i in idx]
+    pw = max(plen[g] for g, _ in batch)   # drop columns that are padding in every row
+    rw = max(len(r) for r in rows)
+    ids = torch.full((len(rows), rw), pad, dtype=torch.long)
+    resp = torch.zeros((len(rows), rw), dtype=torch.bool)
+    for r, row in enumerate(rows):
+        ids[r, :len(row)] = torch.tensor(row)
+        resp[r, :len(row)] = True
+    ids, resp = ids.to(device), resp.to(device)
+    if rw == 0:  # only empty responses (no eos): nothing to score
+        return idx, torch.zeros(0, device=device), resp
+    cache = DynamicCache([(k[g_idx, :, width - pw:], v[g_idx, :, width - pw:]) for k, v in kv], config=model.config)
+    attn = torch.cat([pmask[g_idx, width - pw:], resp.long()], dim=1)
+    position_ids = attn[:, :pw].sum(1, keepdim=True) + torch.arange(rw, device=device)
+    logits = model(input_ids=ids, attention_mask=attn, position_ids=position_ids, use_cache=True,
+                   **cache_kwargs(model, cache)).logits
+    # Token 0 of a response is predicted by its prompt's last position, token j > 0 by response position j-1.
+    logp = torch.zeros(resp.shape, dtype=torch.float32, device=device)
+    logp[:, 0] = last_lse[g_idx].gather(-1, ids[:, :1]).squeeze(-1)
+    sel_mask = resp[:, 1:]
+    sel = logits[:, :-1][sel_mask]
+    logp[:, 1:][sel_mask] = (sel.gather(-1, ids[:, 1:][sel_mask][:, None]).squeeze(-1).float()
+                             - torch.logsumexp(sel.float(), dim=-1))
+    STATS["batches"] += 1
+    STATS["tokens"] += int(resp.sum())
+    return idx, logp[resp], resp
 
 
 def _keeps_logits(model) -> bool:

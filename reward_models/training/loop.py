@@ -2,8 +2,10 @@
 
 The adapter hands in what the reward of a response under training is (`train`'s `reward`): the implicit PRM's
 beta * (log pi_theta(y|x) - log pi_ref(y|x)) (reward_models.implicit.PolicyRatio), or the ORM's value-head logit
-(reward_models.orm.ValueHead). Then one of the losses in reward_models.training.losses, AdamW, linear warm-up then
-cosine decay, gradient clipping, seeded shuffling (fit_epochs, the package's one epoch loop). The checkpoint (HF
+(reward_models.orm.ValueHead). The objective (reward_models.training.objective) trains it under one of the losses
+in reward_models.training.losses and owns the checks that the two fit; `train` reads top to bottom as the run: the
+data and the model (start_run), the objective, AdamW with linear warm-up then cosine decay, gradient clipping and
+seeded shuffling (fit_epochs, the package's one epoch loop), validation, the checkpoint (save_checkpoint). The checkpoint (HF
 folder + value head + train_config.json + metrics.json) is written to a temporary folder and renamed into
 <cache>/checkpoints/<name>-<key>/, so a checkpoint that exists is complete.
 """
@@ -22,9 +24,8 @@ from typing import Any, Callable
 import numpy as np
 
 from harness.core import cache
-from harness.core.errors import InputError
 from harness.core.pool import Pool, Problem
-from harness.evaluation.auc import roc_auc
+from reward_models.training.objective import Objective
 
 
 @dataclass
@@ -73,25 +74,6 @@ class TrainConfig:
 # so every checkpoint trained before they existed keeps its key (and its cached scores stay valid).
 _LATE_DEFAULTS = {"train_ref": True, "responses_per_instruction": None, "instruction_fraction": 1.0,
                   "head_at": "last"}
-
-
-def check_train_config(kind: str, cfg: TrainConfig) -> None:
-    if cfg.responses_per_instruction is not None and cfg.responses_per_instruction < 1:
-        raise InputError(f"{cfg.responses_per_instruction} responses per instruction",
-                         field="responses_per_instruction",
-                         expected="an integer >= 1 (or none for all)")
-    if not 0 < cfg.instruction_fraction <= 1:
-        raise InputError(f"instruction fraction {cfg.instruction_fraction}", field="instruction_fraction",
-                         expected="a number in (0, 1]")
-    if cfg.head_at not in ("last", "steps") or (kind != "orm" and cfg.head_at != "last"):
-        raise InputError(f"head_at '{cfg.head_at}' for a {kind} model", field="head_at",
-                         expected="last or steps (steps only for a value-head ORM)")
-    if cfg.loss == "bt" and cfg.head_at != "last":
-        raise InputError(f"head_at '{cfg.head_at}' with the bt loss", field="head_at",
-                         expected="last (a Bradley-Terry pair compares whole responses)")
-    if kind != "implicit" and not cfg.train_ref:
-        raise InputError("train_ref applies only to implicit PRMs", field="train_ref",
-                         expected="true for an ORM (its reward is a value head, with no reference model)")
 
 
 def training_subset(pool: Pool, cfg: TrainConfig) -> Pool:
@@ -204,33 +186,49 @@ class TrainingRun:
     counted: dict
     score_batch_size: int
     progress: bool
+    gen_params: int = 0             # parameters of the base model, which wrote the rollouts
 
 
 def train(reward, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=None, *, device: str = "cpu",
           score_batch_size: int = 32, progress: bool = True) -> Path:
-    """Train (or find cached) and return the checkpoint folder. `reward` is the adapter's objective: what the
-    reward of a response under training is (reward_models.implicit.PolicyRatio, reward_models.orm.ValueHead)."""
-    import torch
-
-    from reward_models.lm.loading import load_causal_lm, pad_id, save_model
-    from reward_models.lm.logprobs import encode_pool
-    from reward_models.training import losses as L
-    from reward_models.training.value_head import step_end_positions
-
-    kind = reward.kind
-    if cfg.loss not in reward.losses:
-        raise InputError(f"unknown loss '{cfg.loss}' for {name}", field="loss",
-                         expected="one of " + ", ".join(reward.losses))
-    check_train_config(kind, cfg)
+    """Train (or find cached) and return the checkpoint folder. `reward` is the adapter's: what the reward of a
+    response under training is (reward_models.implicit.PolicyRatio, reward_models.orm.ValueHead); the objective
+    (reward_models.training.objective) trains it under cfg.loss and checks that the two fit."""
+    objective = Objective(reward, name, cfg)  # a loss or option that does not fit fails before anything runs
     train_pool = training_subset(train_pool, cfg)
-    key = checkpoint_key(kind, cfg, base_model, train_pool)
+    key = checkpoint_key(reward.kind, cfg, base_model, train_pool)
     out = cache.root() / "checkpoints" / f"{name}-{key}"
     if cache.check_dir(out, "removing it and training again"):  # a damaged checkpoint is never used
         return out
+    objective.check_pools(train_pool, val_pool)
 
-    L.ce_weights(train_pool)  # every response graded, before any model is loaded
-    if val_pool is not None and not val_pool.is_graded():
-        raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
+    run = start_run(base_model, train_pool, cfg, device=device, score_batch_size=score_batch_size,
+                    progress=progress)
+    units = objective.prepare(run, val_pool)
+    params = list(run.model.parameters()) + [p for m in objective.modules() for p in m.parameters()]
+    fitted = fit_epochs(run.model, params, units, schedule=cfg, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                        seed=cfg.seed, grad_accum=cfg.grad_accum, grad_clip=cfg.grad_clip,
+                        weight_decay=cfg.weight_decay, name=name, progress=progress,
+                        chunk_loss_of=objective.chunk_loss_of)
+    metrics = {**fitted, "train_responses": len(run.encs), "train_units": len(units), **objective.stats}
+    if val_pool is not None:
+        metrics["val_auc"] = objective.val_auc(val_pool)
+
+    run.counted["reference"] += objective.reference_tokens()
+    record = {"kind": reward.kind, "name": name, "config": dataclasses.asdict(cfg), "base_model": str(base_model),
+              "key": key, "train_pool_hash": train_pool.content_hash(), "train_grades_hash": train_pool.grades_hash()}
+    save_checkpoint(out, run, objective, record, metrics)
+    return out
+
+
+def start_run(base_model, train_pool: Pool, cfg: TrainConfig, *, device: str, score_batch_size: int,
+              progress: bool) -> TrainingRun:
+    """The seeded base model (the policy to train, or the backbone of a value head) and the encoded training pool."""
+    import torch
+
+    from reward_models.lm.loading import load_causal_lm, pad_id
+    from reward_models.lm.logprobs import encode_pool
+    from reward_models.training import flops as compute
     torch.manual_seed(cfg.seed)
     # bfloat16/float16: mixed precision. The weights and AdamW's state stay float32 (a bf16 weight cannot take an
     # update below 1/256 of itself, so small learning rates would train nothing); forward passes run autocast.
@@ -240,92 +238,33 @@ def train(reward, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=
     def amp():
         return (torch.autocast(torch.device(device).type, dtype=getattr(torch, cfg.dtype)) if mixed
                 else contextlib.nullcontext())
-    from reward_models.training import flops as compute
     gen_params = compute.n_params(model)  # the base model wrote the rollouts; counted before any head is added
     counted = {"trained": 0, "reference": 0}  # tokens through forward+backward, and through no-grad forwards
-    pad = pad_id(tok)
     encs = encode_pool(tok, train_pool, max_len=cfg.max_len)
-    labels = torch.tensor([bool(r.correct) for p in train_pool.problems for r in p.responses])
     # the reference pass under autocast is its own cache entry, not the one of a pure-bf16 reference
     runtime = dict(dtype=f"autocast-{cfg.dtype}" if mixed else cfg.dtype, max_len=cfg.max_len,
                    batch_size=score_batch_size, progress=progress,
                    load=lambda: (model, tok))  # before the first step the policy *is* the reference
-    run = TrainingRun(model, tok, cfg, base_model, train_pool, encs, pad, device, amp, runtime, counted,
-                      score_batch_size, progress)
+    return TrainingRun(model, tok, cfg, base_model, train_pool, encs, pad_id(tok), device, amp, runtime, counted,
+                       score_batch_size, progress, gen_params)
 
-    # What one optimizer step iterates over: pairs of flat response indices, problems (bt: their correct and
-    # incorrect indices), or single responses with weights.
-    stats: dict = {}
-    if cfg.loss in L.PAIRWISE + L.GROUPED:
-        units, stats = (L.build_pairs(train_pool, cfg.pairing) if cfg.loss in L.PAIRWISE
-                        else L.build_groups(train_pool))
-        if not units:
-            raise InputError(f"no (correct, incorrect) pair in the training pool ({stats['dropped_instructions']} "
-                             "instructions dropped)", file=train_pool.path, expected="mixed outcomes per problem")
-    else:
-        units = list(range(len(encs)))
-        balance = {"ce_inst": "instruction", "ce_data": "dataset"}.get(cfg.loss)
-        weights = torch.tensor(L.ce_weights(train_pool, balance))
 
-    reward.prepare(run, val_pool)  # the reference log-probs, or a new value head
-    # head_at="steps": every position counts 1/(positions of its response), so each response still weighs its weight
-    positions = [step_end_positions(e) for e in encs] if cfg.head_at == "steps" else None
-
-    def rewards(idx: list[int]):
-        batch = [encs[i] for i in idx]
-        counted["trained"] += sum(len(e.ids) for e in batch)
-        return reward.rewards(run, idx, batch, None if positions is None else [positions[i] for i in idx])
-
-    def loss_of(chunk) -> "torch.Tensor":
-        with amp():  # the forward only; backward runs outside autocast, as torch recommends
-            return _loss_of(chunk)
-
-    def _loss_of(chunk) -> "torch.Tensor":
-        if cfg.loss in L.GROUPED:  # one problem per unit: its responses run once, every pair of it compared
-            r = rewards([i for pos, neg in chunk for i in pos + neg])
-            out, at = [], 0
-            for pos, neg in chunk:
-                out.append(L.bt_loss(r[at:at + len(pos)], r[at + len(pos):at + len(pos) + len(neg)]))
-                at += len(pos) + len(neg)
-            return torch.stack(out).sum()
-        if cfg.loss in L.PAIRWISE:
-            r = rewards([w for w, _ in chunk] + [lo for _, lo in chunk])
-            r_w, r_l = r[:len(chunk)], r[len(chunk):]
-            return (L.dpo_loss(r_w, r_l) if cfg.loss == "dpo" else L.nca_loss(r_w, r_l)).sum()
-        r = rewards(chunk)
-        if cfg.loss == "kto":
-            z0 = reward.kto_reference_point(run, chunk)
-            return L.kto_loss(r, labels[chunk].to(device), z0, cfg.kto_lambda_d, cfg.kto_lambda_u).sum()
-        y, w = labels[chunk], weights[chunk]
-        if positions is not None:
-            reps = torch.tensor([len(positions[i]) for i in chunk])
-            y, w = y.repeat_interleave(reps), (w / reps).repeat_interleave(reps)
-        return L.ce_loss(r, y.to(device), w.to(device)).sum()
-
-    params = list(model.parameters()) + [p for m in reward.modules() for p in m.parameters()]
-    fitted = fit_epochs(model, params, units, schedule=cfg, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                        seed=cfg.seed, grad_accum=cfg.grad_accum, grad_clip=cfg.grad_clip,
-                        weight_decay=cfg.weight_decay, name=name, progress=progress,
-                        chunk_loss_of=lambda batch: (lambda chunk, n=len(batch): loss_of(chunk) / n))
-    metrics = {**fitted, "train_responses": len(encs), "train_units": len(units), **stats}
-    if val_pool is not None:
-        val_labels = [bool(r.correct) for p in val_pool.problems for r in p.responses]
-        val_scores = reward.val_scores(run, val_pool)
-        metrics["val_auc"] = roc_auc(val_scores, val_labels)
-
-    counted["reference"] += reward.reference_tokens(run)  # e.g. the reference pass over the training pool
-    comp = compute.record(params=compute.n_params(model) + sum(compute.n_params(m) for m in reward.modules()),
-                          generator_params=gen_params, generated=compute.generated_tokens(tok, train_pool),
-                          prefill=compute.prompt_tokens(tok, train_pool),
-                          trained=counted["trained"], reference=counted["reference"], reference_params=gen_params,
-                          kind=f"{kind}_{cfg.loss}", instructions=len(train_pool.problems))
-    record = {"kind": kind, "name": name, "config": dataclasses.asdict(cfg), "base_model": str(base_model),
-              "key": key, "train_pool_hash": train_pool.content_hash(), "train_grades_hash": train_pool.grades_hash()}
+def save_checkpoint(out: Path, run: TrainingRun, objective: Objective, record: dict, metrics: dict) -> None:
+    """The model (and value head), train_config.json, metrics.json, compute.json and the manifest, written to a
+    temporary folder renamed into `out`: a checkpoint that exists is complete."""
+    from reward_models.lm.loading import save_model
+    from reward_models.training import flops as compute
+    model, tok, cfg, pool = run.model, run.tok, run.cfg, run.train_pool
+    comp = compute.record(params=compute.n_params(model) + sum(compute.n_params(m) for m in objective.modules()),
+                          generator_params=run.gen_params, generated=compute.generated_tokens(tok, pool),
+                          prefill=compute.prompt_tokens(tok, pool), trained=run.counted["trained"],
+                          reference=run.counted["reference"], reference_params=run.gen_params,
+                          kind=f"{objective.kind}_{cfg.loss}", instructions=len(pool.problems))
     tmp = out.parent / f".tmp-{out.name}-{os.getpid()}"
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         save_model(model, tok, tmp)
-        reward.save(tmp)
+        objective.reward.save(tmp)
         cache.write_json_atomic(tmp / "train_config.json", record, indent=2)
         cache.write_json_atomic(tmp / "metrics.json", metrics, indent=2)
         compute.write_compute(tmp, comp)
@@ -337,4 +276,3 @@ def train(reward, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out

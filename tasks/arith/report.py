@@ -52,6 +52,13 @@ def _pct(x) -> str:
 
 def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | None = None, command: str = "",
                    real: dict | None = None) -> str:
+    lines = (_generators(summary, command) + _distinct_texts(summary, real) + _first_errors(summary)
+             + _rm_data(summary) + _build_time(summary, cold_s, warm_s) + _off_target(summary["generators"]))
+    return "\n".join(lines) + "\n"
+
+
+def _generators(summary: dict, command: str) -> list[str]:
+    """The world's description and the table of its generators against the paper's."""
     cfg = summary["config"]
     gens = summary["generators"]
     lines = [
@@ -85,14 +92,19 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
         lines.append(f"| {g} | {analog[g]} | {100 * PAPER_PASS1[g]:.1f} | {s['step']} | {100 * s['val_pass@1']:.1f} "
                      f"| {100 * s['pass@1']:.1f} | {100 * s['pass@N']:.1f} | {'yes' if ok else 'NO'} "
                      f"| {s['mean_steps']:.2f} |")
-    lines += ["", "## Distinct texts",
-              "",
-              "Share of distinct texts among the correct and among the wrong responses of each problem (summed over "
-              "problems: distinct texts / responses). A deterministic reward model gives every copy of a text the "
-              "same score, so a pool whose correct answers collapse to one repeated text is a different selection "
-              "problem from a real one. Target (issue 16): >= 80% correct, >= 95% wrong, as in the real pools below.",
-              "",
-              "| pool | responses | distinct correct | distinct wrong |", "|---|---:|---:|---:|"]
+    return lines
+
+
+def _distinct_texts(summary: dict, real: dict | None) -> list[str]:
+    gens = summary["generators"]
+    lines = ["", "## Distinct texts",
+             "",
+             "Share of distinct texts among the correct and among the wrong responses of each problem (summed over "
+             "problems: distinct texts / responses). A deterministic reward model gives every copy of a text the "
+             "same score, so a pool whose correct answers collapse to one repeated text is a different selection "
+             "problem from a real one. Target (issue 16): >= 80% correct, >= 95% wrong, as in the real pools below.",
+             "",
+             "| pool | responses | distinct correct | distinct wrong |", "|---|---:|---:|---:|"]
     for g in list(GENERATORS) + list(summary.get("rm_pools", {})):
         s = gens.get(g) or summary["rm_pools"][g]
         lines.append(f"| {g} | {s['responses']} | {_pct(s.get('distinct_correct'))} "
@@ -101,17 +113,23 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
         lines.append(f"| real: {name} | {r['responses']} | {_pct(r['correct'])} | {_pct(r['wrong'])} |")
     if real is None:
         lines.append("| real pools | - | not measured (../shared/data absent) | - |")
-    lines += ["", "Validation pass@1 along training (step: pass@1; bisection points included):", "",
-              ", ".join(f"{st}: {100 * a:.1f}%" for st, a in gens["mid"].get("curve", [])), "",
-              "## Where the first error is",
-              "",
-              "Among incorrect responses, the 1-based index of the first step that is not a correct next step of the "
-              "expression (a wrong result, an operand not yet known or not in the expression, or a missing step; "
-              "any order of independent operations, operand order of + and *, or surface form counts as correct); "
-              "`none` = every step is correct but the final answer line is wrong or missing.",
-              "",
-              "| generator | " + " | ".join(["1", "2", "3", "4", "5", "6+", "none"]) + " |",
-              "|---|" + "---:|" * 7]
+    return lines
+
+
+def _first_errors(summary: dict) -> list[str]:
+    """The middle generator's validation curve, then where the first error of an incorrect response is."""
+    gens = summary["generators"]
+    lines = ["", "Validation pass@1 along training (step: pass@1; bisection points included):", "",
+             ", ".join(f"{st}: {100 * a:.1f}%" for st, a in gens["mid"].get("curve", [])), "",
+             "## Where the first error is",
+             "",
+             "Among incorrect responses, the 1-based index of the first step that is not a correct next step of the "
+             "expression (a wrong result, an operand not yet known or not in the expression, or a missing step; "
+             "any order of independent operations, operand order of + and *, or surface form counts as correct); "
+             "`none` = every step is correct but the final answer line is wrong or missing.",
+             "",
+             "| generator | " + " | ".join(["1", "2", "3", "4", "5", "6+", "none"]) + " |",
+             "|---|" + "---:|" * 7]
     for g in list(GENERATORS) + list(summary.get("rm_pools", {})):
         s = gens.get(g) or summary["rm_pools"][g]
         hist = s["first_error_step"]
@@ -120,6 +138,11 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
         cells.append(sum(v for k, v in hist.items() if k != "none" and int(k) >= 6))
         cells.append(hist.get("none", 0))
         lines.append(f"| {g} | " + " | ".join(f"{100 * c / total:.1f}%" for c in cells) + " |")
+    return lines
+
+
+def _rm_data(summary: dict) -> list[str]:
+    lines: list[str] = []
     rm = summary.get("rm_pools", {})
     if rm:
         lines += ["", "## Reward-model training data (middle generator's rollouts)", "",
@@ -127,6 +150,11 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
         for name, s in rm.items():
             lines.append(f"| {name} | {s['problems']} | {s['responses']} | {100 * s['pass@1']:.1f} "
                          f"| {100 * s['pass@N']:.1f} |")
+    return lines
+
+
+def _build_time(summary: dict, cold_s: float | None, warm_s: float | None) -> list[str]:
+    lines: list[str] = []
     t = summary.get("timings", {})
     lines += ["", "## Build time on this machine (2 CPU cores, no GPU)", "",
               "| stage | seconds |", "|---|---:|"]
@@ -140,10 +168,15 @@ def world_markdown(summary: dict, cold_s: float | None = None, warm_s: float | N
                   f"{'not measured' if warm_s is None else f'{warm_s:.2f} s'}. Since world v7 the default world is "
                   "shipped, so `run` on a fresh clone builds nothing; issue 3's 600 s target for the cold build "
                   f"is {'met' if cold_s <= 600 else 'not met'} by a rebuild."]
+    return lines
+
+
+def _off_target(gens: dict) -> list[str]:
+    lines: list[str] = []
     off = [g for g in GENERATORS if abs(gens[g]["pass@1"] - PAPER_PASS1[g]) > 0.08]
     if off:
         lines += ["", "Generators outside ±8 points of the paper's pass@1: " + ", ".join(
             f"{g} ({100 * gens[g]['pass@1']:.1f} vs {100 * PAPER_PASS1[g]:.1f})" for g in off)
             + ". The checkpoint closest on validation is chosen; its test pass@1 differs from the validation "
             "figure by sampling noise."]
-    return "\n".join(lines) + "\n"
+    return lines

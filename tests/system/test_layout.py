@@ -1,7 +1,8 @@
 """The floors of the layout (README.md, Layout: The floors), read statically from every import of the project's
 modules (module-level and function-local, `import x` and `from x import y`, relative or absolute): each module
-imports only its own floor or the floors below, no modules import each other in a circle, and no module grows past
-~400 lines. The tests mirror the tree: tests/<path>/test_<module>.py tests <path>/<module>.py. The design is
+imports only its own floor or the floors below, no modules import each other in a circle, no module grows past
+~400 lines and no function or method (benchmarks' too) past 80, so that each is read in one sitting. The tests
+mirror the tree: tests/<path>/test_<module>.py tests <path>/<module>.py. The design is
 described inside the repository: no file cites a design document that is not in it."""
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ FLOORS = [
     ("application", ["harness.commands", "harness.cli", "harness.__main__"]),
 ]
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 80
+FUNCTION_DIRS = PACKAGES + ("benchmarks",)
+# Functions allowed past MAX_FUNCTION_LINES for now, "path::name": each with why. Empty: none is.
+LONG_FUNCTIONS_ALLOWED: set[str] = set()
 
 
 def project_modules(root: Path = ROOT) -> dict[str, Path]:
@@ -177,6 +182,35 @@ def test_no_module_is_a_giant():
     long = {str(f.relative_to(ROOT)): n for f in project_modules().values()
             if (n := len(f.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def long_functions(root: Path = ROOT, limit: int = MAX_FUNCTION_LINES) -> dict[str, int]:
+    """{"path::name": lines} of every function or method (nested ones too) longer than `limit` lines, from its `def`
+    line to its last line, under FUNCTION_DIRS."""
+    out = {}
+    for folder in FUNCTION_DIRS:
+        for f in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"), str(f))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    n = node.end_lineno - node.lineno + 1
+                    if n > limit:
+                        out[f"{f.relative_to(root).as_posix()}::{node.name}"] = n
+    return out
+
+
+def test_no_function_is_a_giant():
+    """Every function and method is readable in one sitting (at most 80 lines), as the training loop is."""
+    assert {k: n for k, n in long_functions().items() if k not in LONG_FUNCTIONS_ALLOWED} == {}
+
+
+def test_the_function_check_sees_long_functions_and_methods(tmp_path):
+    for folder in FUNCTION_DIRS:
+        (tmp_path / folder).mkdir()
+    body = "".join(f"    x{i} = {i}\n" for i in range(79))  # with its def: 80 lines, the most allowed
+    (tmp_path / "harness" / "long.py").write_text(f"def fits():\n{body}\n\ndef too_long():\n{body}    x = 0\n")
+    (tmp_path / "benchmarks" / "bench.py").write_text("class A:\n    async def method(self):\n"
+                                                      + body.replace("    ", "        ") + "        x = 0\n")
+    assert long_functions(tmp_path) == {"harness/long.py::too_long": 81, "benchmarks/bench.py::method": 81}
 
 
 def test_the_check_sees_function_local_upward_imports_and_circles(tmp_path):
