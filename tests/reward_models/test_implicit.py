@@ -25,9 +25,11 @@ from reward_models.lm.logprobs import STATS, encode_pool, step_logps
 BETA = 0.05
 
 
+def solution(steps, answer) -> str:
+    return "".join(f"Step {i}: {s}\n\n" for i, s in enumerate(steps, 1)) + f"The answer is {answer}"
+
+
 def arith_pool() -> Pool:
-    def solution(steps, answer):
-        return "".join(f"Step {i}: {s}\n\n" for i, s in enumerate(steps, 1)) + f"The answer is {answer}"
     return Pool([
         Problem("p0", "Compute 2 + 3 * 4", "14", [
             Response(solution(["3 * 4 = 12", "2 + 12 = 14"], 14), "14", True),
@@ -50,8 +52,6 @@ def arith_pool() -> Pool:
 def held_out_pool() -> Pool:
     """arith_pool's layouts (a right and a wrong last step, a wrong order, a bare answer; a wrong first step, steps
     without labels; one step right or wrong) on problems not trained on, for the validation AUC."""
-    def solution(steps, answer):
-        return "".join(f"Step {i}: {s}\n\n" for i, s in enumerate(steps, 1)) + f"The answer is {answer}"
     return Pool([
         Problem("h0", "Compute 3 + 4 * 5", "23", [
             Response(solution(["4 * 5 = 20", "3 + 20 = 23"], 23), "23", True),
