@@ -213,18 +213,22 @@ def test_the_function_check_sees_long_functions_and_methods(tmp_path):
     assert long_functions(tmp_path) == {"harness/long.py::too_long": 81, "benchmarks/bench.py::method": 81}
 
 
+def package_tree(root: Path) -> None:
+    """An empty package folder for each of PACKAGES under `root`, for the checks' own tests."""
+    for pkg in PACKAGES:
+        (root / pkg).mkdir()
+        (root / pkg / "__init__.py").write_text("")
+
+
 def test_the_check_sees_function_local_upward_imports_and_circles(tmp_path):
     """The check itself: a function-local upward import, a relative one and a two-module circle are all caught."""
-    for pkg in PACKAGES:
-        (tmp_path / pkg).mkdir()
-        (tmp_path / pkg / "__init__.py").write_text("")
+    package_tree(tmp_path)
     (tmp_path / "harness" / "core").mkdir()
     (tmp_path / "harness" / "core" / "__init__.py").write_text("")
     (tmp_path / "harness" / "core" / "cache.py").write_text("def f():\n    from reward_models import loop\n")
     (tmp_path / "reward_models" / "loop.py").write_text("from . import orm\n")
     (tmp_path / "reward_models" / "orm.py").write_text("import reward_models.loop\n")
-    mods = project_modules(tmp_path)
-    edges = {m: imports_of(m, f, mods) for m, f in mods.items()}
+    edges, mods = graph(tmp_path)
     assert edges["harness.core.cache"] == {"reward_models.loop": 2}
     assert edges["reward_models.loop"] == {"reward_models.orm": 1}
     assert [e.split(": ", 1)[1] for e in upward_imports(edges, mods, tmp_path)] == [
@@ -235,16 +239,13 @@ def test_the_check_sees_function_local_upward_imports_and_circles(tmp_path):
 def test_the_check_sees_an_import_of_a_task_module_from_outside_tasks(tmp_path):
     """The check itself: a function-local `from tasks.arith.world import x` and a `from tasks import arith` in
     harness are caught; tasks.arith importing itself and anyone importing the registry (tasks) are not."""
-    for pkg in PACKAGES:
-        (tmp_path / pkg).mkdir()
-        (tmp_path / pkg / "__init__.py").write_text("")
+    package_tree(tmp_path)
     (tmp_path / "tasks" / "arith").mkdir()
     (tmp_path / "tasks" / "arith" / "__init__.py").write_text("from tasks.arith import world\n")
     (tmp_path / "tasks" / "arith" / "world.py").write_text("")
     (tmp_path / "harness" / "run.py").write_text("import tasks\n\ndef f():\n    from tasks.arith.world import x\n")
     (tmp_path / "reward_models" / "mc.py").write_text("from tasks import arith\n")
-    mods = project_modules(tmp_path)
-    edges = {m: imports_of(m, f, mods) for m, f in mods.items()}
+    edges, mods = graph(tmp_path)
     assert task_internal_imports(edges, mods, tmp_path) == [
         "harness/run.py:4: harness.run imports tasks.arith.world",
         "reward_models/mc.py:1: reward_models.mc imports tasks.arith"]
