@@ -21,6 +21,8 @@ from harness.core.pool import Pool
 from harness.core.scores import ScoreSet
 from harness.core.steps import step_spans
 from harness.evaluation import pivot
+from harness.evaluation.process_rewards import ACCUMULATED, STEP, label_of
+from harness.evaluation.step_eval import first_below
 
 PAGE_PROBLEMS = 25
 FLAG_SHARE = 8  # "top-scored" / "bottom-scored": among the first / last N / FLAG_SHARE responses (at least one)
@@ -114,17 +116,24 @@ def step_colours(values, n_steps: int, colour):
     return None
 
 
-def step_thresholds(runs: list[dict]) -> dict[str, tuple[float, str]]:
-    """{reward model: (step-reward threshold, run name)} of the runs with a step-level report (the run without a
-    label first): where a reward model predicts each response's first wrong step (harness.evaluation
-    .process_rewards)."""
-    out: dict[str, tuple[float, str]] = {}
+def step_thresholds(runs: list[dict]) -> dict[str, tuple[dict[str, float], str]]:
+    """{reward model: ({view: threshold}, run name)} of the runs with a step-level report (the run without a label
+    first): where a reward model predicts each response's first wrong step (harness.evaluation.process_rewards).
+    Views are "step reward" and, for implicit PRMs, "q_t"; a score set is thresholded in the view it stores."""
+    out: dict[str, tuple[dict[str, float], str]] = {}
     for d in sorted(runs, key=lambda d: d.get("config", {}).get("label") is not None):
         proc, cfg = d.get("process") or {}, d.get("config", {})
-        view = (proc.get("views") or {}).get("step reward")
-        if proc.get("status") == "measured" and view and cfg.get("rm"):
-            out.setdefault(cfg["rm"], (view["threshold"], cfg.get("label") or cfg["rm"]))
+        views = {name: v["threshold"] for name, v in (proc.get("views") or {}).items()
+                 if isinstance(v, dict) and v.get("threshold") is not None}
+        if proc.get("status") == "measured" and STEP in views and cfg.get("rm"):
+            out.setdefault(cfg["rm"], (views, cfg.get("label") or cfg["rm"]))
     return out
+
+
+def stored_view(score_set) -> str:
+    """The view a score set's numbers are in: q_t for an implicit PRM scored with reward=accumulative, else the
+    per-step reward."""
+    return ACCUMULATED if (score_set.meta or {}).get("reward") == "accumulative" else STEP
 
 
 def first_wrong_step(r, n_steps: int) -> str | None:
@@ -138,15 +147,16 @@ def first_wrong_step(r, n_steps: int) -> str | None:
     return f"step {e}" if e <= n_steps else f"step {e} (missing: the response stops early)"
 
 
-def predicted_steps(values, n_steps: int, rm: str, threshold) -> dict | None:
-    """A reward model's predicted first wrong step: the first step below its run's threshold (ProcessBench's
-    protocol); None without a threshold or when its scores are not these steps (an outcome score)."""
-    from harness.evaluation.step_eval import first_below
-    if threshold is None or len(values) != n_steps or n_steps < 1:
+def predicted_steps(values, n_steps: int, rm: str, threshold, view: str = STEP) -> dict | None:
+    """A reward model's predicted first wrong step: the first step below its run's threshold for the view its
+    numbers are in (ProcessBench's protocol); None without such a threshold or when its scores are not these steps
+    (an outcome score)."""
+    if threshold is None or view not in threshold[0] or len(values) != n_steps or n_steps < 1:
         return None
-    k = first_below(values, threshold[0])
-    return {"rm": rm, "step": k, "text": "none" if k < 0 else f"step {k + 1}", "threshold": f"{threshold[0]:.4g}",
-            "run": threshold[1]}
+    cut = threshold[0][view]
+    k = first_below(values, cut)
+    return {"rm": rm, "step": k, "text": "none" if k < 0 else f"step {k + 1}", "threshold": f"{cut:.4g}",
+            "run": threshold[1], "view": view}
 
 
 def problem_view(p, index: int, score_sets, colours, agg: str, thresholds: dict | None = None) -> dict:
@@ -184,10 +194,10 @@ def problem_view(p, index: int, score_sets, colours, agg: str, thresholds: dict 
                               "rewards": [{"rm": ss.rm, "value": reward_text(c[0]), "bg": c[1], "fg": ink(c[1])}
                                           if c else None for ss, c in zip(score_sets, cells)]})
         preds = [x for ss in score_sets if (x := predicted_steps(ss.step_scores[index][j], len(spans), ss.rm,
-                                                                  (thresholds or {}).get(ss.rm)))]
+                                                                  (thresholds or {}).get(ss.rm), stored_view(ss)))]
         truth = first_wrong_step(r, len(spans))
         for k, st in enumerate(steps if len(steps) == len(spans) else []):
-            st["marks"] = (["first wrong step"] if r.extra.get("error_step") == k + 1 and not r.correct else []) + \
+            st["marks"] = (["first wrong step"] if label_of(r, len(spans)) == k else []) + \
                 [f"{x['rm']} predicts" for x in preds if x["step"] == k]
         responses.append({"index": int(j), "correct": bool(r.correct), "answer": r.answer, "flags": flags,
                           "steps": steps, "first_wrong": truth, "predicted": preds,

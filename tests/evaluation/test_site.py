@@ -242,3 +242,31 @@ def test_a_problem_page_shows_each_wrong_responses_true_and_predicted_first_wron
             e = r.extra["error_step"]
             assert f"first wrong step: {'none' if e is None else f'step {e}'}" in block
     assert wrong > 0
+
+
+def test_a_score_set_is_thresholded_in_the_view_it_stores():
+    """An implicit PRM scored with reward=accumulative stores q_t: its predicted first wrong step uses the run's q_t
+    threshold on those numbers, not the per-step threshold (which would read a running sum as a step reward)."""
+    from harness.core.scores import ScoreSet
+    from harness.evaluation.site import predicted_steps, step_thresholds, stored_view
+    runs = [{"config": {"rm": "implicit_ce", "label": "acc"},
+             "process": {"status": "measured", "views": {"step reward": {"threshold": 9.0},
+                                                         "q_t": {"threshold": 9.0}}}},
+            {"config": {"rm": "implicit_ce", "label": None},
+             "process": {"status": "measured", "views": {"step reward": {"threshold": -0.5},
+                                                         "q_t": {"threshold": 0.25}}}},
+            {"config": {"rm": "orm"}, "process": {"status": "no process reward"}}]
+    thr = step_thresholds(runs)
+    assert thr == {"implicit_ce": ({"step reward": -0.5, "q_t": 0.25}, "implicit_ce")}  # the unlabelled run first
+    single = ScoreSet("implicit_ce", "h", [[[0.6, -0.4, -0.3]]], {"reward": "single"})
+    acc = ScoreSet("implicit_ce", "h", [[[0.6, 0.2, -0.1]]], {"reward": "accumulative"})  # its running sums
+    assert (stored_view(single), stored_view(acc)) == ("step reward", "q_t")
+    # per-step rewards 0.6, -0.4, -0.3 against -0.5: none below; q_t 0.6, 0.2, -0.1 against 0.25: step 2
+    assert predicted_steps(single.step_scores[0][0], 3, "implicit_ce", thr["implicit_ce"], stored_view(single))[
+        "text"] == "none"
+    got = predicted_steps(acc.step_scores[0][0], 3, "implicit_ce", thr["implicit_ce"], stored_view(acc))
+    assert (got["step"], got["text"], got["threshold"], got["view"]) == (1, "step 2", "0.25", "q_t")
+    # the per-step threshold on the stored q_t would have said "none": the bug this guards against
+    assert predicted_steps(acc.step_scores[0][0], 3, "implicit_ce", thr["implicit_ce"])["text"] == "none"
+    assert predicted_steps([0.1], 3, "implicit_ce", thr["implicit_ce"], "q_t") is None  # an outcome score
+    assert predicted_steps([0.1, 0.2, 0.3], 3, "orm", None) is None
