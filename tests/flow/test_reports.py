@@ -77,21 +77,3 @@ def test_a_search_report_gives_its_committed_fields_back():
     assert out.pop("kind") == "search" and out["config"].pop("protocol") == "harness"
     assert list(out) == list(d) and out == d
 
-
-def test_the_one_writer_gives_a_committed_step_level_md_back_but_its_timings_as_json(tmp_path, cache_root):
-    import dataclasses
-
-    from harness.flow.report import write_run
-    from harness.flow.timings import LINE
-    d, _ = _read("processbench-random-maxpersplit50.json")
-    cfg = dataclasses.replace(_config(d["config"]), results=str(tmp_path))
-    rep = StepReport(config=cfg, command=d["command"], rm=d["rm"], threshold=d["threshold"], tuned_on=d["tuned_on"],
-                     splits=d["splits"], predictions=d["predictions"], steps=d.get("steps"), scorer=d["scorer"],
-                     samples=d["samples"], left_out=d["left_out"], notes=d["notes"], timings=Timings.of(d["timings"]))
-    written = write_run(rep)
-    assert [p.name for p in written] == ["processbench-random-maxpersplit50.md",
-                                        "processbench-random-maxpersplit50.json"] * 2
-    old = (RUNS / "processbench-random-maxpersplit50.md").read_text(encoding="utf-8").splitlines()
-    new = (tmp_path / "runs" / "processbench-random-maxpersplit50.md").read_text(encoding="utf-8").splitlines()
-    assert new[:-1] == old[:-1] and old[-1].startswith(LINE + "{'prepare_s'")  # the old line: a Python dict
-    assert json.loads(new[-1][len(LINE):]) == d["timings"]  # the new one: JSON, the same numbers
