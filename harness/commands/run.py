@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from harness.cli import arguments, command
@@ -110,7 +111,8 @@ def stage_config(args):
     return config_from_args(args)
 
 
-def config_from_args(args):
+def config_from_args(args, search=None):
+    """The RunConfig of the command line (`search`: the search flow's options, from `harness search`)."""
     from harness.flow import protocol as paper
     from harness.flow.run import RunConfig, check_config
     proto = paper.check(getattr(args, "protocol", "harness"))
@@ -125,10 +127,10 @@ def config_from_args(args):
                     subsets=args.subsets, rm_options=rm_options(args, _stderr), threads=args.threads,
                     results=args.results,
                     label=getattr(args, "label", None), task_options=task_options(args),
-                    rebuild=getattr(args, "rebuild", False), protocol=proto)
+                    rebuild=getattr(args, "rebuild", False), protocol=proto, search=search)
     if proto == "paper":  # the authors' eval: its subsets, weights and reward-model options (user's options win)
-        cfg.subsets, cfg.weights = "prefix", paper.weights(cfg.rm, args.weights)
-        cfg.rm_options = paper.rm_options(cfg.rm, cfg.rm_options, step_level=_step_level(cfg))
+        cfg = dataclasses.replace(cfg, subsets="prefix", weights=paper.weights(cfg.rm, args.weights),
+                                  rm_options=paper.rm_options(cfg.rm, cfg.rm_options, step_level=_step_level(cfg)))
     check_config(cfg)  # every mistake in the arguments is reported before anything is built or trained
     return cfg
 
@@ -144,8 +146,6 @@ def _stderr(message: str) -> None:
 
 def task_option_classes() -> dict[str, type]:
     """{task: its Options dataclass} of every registered task that has options."""
-    import dataclasses
-
     from tasks import TASKS
     return {name: TASKS.get(name).Options for name in TASKS.names() if dataclasses.fields(TASKS.get(name).Options)}
 
@@ -163,11 +163,10 @@ def task_options(args) -> dict:
 @arguments(_add)
 def run(args) -> int:
     from harness.core import distributed
-    from harness.flow.report import render_report
-    from harness.flow.run import run as run_pipeline
+    from harness.flow.run import run as run_flow
     cfg = config_from_args(args)
     world = distributed.init()  # under torchrun: each rank scores its share, rank 0 reports
-    report = run_pipeline(cfg)
+    report = run_flow(cfg)  # through the table of flows (harness.flow.run.FLOWS): pools, folds or steps
     if world.is_main:
-        print(render_report(report, args.format), end="")
+        print(report.render(args.format), end="")
     return 0

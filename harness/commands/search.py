@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from harness.cli import arguments, command
 from harness.core.errors import InputError
-
-DEFAULT_PROBLEMS = 200
+from harness.flow.config import DEFAULT_PROBLEMS
 
 
 def _add(p):
@@ -40,8 +39,8 @@ def _add(p):
 @arguments(_add)
 def run(args) -> int:
     from harness.commands.run import config_from_args, int_list
-    from harness.evaluation import search_report as report_mod
-    from harness.flow.search.experiment import SearchOptions, run_search
+    from harness.flow.run import SearchOptions
+    from harness.flow.run import run as run_flow
     from harness.generation.search.tree import METHODS
     methods = [m for m in args.method.split(",") if m]
     for m in methods:
@@ -55,32 +54,13 @@ def run(args) -> int:
     if "dvts" in methods and any(n % min(args.expand, n) for n in ns):
         raise InputError(f"dvts needs every N divisible by M = {args.expand}", field="--expand",
                          expected="a divisor of " + ", ".join(map(str, ns)))
-    wanted = args.n
-    args.n, args.subsets, args.label = "1", "random", None
-    cfg = config_from_args(args)
-    args.n = wanted
     opts = SearchOptions(methods=methods, ns=ns, expand=args.expand, seed=args.search_seed,
                          max_problems=args.problems, guide=args.guide, guide_aggregation=args.guide_aggregation,
                          temperature=args.temperature, max_new_tokens=args.max_new_tokens)
-    report = run_search(cfg, opts)
-    command_line = _command(args, cfg)
-    print(report_mod.render(report), end="")
-    for p in report_mod.write(report, args.results, command_line):
-        if str(p).endswith(".md"):
+    args.n, args.subsets, args.label = "1", "random", None  # the config's selection settings are not the search's
+    report = run_flow(config_from_args(args, search=opts))  # the search flow of harness.flow.run.FLOWS
+    print(report.render(), end="")
+    for p in report.written:
+        if p.endswith(".md"):
             print(f"[search] wrote {p}")
     return 0
-
-
-def _command(args, cfg) -> str:
-    parts = ["python -m harness search", f"--rm {cfg.rm}", f"--method {args.method}", f"--n {args.n}"]
-    if args.expand != 4:
-        parts.append(f"--expand {args.expand}")
-    if args.problems != DEFAULT_PROBLEMS:
-        parts.append(f"--problems {args.problems}")
-    if args.search_seed:
-        parts.append(f"--search-seed {args.search_seed}")
-    if args.generators != "weak,mid,strong":
-        parts.append(f"--generators {args.generators}")
-    for k, v in sorted(cfg.rm_options.items()):
-        parts.append(f"--set {k}={v}")
-    return " ".join(parts)

@@ -1,9 +1,8 @@
 """The search report: a table per generator (accuracy with 95% CIs, compute a problem) and a plot of accuracy
-against N and against compute (generator + reward-model FLOPs)."""
+against N and against compute (generator + reward-model FLOPs); harness.flow.reports.SearchReport writes them."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -85,22 +84,3 @@ def plot(report: dict, out: Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
-
-
-def write(report: dict, results: str | None, command: str) -> list[Path]:
-    """The report's markdown and JSON in the cache's runs/ and, with `results`, in DIR/runs/ with its plot in
-    DIR/plots/ (results/search.md reads them)."""
-    from harness.core import cache
-    stem = f"search-{report['rm']}-" + "-".join(report["search"]["methods"])
-    md = (f"# Reward-guided search: {report['rm']} ({', '.join(report['search']['methods'])})\n\n"
-          f"Command: `{command}`\n\nArith world {report['world']}, temperature {report['temperature']}, "
-          f"{report['max_new_tokens']} tokens a response at most, M = {report['search']['expand']} continuations "
-          f"of each kept partial solution, guide {report['guide']}. Accuracy in % with 95% bootstrap CIs over "
-          f"problems; compute is the mean a problem.\n\n" + render(report)
-          + "\nTimings (s, this machine): " + json.dumps(report.get("timings", {})) + "\n")
-    if results:
-        png = plot(report, Path(results) / "plots" / f"{stem}.png")
-        md += f"\n![accuracy against N and compute](../plots/{png.name})\n"
-    body = json.dumps({"kind": "search", "command": command, **report}, indent=1) + "\n"
-    written = cache.write_run_files(results, stem, md, body)
-    return written + ([png] if results else [])

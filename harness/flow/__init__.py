@@ -1,2 +1,3 @@
-"""The one run (prepare the reward model, train, score, select, report), its fold loop, the step-level benchmark
-flow, guided search, and the lm-eval filter that brings reward-model selection into lm-eval."""
+"""The one run through a table of flows (harness.flow.run.FLOWS: pools, folds, steps, search), each taking a
+RunConfig (config.py) to its typed report (reports.py), written by one writer (report.py); the lm-eval filter that
+brings reward-model selection into lm-eval."""

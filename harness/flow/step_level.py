@@ -4,15 +4,20 @@ harness.evaluation.step_eval; the chance baseline (`--rm random`) draws uniform 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-import time
 
 import numpy as np
 
 from harness.core.errors import InputError
 from harness.core.pool import Pool
 from harness.core.steps import split_steps
-from harness.flow.report import steps_record, write_step_results
+from harness.evaluation import step_eval
+from harness.flow.config import RunConfig
+from harness.flow.report import steps_record, write_run
+from harness.flow.reports import StepReport
+from harness.flow.timings import Stopwatch
+from tasks import TASKS
 
 
 def random_step_scores(pool: Pool, seed: int) -> list[list[float]]:
@@ -52,13 +57,52 @@ def _scorer(cfg, task, log):
                 **({"reward": rm.config.reward} if hasattr(rm.config, "reward") else {})}
 
 
-def run_step_level(cfg, task, log=None) -> dict:
-    from harness.evaluation import step_eval
+def run_step_level(cfg: RunConfig, log=None) -> StepReport:
     log = log or (lambda m: print(m, file=sys.stderr))
-    topts = cfg.task_options
+    task, topts = TASKS.get(cfg.task)(), cfg.task_options
+    splits, tune_on, notes = _splits(task, topts)
+    clock = Stopwatch()
+    data, dropped, sizes, ids = {}, {}, {}, {}
+    paper = cfg.protocol == "paper"
+    with clock.stage("prepare"):
+        rm, what = (None, {"seed": cfg.seed}) if cfg.rm == "random" else _scorer(cfg, task, log)
+    for split in splits:
+        pool, labels, dropped[split] = task.step_pool(split, topts, cfg.seed)
+        sizes[split] = len(pool)
+        ids[split] = [p.id for p in pool.problems]
+        with clock.stage(f"score_{split}"):
+            log(f"[score] {cfg.rm} on ProcessBench-{split} ({len(pool)} samples)")
+            if rm is None:
+                scores = random_step_scores(pool, cfg.seed)
+            else:
+                scores = labelled_step_scores(rm, pool)
+            if paper:  # eval/processbench.py thresholds sigmoid(score)
+                scores = step_eval.sigmoid_scores(scores)
+        data[split] = (labels, scores)
+    result = step_eval.evaluate_splits(data, tune_on, resamples=cfg.bootstrap, seed=cfg.seed,
+                                       tuner=step_eval.tune_sigmoid if paper else step_eval.tune)
+    if paper:
+        notes.append("protocol paper: ImplicitPRM eval/processbench.py (sigmoid of the step scores, threshold the "
+                     "first best of 10,000 evenly spaced in [0, 1])")
+    # Every sample's predicted first wrong step (-1: none) beside its label, for `harness report`.
+    thr = result["threshold"]
+    predictions = {split: [{"id": i, "label": lab, "predicted": step_eval.first_below(s, thr)}
+                           for i, lab, s in zip(ids[split], *data[split])] for split in splits}
+    for split, n in dropped.items():
+        if n:
+            notes.append(f"{split}: {n} samples left out (their 'Step k:' headers mixed with unmarked paragraphs do "
+                         "not split back into the labelled steps)")
+    report = StepReport(config=cfg, command=cfg.command(), rm=cfg.rm, threshold=thr, tuned_on=result["tuned_on"],
+                        splits=result["splits"], predictions=predictions, steps=steps_record(rm).get("steps"),
+                        scorer=what, samples=sizes, left_out=dropped, notes=notes, timings=clock.timings())
+    return dataclasses.replace(report, written=tuple(str(p) for p in write_run(report)))
+
+
+def _splits(task, topts: dict) -> tuple[list[str], str, list[str]]:
+    """(splits to run, the split the threshold is tuned on, notes), refused before any model is loaded."""
     known = task.splits
     splits = list(topts.get("splits") or known)
-    for split in splits:  # before any model is loaded
+    for split in splits:
         if split not in known:
             raise InputError(f"unknown {task.title} split '{split}'", field="--splits", expected=", ".join(known))
     if topts.get("tune_on", task.tune_on) not in known:
@@ -69,44 +113,7 @@ def run_step_level(cfg, task, log=None) -> dict:
     if tune_on not in splits:
         notes.append(f"threshold tuned on '{splits[0]}' ('{tune_on}' not among the splits run): its F1 is in-sample")
         tune_on = splits[0]
-    t0 = time.time()
-    timings, data, dropped, sizes, ids = {}, {}, {}, {}, {}
-    paper = getattr(cfg, "protocol", "harness") == "paper"
-    rm, what = (None, {"seed": cfg.seed}) if cfg.rm == "random" else _scorer(cfg, task, log)
-    timings["prepare_s"] = round(time.time() - t0, 1)
-    for split in splits:
-        pool, labels, dropped[split] = task.step_pool(split, topts, cfg.seed)
-        sizes[split] = len(pool)
-        ids[split] = [p.id for p in pool.problems]
-        t = time.time()
-        log(f"[score] {cfg.rm} on ProcessBench-{split} ({len(pool)} samples)")
-        if rm is None:
-            scores = random_step_scores(pool, cfg.seed)
-        else:
-            scores = labelled_step_scores(rm, pool)
-        if paper:  # eval/processbench.py thresholds sigmoid(score)
-            scores = step_eval.sigmoid_scores(scores)
-        timings[f"score_{split}_s"] = round(time.time() - t, 1)
-        data[split] = (labels, scores)
-    result = step_eval.evaluate_splits(data, tune_on, resamples=cfg.bootstrap, seed=cfg.seed,
-                                       tuner=step_eval.tune_sigmoid if paper else step_eval.tune)
-    if paper:
-        notes.append("protocol paper: ImplicitPRM eval/processbench.py (sigmoid of the step scores, threshold the "
-                     "first best of 10,000 evenly spaced in [0, 1])")
-    # Every sample's predicted first wrong step (-1: none) beside its label, for `harness report`.
-    thr = result["threshold"]
-    result["predictions"] = {split: [{"id": i, "label": lab, "predicted": step_eval.first_below(s, thr)}
-                                     for i, lab, s in zip(ids[split], *data[split])] for split in splits}
-    for split, n in dropped.items():
-        if n:
-            notes.append(f"{split}: {n} samples left out (their 'Step k:' headers mixed with unmarked paragraphs do "
-                         "not split back into the labelled steps)")
-    timings["total_s"] = round(time.time() - t0, 1)
-    report = {"kind": "processbench", "rm": cfg.rm, "command": cfg.command(), "config": _config(cfg), **result,
-              **steps_record(rm), "scorer": what, "samples": sizes, "left_out": dropped, "notes": notes,
-              "timings": timings}
-    report["written"] = [str(p) for p in write_step_results(cfg, task, report)]
-    return report
+    return splits, tune_on, notes
 
 
 def labelled_step_scores(rm, pool) -> list[list[float]]:
@@ -120,8 +127,3 @@ def labelled_step_scores(rm, pool) -> list[list[float]]:
                              f"steps, ProcessBench labels {len(split_steps(p.responses[0].text))}", field="steps",
                              expected="steps=harness (the labelled steps) for a step-level benchmark")
     return scores
-
-
-def _config(cfg) -> dict:
-    from dataclasses import asdict
-    return asdict(cfg)

@@ -11,7 +11,7 @@ from _smoke_pool import generator_pools
 
 from harness.core.scores import ScoreSet
 from harness.evaluation.per_problem import problems_key
-from harness.flow.report import render_report, report_run, write_results
+from harness.flow.report import render_report, report_run, write_run
 from harness.flow.run import RunConfig
 
 GENS = ("weak", "mid", "strong")
@@ -53,9 +53,8 @@ def test_each_vector_averages_to_its_row(report):
         assert all(0 <= x <= 1 for x in entry["best_of_n@64"])
 
 
-def test_the_run_file_keeps_its_fields_and_adds_one_compact_field(report, tmp_path, cache_root):
+def test_the_run_file_keeps_its_fields_and_adds_one_compact_field(report, cache_root):
     rep, _ = report
-    cfg = RunConfig(rm="implicit_ce", results=str(tmp_path))
     text = render_report(rep, "json")
     saved = json.loads(text)
     assert list(saved) == ["command", "rows", "auc", "config", "timings", "compute", "per_problem"]
@@ -63,7 +62,7 @@ def test_the_run_file_keeps_its_fields_and_adds_one_compact_field(report, tmp_pa
     assert saved["rows"] == rep["rows"] and saved["auc"] == json.loads(json.dumps(rep["auc"]))
     vec_lines = [ln for ln in text.splitlines() if '"best_of_n@64": [' in ln]
     assert len(vec_lines) == 3 and all(ln.rstrip().endswith(("],", "]")) for ln in vec_lines)  # one line a vector
-    written = write_results(cfg, rep)
+    written = write_run(rep)  # to the cache's runs/
     assert json.loads(next(p for p in written if p.suffix == ".json").read_text()) == saved
 
 

@@ -9,6 +9,48 @@ import json
 import pytest
 
 from harness.cli import main
+from harness.flow import run as flow_run
+from harness.flow.config import RunConfig, SearchOptions
+from harness.flow.reports import RunReport
+from harness.flow.timings import LINE, Timings
+
+CONFIGS = {"pools": RunConfig(rm="random", scale="smoke"),  # the arith world's pools
+           "folds": RunConfig(rm="loglik", task="gsm8k-gpt3"),
+           "steps": RunConfig(rm="random", task="processbench"),
+           "search": RunConfig(rm="implicit_ce", search=SearchOptions())}
+
+
+def test_the_flow_table_lists_the_four_flows_and_each_config_names_its_own():
+    assert list(flow_run.FLOWS) == ["pools", "folds", "steps", "search"]
+    assert {name: f.name for name, f in flow_run.FLOWS.items()} == {n: n for n in flow_run.FLOWS}
+    assert {name: flow_run.flow_of(cfg) for name, cfg in CONFIGS.items()} == {n: n for n in CONFIGS}
+    # given pools, a task with its own flow runs the pools flow on them
+    assert flow_run.flow_of(RunConfig(rm="random", task="processbench", pools=["x.jsonl"])) == "pools"
+
+
+def test_run_dispatches_through_the_table_to_each_flow(monkeypatch):
+    reached = []
+    for name, entry in list(flow_run.FLOWS.items()):
+        def fake(cfg, log, name=name):
+            reached.append((name, cfg))
+            return name
+        monkeypatch.setitem(flow_run.FLOWS, name, flow_run.Flow(name, fake, entry.help))
+    for name, cfg in CONFIGS.items():
+        assert flow_run.run(cfg, log=lambda m: None) == name
+    assert reached == list(CONFIGS.items())
+
+
+def test_the_pools_flow_s_report_is_its_run_file(smoke_cache, tmp_path):
+    rep = flow_run.run(RunConfig(rm="random", scale="smoke", threads=1, n=[1, 2], bootstrap=20,
+                                 results=str(tmp_path / "res")), log=lambda m: None)
+    assert isinstance(rep, RunReport) and rep.flow == "pools"
+    files = [p for p in rep.written if p.startswith(str(tmp_path))]
+    saved = json.loads(open(next(p for p in files if p.endswith(".json"))).read())
+    assert list(saved) == list(rep.to_dict()) and saved == json.loads(json.dumps(rep.to_dict()))
+    last = open(next(p for p in files if p.endswith(".md"))).read().splitlines()[-1]
+    assert last == rep.timings.line() and Timings.parse(last) == rep.timings  # JSON, as every flow writes it
+    assert list(json.loads(last[len(LINE):])) == ["world_s", "train_s", "score_s", "score_val_s", "select_s",
+                                                  "process_s", "total_s"]
 
 
 def test_run_prints_and_records_the_step_level_report(smoke_cache, capsys):

@@ -161,6 +161,19 @@ def test_search_command_runs_and_a_second_call_reads_the_cache(world, cache_root
     assert "| beam | 4 |" in first.out and "| dvts | 2 |" in first.out and "sampling (world pool)" in first.out
     assert (tmp_path / "res" / "runs" / "search-implicit_ce-beam-dvts.md").is_file()
     assert (tmp_path / "res" / "plots" / "search-implicit_ce-beam-dvts.png").is_file()
+    import json
+
+    from harness.flow.timings import LINE, Timings
+    saved = json.loads((tmp_path / "res" / "runs" / "search-implicit_ce-beam-dvts.json").read_text())
+    assert list(saved) == ["kind", "command", "config", "search", "world", "rm", "temperature", "max_new_tokens",
+                           "generators", "timings", "guide", "rm_params"]
+    assert saved["command"] == ("python -m harness search --rm implicit_ce --method beam,dvts --n 2,4 --expand 2 "
+                                "--problems 3 --generators weak --set model=" + str(paths["strong"]) + " --set ref="
+                                + str(paths["mid"]))
+    md = (tmp_path / "res" / "runs" / "search-implicit_ce-beam-dvts.md").read_text().splitlines()
+    line = next(ln for ln in md if ln.startswith(LINE))
+    assert Timings.parse(line).to_dict() == saved["timings"] == json.loads(line[len(LINE):])
+    assert list(saved["timings"]) == ["prepare_s", "search_s", "score_s", "total_s"]
     from harness.evaluation.run_index import read_runs
     runs, notes = read_runs(tmp_path / "res" / "runs")
     assert runs == [] and "search-implicit_ce-beam-dvts.json" in notes[0]  # `leaderboard` leaves it out, saying so

@@ -108,6 +108,15 @@ def test_each_half_is_scored_by_the_model_trained_on_the_other(gpt3_file, cache_
         rec = json.loads((Path(f["checkpoint"]) / "train_config.json").read_text())
         assert rec["train_pool_hash"] == halves[f["train"]].content_hash()  # trained on the other half
         assert rec["config"]["lr"] == 1e-3 and rec["config"]["grad_accum"] == 4  # given + real-base defaults
+    # the typed report is its run file (sorted keys, per_problem last, as ever) and the .md's timings line is JSON
+    from harness.flow.timings import Timings
+    saved_text = open(next(p for p in rep.written if p.endswith(".json"))).read()
+    assert rep.flow == "folds" and saved_text == rep.json_text()
+    assert list(json.loads(saved_text)) == list(rep.to_dict()) and json.loads(saved_text) == rep.to_dict()
+    assert list(rep.timings.to_dict()) == ["base_s", "train_A_s", "score_B_s", "train_B_s", "score_A_s", "select_s",
+                                           "total_s"]
+    last = open(next(p for p in rep.written if p.endswith(".md"))).read().splitlines()[-1]
+    assert Timings.parse(last) == rep.timings and json.loads(last.split(": ", 1)[1]) == rep.timings.to_dict()
     rows = {(r["method"], r["n"]): r for r in rep["rows"]}
     assert {r["problems"] for r in rep["rows"]} == {4} and max(n for _, n in rows) == 4
     # pass@1 is the mean of the published labels over all 4 problems x 4 solutions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -13,7 +14,8 @@ from harness.core.errors import InputError
 from harness.core.pool import Pool
 from harness.core.scores import ScoreSet
 from harness.evaluation import process_rewards
-from harness.flow.report import report_run, write_results
+from harness.flow import report as flow_report
+from harness.flow.report import report_run
 from harness.flow.run import RunConfig
 from harness.paper import recipes
 
@@ -49,10 +51,9 @@ def write_run(results, label: str, rm: str, how: str, compute: dict | None = Non
                     label=None if label == rm else label, rm_options=dict(exp.options) if exp else {})
     ps = pools()
     sets = [scores(p, rm, how) for p in ps]
-    report = report_run(cfg, ps, sets)
-    report["process"] = process_rewards.evaluate(None, {g: (p, ss.step_scores) for g, p, ss in zip(GENS, ps, sets)})
-    report["compute"] = compute
-    write_results(cfg, report)
+    report = dataclasses.replace(report_run(cfg, ps, sets), compute=compute, process=process_rewards.evaluate(
+        None, {g: (p, ss.step_scores) for g, p, ss in zip(GENS, ps, sets)}))
+    flow_report.write_run(report)
     return report
 
 

@@ -70,3 +70,10 @@ def test_loglik_scores_every_given_step_with_a_tiny_model(processbench_dir, cach
     g = rep["splits"]["gsm8k"]
     assert g["n_error"] + g["n_correct"] == 6 and g["in_sample"]
     assert rep["scorer"]["model"] == str(tiny_lm_dir())
+    # the typed report is its run file: the same object, and the .md's timings line is JSON
+    from harness.flow.timings import Timings
+    saved = json.loads(open(next(p for p in rep.written if p.endswith(".json"))).read())
+    assert rep.flow == "steps" and list(saved) == list(rep.to_dict()) and saved == rep.to_dict()
+    assert list(rep.timings.to_dict()) == ["prepare_s", "score_gsm8k_s", "total_s"]
+    last = open(next(p for p in rep.written if p.endswith(".md"))).read().splitlines()[-1]
+    assert last == rep.timings.line() and Timings.parse(last) == rep.timings

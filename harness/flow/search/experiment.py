@@ -19,61 +19,58 @@ a token are the adapter's, unknown here, so the compute columns stay empty for i
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-import time
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from harness import scoring
 from harness.core.errors import InputError
 from harness.core.pool import Pool
+from harness.core.prompting import build_prompt
+from harness.core.scores import ScoreSet
+from harness.evaluation import leaderboard as lb
+from harness.flow.config import RunConfig, SearchOptions
+from harness.flow.pools import resolve_inputs
+from harness.flow.prepare import prepare_rm
+from harness.flow.report import write_run
+from harness.flow.reports import SearchReport
+from harness.flow.search.guides import make_guide
+from harness.flow.search.stage import search_pool
+from harness.flow.timings import Stopwatch
+from harness.generation.search.tree import SearchConfig
+from tasks import get_task
+
+__all__ = ["SearchOptions", "run_search"]  # SearchOptions lives in harness.flow.config, beside RunConfig
 
 
-@dataclass
-class SearchOptions:
-    methods: list[str] = field(default_factory=lambda: ["beam"])
-    ns: list[int] = field(default_factory=lambda: [4, 16, 64])
-    expand: int = 4
-    seed: int = 0
-    max_problems: int | None = None
-    guide: str = "auto"                 # auto | incremental | rescore
-    guide_aggregation: str | None = None
-    temperature: float | None = None    # default: the world's sampling temperature
-    max_new_tokens: int | None = None   # default: the world's token budget
-
-
-def run_search(cfg, opts: SearchOptions, log=None) -> dict:
-    """cfg: the RunConfig of the reward model (`run`'s options); returns the report (rows, costs, timings)."""
-    from harness.evaluation import leaderboard as lb
-    from harness.flow.run import prepare_rm, resolve_inputs
-    from harness.flow.search.guides import make_guide
-    from harness.flow.search.stage import search_pool
-    from harness.generation.search.tree import SearchConfig
+def run_search(cfg: RunConfig, log=None) -> SearchReport:
+    """cfg: the RunConfig of the reward model (`run`'s options) with the search's options in cfg.search; the report
+    (rows, costs, timings), its run files written."""
     log = log or (lambda m: print(m, file=sys.stderr))
+    opts = cfg.search or SearchOptions()
     if cfg.task != "arith" or cfg.pools:
         raise InputError("search runs on the arith world's generators", field="--task",
                          expected="--task arith (the generators of other tasks are not on this machine)")
-    import torch
+    import torch  # here, not at the top: importing the flows does not load torch
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    t0 = time.time()
-    inputs = resolve_inputs(cfg, log)
-    from tasks import get_task
-    task = get_task(cfg.task)
-    world = task.open_world(scale=cfg.scale, seed=cfg.seed, rebuild=cfg.rebuild, log=log)
-    rm = prepare_rm(cfg, inputs, log)
-    timings = {"prepare_s": round(time.time() - t0, 1)}
+    clock = Stopwatch()
+    with clock.stage("prepare"):
+        inputs = resolve_inputs(cfg, log)
+        task = get_task(cfg.task)
+        world = task.open_world(scale=cfg.scale, seed=cfg.seed, rebuild=cfg.rebuild, log=log)
+        rm = prepare_rm(cfg, inputs, log)
+    clock.add("search", 0.0)  # listed in this order, though the baselines are scored first
+    clock.add("score", 0.0)
     wcfg = world.summary.get("config", {})
     temperature = opts.temperature or wcfg.get("temperature", 0.5)
     budget = opts.max_new_tokens or wcfg.get("max_new_tokens", 200)
-    report = {"config": asdict(cfg), "search": asdict(opts), "world": world.key, "rm": rm.name,
-              "temperature": temperature, "max_new_tokens": budget, "generators": {}}
     lb_opts = lb.Options(methods=("best_of_n", "weighted_vote", "majority_vote", "pass_at_n"),
                          aggregations=(cfg.aggregation,), ns=opts.ns, weights=cfg.weights, bootstrap=cfg.bootstrap,
                          seed=cfg.seed)
     lb_opts.validate()
-    guide = None
-    t_search = t_score = 0.0
+    guide, generators = None, {}
     for g, full in zip(cfg.generators, inputs.test_pools):
         gdir = world.generator(g)
         model, tok = task.load_generator(gdir)
@@ -83,9 +80,8 @@ def run_search(cfg, opts: SearchOptions, log=None) -> dict:
         gen_params = sum(p.numel() for p in model.parameters())
         problems = full.problems[:opts.max_problems] if opts.max_problems else full.problems
         base = Pool(problems, full.path)
-        t = time.time()
-        base_ss = _baseline_scores(rm, full, base)
-        t_score += time.time() - t
+        with clock.stage("score"):
+            base_ss = _baseline_scores(rm, full, base)
         entry = {"generator_params": gen_params, "problems": len(problems), "rows": [], "cost": {}}
         res = lb.evaluate_pool(base, [base_ss], lb_opts, opts.ns)
         entry["rows"] += [{**r, "source": "sampled"} for r in res.rows]
@@ -95,29 +91,25 @@ def run_search(cfg, opts: SearchOptions, log=None) -> dict:
                 scfg = SearchConfig(method=method, n=n, expand=opts.expand, temperature=temperature,
                                     max_new_tokens=budget, seed=opts.seed)
                 scfg.validate()
-                t = time.time()
-                pool = search_pool(gdir, problems, scfg, rm=rm, guide=None if method == "sample" else guide,
-                                   task=task, meta={"generator": g}, log=log, model=(model, tok))
-                t_search += time.time() - t
-                t = time.time()
-                ss = rm.score(pool)
-                t_score += time.time() - t
+                with clock.stage("search"):
+                    pool = search_pool(gdir, problems, scfg, rm=rm, guide=None if method == "sample" else guide,
+                                       task=task, meta={"generator": g}, log=log, model=(model, tok))
+                with clock.stage("score"):
+                    ss = rm.score(pool)
                 res = lb.evaluate_pool(pool, [ss], lb_opts, [n])
                 entry["rows"] += [{**r, "source": method} for r in res.rows]
                 entry["cost"].setdefault(method, {})[str(n)] = _search_cost(pool, gen_params, guide)
-        report["generators"][g] = entry
-    timings.update(search_s=round(t_search, 1), score_s=round(t_score, 1), total_s=round(time.time() - t0, 1))
-    report["timings"] = timings
-    report["guide"] = type(guide).__name__ if guide is not None else None
-    report["rm_params"] = getattr(guide, "params", None)
-    return report
+        generators[g] = entry
+    report = SearchReport(config=cfg, command=cfg.command(), search=opts, world=world.key, rm=rm.name,
+                          temperature=temperature, max_new_tokens=budget, generators=generators,
+                          timings=clock.timings(), guide=type(guide).__name__ if guide is not None else None,
+                          rm_params=getattr(guide, "params", None))
+    return dataclasses.replace(report, written=tuple(str(p) for p in write_run(report)))
 
 
 def _baseline_scores(rm, full: Pool, part: Pool):
     """Scores of the first problems of a sampled pool: sliced from the full pool's score set when `run` cached it
     (scores are per problem), else computed for those problems only."""
-    from harness import scoring
-    from harness.core.scores import ScoreSet
     if len(part.problems) == len(full.problems):
         return rm.score(full)
     ss = scoring.cached(rm.score_path(full), full)
@@ -129,7 +121,6 @@ def _baseline_scores(rm, full: Pool, part: Pool):
 def _sampled_cost(pool: Pool, tok, ns, gen_params: int, guide) -> dict:
     """Expected compute a problem of best-of-N over N sampled responses: N times the pool's mean response tokens
     (eos included), the prompt once."""
-    from harness.core.prompting import build_prompt
     per_problem_mean = []
     prompts = []
     for p in pool.problems:
