@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.core import cache, chunks
+from harness.core import cache, chunks, jobs
 from harness.core.errors import InputError
 from harness.core.scores import ScoreSet, check_matches, save_scores, score_dir
 
@@ -54,14 +54,11 @@ def score_pool(rm, pool) -> ScoreSet:
             compute_chunks(rm, pool, key, path, world)
             found = distributed.broadcast_json(None)
         return ScoreSet(**found)
-    ss, seen = cached(path, pool), cache.stamp(path)
-    if ss is None:
-        with chunks.locked(path):
-            if cache.stamp(path) != seen:  # another run wrote it while we waited
-                ss = cached(path, pool)
-            if ss is None:
-                distributed.broadcast_json(None)
-                ss = compute_chunks(rm, pool, key, path, world)
+
+    def compute() -> ScoreSet:
+        distributed.broadcast_json(None)  # the other ranks: it is missing, compute your share
+        return compute_chunks(rm, pool, key, path, world)
+    ss = jobs.once(path, lambda: cached(path, pool), compute)
     distributed.broadcast_json(ss.to_dict())
     return ss
 
@@ -88,70 +85,32 @@ def score_chunks(rm, pool) -> list[tuple[int, int]]:
 
 
 def compute_chunks(rm, pool, key: str, path: Path, world) -> ScoreSet | None:
-    """Compute the missing chunks (this rank's share of them), keep each finished one on disk, merge on rank 0.
-
-    Every chunk's values go through JSON before they are used, so a merge of chunks computed now and chunks read
-    back after a restart is the same, bit for bit, as one uninterrupted run.
-    """
-    import json
-    import sys
-    import time
-
-    from harness.core import distributed, progress
+    """Compute the missing chunks (this rank's share of them), keep each finished one on disk, merge on rank 0
+    (harness.core.jobs: resuming, sharing, and the JSON round trip that makes a resumed run bit-identical)."""
     from harness.core.pool import Pool
     spans = score_chunks(rm, pool)
-    store = chunks.ChunkStore(path.with_suffix(".chunks"))
     keep = len(spans) > 1  # a single chunk is the product itself
-    keys = [cache.stable_hash([key, span, Pool(pool.problems[span[0]:span[1]]).content_hash()])
-            for span in spans]
-    values: dict[int, dict] = {}
-    if world.is_main and keep:
-        for i, span in enumerate(spans):
-            v = store.load(span, keys[i])
-            if v is not None:
-                values[i] = v
-        if values:
-            print(f"[score] {rm.name}: resuming, {len(values)} of {len(spans)} chunks already done "
-                  f"({store.folder})", file=sys.stderr)
-    todo = distributed.broadcast_json([i for i in range(len(spans)) if i not in values])
-    delay = chunks.chunk_delay()
-    computed = {}
-    mine = world.mine(todo)
-    bar = progress.bar(len(mine), f"score {rm.name}", "chunk",
-                       enabled=keep and getattr(rm.config, "progress", True))
-    for i in mine:
-        a, b = spans[i]
-        part = Pool(pool.problems[a:b], pool.path)
+    job = jobs.ChunkedJob(
+        label=f"[score] {rm.name}:", spans=spans, product=str(path), keep=keep,
+        keys=[cache.stable_hash([key, span, Pool(pool.problems[span[0]:span[1]]).content_hash()]) for span in spans],
+        store=chunks.ChunkStore(path.with_suffix(".chunks")), unit="chunk",
+        bar=f"score {rm.name}" if keep and getattr(rm.config, "progress", True) else "")
+
+    def compute(span: tuple[int, int]) -> dict:
+        part = Pool(pool.problems[span[0]:span[1]], pool.path)
         steps, meta = rm.compute_scores(part)
         check_matches(ScoreSet(rm.name, part.content_hash(), steps), part)
-        value = json.loads(json.dumps({"steps": steps, "meta": meta}))
-        if keep:
-            store.save(spans[i], keys[i], value)
-        computed[str(i)] = value
-        bar.update(1)
-        if delay and keep:
-            time.sleep(delay)
-    bar.close()
-    gathered = distributed.gather_json(computed)
-    if not world.is_main:
-        return None
-    for part_values in gathered:
-        values.update({int(i): v for i, v in part_values.items()})
-    if world.active:
-        print(f"[score] {rm.name}: {len(todo)} chunks computed by {world.size} processes ("
-              + ", ".join(f"rank {r}: {len(p)}" for r, p in enumerate(gathered)) + ")", file=sys.stderr)
-    missing = [i for i in range(len(spans)) if i not in values]
-    if missing:  # cannot happen unless a rank lost work; never write a partial product
-        raise RuntimeError(f"chunks {missing} of {path} were not computed")
-    steps = [row for i in range(len(spans)) for row in values[i]["steps"]]
-    meta = merge_meta([values[i]["meta"] for i in range(len(spans))])
-    recorded = {"steps": rm.config.steps} if hasattr(rm.config, "steps") else {}  # which steps, where they are read
-    ss = ScoreSet(rm.name, pool.content_hash(), steps, {"key": key, **identity(rm), **recorded, **meta})
-    check_matches(ss, pool)
-    save_scores(ss, key)
-    if keep:
-        store.clear()
-    return ss
+        return {"steps": steps, "meta": meta}
+
+    def finish(values: list[dict]) -> ScoreSet:
+        steps = [row for v in values for row in v["steps"]]
+        meta = merge_meta([v["meta"] for v in values])
+        recorded = {"steps": rm.config.steps} if hasattr(rm.config, "steps") else {}  # which steps, read where
+        ss = ScoreSet(rm.name, pool.content_hash(), steps, {"key": key, **identity(rm), **recorded, **meta})
+        check_matches(ss, pool)
+        save_scores(ss, key)
+        return ss
+    return jobs.run(job, lambda: compute, finish, world=world)
 
 
 def merge_meta(metas: list[dict]) -> dict:

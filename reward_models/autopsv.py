@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from harness.core import cache, chunks
+from harness.core import cache, jobs
 from harness.core.errors import InputError
 from reward_models import register_rm
 from reward_models.hf_prm import HFPRM
@@ -116,13 +116,8 @@ def osv_confidences(osv: Path, pool, c: AutoPSVConfig) -> dict:
     key = cache.stable_hash({"osv": fingerprint(osv), "pool": pool.content_hash(), "dtype": c.dtype,
                              "positions": "prompt end, then every step's last token"})
     path = cache.root() / CONFIDENCE_DIR / f"{key}.json"
-    found = cache.read_json_checked(path)  # keyed by the pool's content: a stored entry fits it
-    if found is not None:
-        return found
-    with chunks.locked(path):
-        found = cache.read_json_checked(path)
-        if found is not None:
-            return found
+
+    def make() -> dict:
         from reward_models.lm.loading import load_causal_lm
         from reward_models.lm.logprobs import encode_pool, regroup
         from reward_models.training.value_head import load_head, orm_step_values
@@ -135,7 +130,9 @@ def osv_confidences(osv: Path, pool, c: AutoPSVConfig) -> dict:
         found = {"key": key, "osv": str(osv), "values": regroup([[float(x) for x in v] for v in values], pool),
                  "tokens": tokens}
         cache.write_json_checked(path, found)
-    return found
+        return found
+    # keyed by the pool's content: a stored entry fits it
+    return jobs.once(path, lambda: cache.read_json_checked(path), make)
 
 
 def sigmoid(x: float) -> float:

@@ -14,9 +14,7 @@ run resumes where it stopped.
 
 from __future__ import annotations
 
-import sys
-
-from harness.core import cache, chunks
+from harness.core import cache, chunks, jobs
 from harness.core.pool import Pool, Problem, Response, save_pool
 
 DEFAULT_CHUNK_PROBLEMS = 32
@@ -30,17 +28,13 @@ def chunk_seed(seed: int, start: int) -> int:
 def generate_pool(task, args) -> Pool | None:
     """Sample and write args.output; every rank of a torchrun world calls it, rank 0 writes and returns the pool
     (the others return None)."""
-    import json
-    import time
-
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.core import distributed, progress
+    from harness.core import distributed
     from harness.core.fingerprint import fingerprint
     from harness.generation.sampling import sample_responses
 
-    world = distributed.current()
     if args.threads:
         torch.set_num_threads(args.threads)
     problems = task.problems(args.split)[: args.limit]
@@ -53,54 +47,25 @@ def generate_pool(task, args) -> Pool | None:
     if (device, dtype) != ("cpu", "float32"):  # other arithmetic, other samples (CPU float32 keys are unchanged)
         identity.update(device=torch.device(device).type, dtype=dtype)
     key = cache.stable_hash(identity)
-    store = chunks.ChunkStore(cache.entry("generate", key))
-    keys = [cache.stable_hash([key, span]) for span in spans]
-    texts: dict[int, list[list[str]]] = {}
-    if world.is_main:
-        for i, span in enumerate(spans):
-            v = store.load(span, keys[i])
-            if v is not None:
-                texts[i] = v
-        if texts:
-            print(f"[generate] resuming, {len(texts)} of {len(spans)} chunks already done ({store.folder})",
-                  file=sys.stderr)
-    todo = distributed.broadcast_json([i for i in range(len(spans)) if i not in texts])
-    mine = world.mine(todo)
-    computed: dict[str, list[list[str]]] = {}
-    if mine:
+    job = jobs.ChunkedJob(label="[generate]", spans=spans, keys=[cache.stable_hash([key, span]) for span in spans],
+                          store=chunks.ChunkStore(cache.entry("generate", key)), product=str(args.output),
+                          bar="sample", verb="sampled")
+
+    def start():
         model = AutoModelForCausalLM.from_pretrained(args.model, use_safetensors=True, trust_remote_code=False,
                                                      dtype=getattr(torch, dtype)).to(device).eval()
         tok = AutoTokenizer.from_pretrained(args.model)
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
-        delay = chunks.chunk_delay()
-        with progress.bar(sum(b - a for a, b in (spans[i] for i in mine)), "sample", "problem") as bar:
-            for i in mine:
-                a, b = spans[i]
-                out = sample_responses(model, tok, [p.problem for p in problems[a:b]], args.n,
-                                       temperature=args.temperature, max_new_tokens=args.max_new_tokens,
-                                       seed=chunk_seed(args.seed, a), batch_rows=max(args.n, 64))
-                out = json.loads(json.dumps(out))  # what a resumed run reads back: the same either way
-                store.save(spans[i], keys[i], out)
-                computed[str(i)] = out
-                bar.update(b - a)
-                if delay:
-                    time.sleep(delay)
-    gathered = distributed.gather_json(computed)
-    if not world.is_main:
-        return None
-    for share in gathered:
-        texts.update({int(i): v for i, v in share.items()})
-    if world.active and todo:
-        print(f"[generate] {len(todo)} chunks sampled by {world.size} processes ("
-              + ", ".join(f"rank {r}: {len(s)}" for r, s in enumerate(gathered)) + ")", file=sys.stderr)
-    missing = [i for i in range(len(spans)) if i not in texts]
-    if missing:  # cannot happen unless a rank lost work; never write a partial pool
-        raise RuntimeError(f"chunks {missing} of {args.output} were not sampled")
-    recs = [Problem(p.id, p.problem, p.reference, [Response(t) for t in ts],
-                    {"task": task.name, "generator": str(args.model), "temperature": args.temperature})
-            for p, ts in zip(problems, (ts for i in range(len(spans)) for ts in texts[i]))]
-    pool = Pool(recs, args.output)
-    save_pool(pool, args.output)
-    store.clear()
-    return pool
+        return lambda span: sample_responses(model, tok, [p.problem for p in problems[span[0]:span[1]]], args.n,
+                                             temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                                             seed=chunk_seed(args.seed, span[0]), batch_rows=max(args.n, 64))
+
+    def finish(texts: list[list[list[str]]]) -> Pool:
+        recs = [Problem(p.id, p.problem, p.reference, [Response(t) for t in ts],
+                        {"task": task.name, "generator": str(args.model), "temperature": args.temperature})
+                for p, ts in zip(problems, (ts for share in texts for ts in share))]
+        pool = Pool(recs, args.output)
+        save_pool(pool, args.output)
+        return pool
+    return jobs.run(job, start, finish, world=distributed.current())

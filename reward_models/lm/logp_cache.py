@@ -12,12 +12,9 @@ restarted run computes only the rest, loading the model once and only if somethi
 
 from __future__ import annotations
 
-import json
-import sys
-import time
 from typing import Callable
 
-from harness.core import cache, chunks
+from harness.core import cache, chunks, jobs
 from harness.core.fingerprint import fingerprint
 
 
@@ -55,42 +52,31 @@ def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int 
     from reward_models.lm.logprobs import encode_pool, regroup, step_logps
     key = cache_key(model_path, pool, dtype=dtype, max_len=max_len, add_eos=add_eos)
     path = cache.root() / "reflogps" / f"{key}.json"
-    values, seen = _stored(path, pool), cache.stamp(path)
-    if values is not None:
-        return values
-    with chunks.locked(path):
-        if cache.stamp(path) != seen:  # another run wrote it while we waited
-            values = _stored(path, pool)
-            if values is not None:
-                return values
-        spans = chunks.plan_chunks(len(pool.problems), chunks.chunk_problems())
-        store = chunks.ChunkStore(path.with_suffix(".chunks"))
-        keep = len(spans) > 1
-        parts = [store.load(span, key) if keep else None for span in spans]
-        if any(p is not None for p in parts):
-            print(f"[{desc}] resuming, {sum(p is not None for p in parts)} of {len(spans)} chunks already done "
-                  f"({store.folder})", file=sys.stderr)
-        loaded = None
-        for i, (a, b) in enumerate(spans):
-            if parts[i] is not None:
-                continue
-            if loaded is None:
-                loaded = load() if load is not None else load_causal_lm(model_path, dtype=dtype, device=device)
-            model, tok = loaded
-            part = Pool(pool.problems[a:b], pool.path)
-            part_encs = (encs if encs is not None and not keep
+    def start():
+        model, tok = load() if load is not None else load_causal_lm(model_path, dtype=dtype, device=device)
+
+        def compute(span: tuple[int, int]) -> list:
+            part = Pool(pool.problems[span[0]:span[1]], pool.path)
+            whole = span == (0, len(pool.problems))  # one chunk: the scorer's encodings fit it
+            part_encs = (encs if encs is not None and whole
                          else encode_pool(tok, part, max_len=max_len, add_eos=add_eos))
             sums = step_logps(model, part_encs, pad_id(tok), batch_size=batch_size, max_tokens=max_tokens,
                               padding_side=padding_side, desc=desc, progress=progress, share_prompt=share_prompt,
                               dedupe=dedupe, share_prefix=share_prefix)
-            parts[i] = json.loads(json.dumps(regroup([s.tolist() for s in sums], part)))  # as a reload reads it
-            if keep:
-                store.save((a, b), key, parts[i])
-                if chunks.chunk_delay():
-                    time.sleep(chunks.chunk_delay())
+            return regroup([s.tolist() for s in sums], part)
+        return compute
+
+    def finish(parts: list[list]) -> list:
         values = [row for p in parts for row in p]
         cache.write_json_checked(path, {"key": key, "pool_hash": pool.content_hash(), "dtype": dtype,
                                         "max_len": max_len, "step_logps": values})
-        if keep:
-            store.clear()
         return values
+
+    def make() -> list:
+        spans = chunks.plan_chunks(len(pool.problems), chunks.chunk_problems())
+        # every chunk is stored under the entry's key (as it always was), so chunks written before still resume
+        job = jobs.ChunkedJob(label=f"[{desc}]", spans=spans, keys=[key] * len(spans), product=str(path),
+                              keep=len(spans) > 1, store=chunks.ChunkStore(path.with_suffix(".chunks")))
+        # one process: under torchrun each rank gets here for its own scoring chunk, a pool of its own
+        return jobs.run(job, start, finish)
+    return jobs.once(path, lambda: _stored(path, pool), make)

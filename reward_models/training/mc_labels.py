@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from harness.core import cache
+from harness.core import cache, jobs
+from harness.core.chunks import plan_chunks
 from harness.core.errors import InputError
 from harness.core.steps import step_spans
 
@@ -105,7 +106,6 @@ def mc_label_pool(pool, sampler: Sampler, grader: Grader, *, identity: dict[str,
     identity: everything that determines the samples besides the pool, K and seed (policy fingerprint,
     temperature, max_new_tokens, grader name): it keys the cache.
     """
-    from harness.core import progress as progress_mod
     if k < 1:
         raise InputError("K must be at least 1", field="k", expected="an integer >= 1")
     if chunk_problems < 1:
@@ -120,24 +120,18 @@ def mc_label_pool(pool, sampler: Sampler, grader: Grader, *, identity: dict[str,
     path = cache.root() / "mc_labels" / f"{key}.jsonl"
     if path.is_file():
         return read_labels(path, pool)
-    chunk_dir = path.parent / f"{key}.chunks"
-    chunks = []
+    spans = plan_chunks(len(pool.problems), chunk_problems)
+    job = jobs.ChunkedJob(label="[MC step labels]", spans=spans, keys=[key] * len(spans), product=str(path),
+                          store=_LabelChunks(path.parent / f"{key}.chunks"), bar="MC step labels" if progress else "")
+
+    def compute(span: tuple[int, int]) -> dict:
+        return _label_chunk(pool.problems[span[0]:span[1]], sampler, grader, k, seed * 1_000_003 + span[0])
+    # one process: labelling runs inside training, never split across ranks
+    return jobs.run(job, lambda: compute, lambda chunks: _write_labels(path, pool, key, k, seed, identity, chunks))
+
+
+def _write_labels(path: Path, pool, key: str, k: int, seed: int, identity: dict, chunks: list[dict]) -> MCLabels:
     n = len(pool.problems)
-    with progress_mod.bar(n, "MC step labels", "problem", enabled=progress) as bar:
-        for start in range(0, n, chunk_problems):
-            cpath = chunk_dir / f"{start:06d}.json"
-            chunk = None
-            if cpath.is_file():
-                try:
-                    chunk = cache.read_json(cpath)
-                except (OSError, ValueError):
-                    chunk = None  # a damaged chunk is simply redone
-            if chunk is None:
-                part = pool.problems[start:start + chunk_problems]
-                chunk = _label_chunk(part, sampler, grader, k, seed * 1_000_003 + start)
-                cache.write_json_atomic(cpath, chunk)
-            chunks.append(chunk)
-            bar.update(min(chunk_problems, n - start))
     stats = {s: sum(c["stats"].get(s, 0) for c in chunks) for s in ("generated_tokens", "prompt_tokens", "rollouts")}
     rows = [row for c in chunks for row in c["problems"]]
     meta = {"key": key, "k": k, "seed": seed, "identity": identity, "pool_hash": pool.content_hash(),
@@ -145,8 +139,30 @@ def mc_label_pool(pool, sampler: Sampler, grader: Grader, *, identity: dict[str,
                                                                        for r in p["responses"]), **stats}
     text = json.dumps({"meta": meta}, sort_keys=True) + "\n" + "".join(json.dumps(r) + "\n" for r in rows)
     cache.write_text_atomic(path, text)
-    shutil.rmtree(chunk_dir, ignore_errors=True)
     return read_labels(path, pool)
+
+
+class _LabelChunks:
+    """The job's store in this module's own chunk files, <start>.json without a checksum (a damaged one fails to
+    parse and is labelled again), so chunks of a labelling interrupted before the shared engine still resume."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _path(self, span: tuple[int, int]) -> Path:
+        return self.folder / f"{span[0]:06d}.json"
+
+    def load(self, span: tuple[int, int], key: str) -> dict | None:
+        try:
+            return cache.read_json(self._path(span)) if self._path(span).is_file() else None
+        except (OSError, ValueError):
+            return None
+
+    def save(self, span: tuple[int, int], key: str, value: dict) -> None:
+        cache.write_json_atomic(self._path(span), value)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _label_chunk(problems, sampler: Sampler, grader: Grader, k: int, seed: int) -> dict:

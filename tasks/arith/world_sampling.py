@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.core import cache
+from harness.core.chunks import plan_chunks
 from harness.core.pool import (
     Pool,
     Problem,
@@ -38,48 +39,50 @@ def sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, c
     Chunk c (problems [50c, 50c + 50)) is sampled with its own seed (chunk_seed), whoever samples it: under a sharded
     build rank r samples chunks c % size == r, and rank 0 merges (the others return None).
     """
-    import sys
-
-    from harness.core import distributed
+    from harness.core import distributed, jobs
     world = world or distributed.World()
     path = pool_path(cfg, split, gen)
     found = load_pool_checked(path) if world.is_main else None
     if agree(world, found is not None):
         return found
     cdir = _chunk_dir(cfg, split, gen)
-    starts = list(range(0, len(problems), chunk))
-    parts: dict[int, list[Problem]] = {}
-    if world.is_main:
-        for c0 in starts:
-            cpath = _chunk_path(cdir, c0)
-            part = load_pool_checked(cpath, "sampling it again") if cpath.exists() else None
-            if part is not None:
-                parts[c0] = part.problems
-    todo = agree(world, [c0 for c0 in starts if c0 not in parts])
-    mine = world.mine(todo)
-    computed: dict[str, list[dict]] = {}
-    if mine:
-        from harness.core import progress as progress_mod
+    spans = plan_chunks(len(problems), chunk)
+    # chunks stay in the world's folder (shared with sample_chunks_in_workers, which leaves every chunk there before
+    # this merges them, so "resuming" would be said on every build)
+    job = jobs.ChunkedJob(label=f"[generate] {split}-{gen}:", spans=spans, keys=[""] * len(spans),
+                          store=_PoolChunks(cdir), product=str(path), clear=False, bar=f"sample {split} {gen} x{n}",
+                          verb="sampled", announce_resume=False)
 
+    def start():
         model, tok = load_generator(generator_path(cfg, gen))
-        with progress_mod.bar(sum(len(problems[c0:c0 + chunk]) for c0 in mine), f"sample {split} {gen} x{n}",
-                              "problem") as bar:
-            for c0 in mine:
-                part = problems[c0:c0 + chunk]
-                recs = _sample_chunk(cfg, model, tok, part, gen, split, n, c0, cdir)
-                computed[str(c0)] = [r.to_dict() for r in recs]
-                bar.update(len(part))
-    gathered = distributed.gather_json(computed) if world.active else [computed]
-    if not world.is_main:
-        return None
-    for share in gathered:  # records go through JSON whoever sampled them, so the bytes never depend on that
-        parts.update({int(c0): [parse_record(d, path) for d in recs] for c0, recs in share.items()})
-    if world.active and todo:
-        print(f"[generate] {split}-{gen}: {len(todo)} chunks sampled by {world.size} processes ("
-              + ", ".join(f"rank {r}: {len(s)}" for r, s in enumerate(gathered)) + ")", file=sys.stderr)
-    pool = Pool([p for c0 in starts for p in parts[c0]])
-    save_pool_checked(pool, path)
-    return Pool(pool.problems, path)
+        return lambda span: [r.to_dict() for r in _sample_chunk(cfg, model, tok, problems[span[0]:span[1]], gen,
+                                                                 split, n, span[0], cdir)]
+
+    def finish(parts: list[list[dict]]) -> Pool:
+        # records go through JSON whoever sampled them, so the bytes never depend on that
+        pool = Pool([parse_record(d, path) for part in parts for d in part])
+        save_pool_checked(pool, path)
+        return Pool(pool.problems, path)
+    return jobs.run(job, start, finish, world=world)
+
+
+class _PoolChunks:
+    """The world's chunk files as the job's store: chunk [c0, ...) is the graded pool file <c0>.jsonl, which
+    _sample_chunk writes itself (the worker processes write the same files), so saving here has nothing to do."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def load(self, span: tuple[int, int], key: str) -> list[dict] | None:
+        cpath = _chunk_path(self.folder, span[0])
+        part = load_pool_checked(cpath, "sampling it again") if cpath.exists() else None
+        return [p.to_dict() for p in part.problems] if part is not None else None
+
+    def save(self, span: tuple[int, int], key: str, value) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
 
 
 def _chunk_dir(cfg: WorldConfig, split: str, gen: str) -> Path:

@@ -11,12 +11,11 @@ carries the search's compute (generated tokens, guide tokens and FLOPs, which in
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from harness.core import cache, chunks
+from harness.core import cache, chunks, jobs
 from harness.core.pool import (
     Pool,
     Problem,
@@ -57,7 +56,6 @@ def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=No
     (task.grade) and it loads the generator; None leaves the responses ungraded and needs `model`, the generator
     already loaded (model, tokenizer).
     """
-    from harness.core import progress
     log = log or (lambda m: print(m, file=sys.stderr))
     key = search_key(generator_dir, problems, cfg, guide_identity(rm, guide))
     path = search_path(key)
@@ -66,33 +64,30 @@ def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=No
         return found
     size = max(1, ROWS // cfg.n)
     spans = chunks.plan_chunks(len(problems), size)
-    store = chunks.ChunkStore(path.with_suffix(".chunks"))
-    keys = [cache.stable_hash([key, span]) for span in spans]
-    parts = {i: v for i, span in enumerate(spans) if (v := store.load(span, keys[i])) is not None}
-    if parts:
-        log(f"[search] resuming, {len(parts)} of {len(spans)} chunks already done ({store.folder})")
-    todo = [i for i in range(len(spans)) if i not in parts]
-    if todo:
+    label = f"search {cfg.method} N={cfg.n}" + (f" M={cfg.expansions()}" if cfg.method != "sample" else "")
+    job = jobs.ChunkedJob(label="[search]", spans=spans, keys=[cache.stable_hash([key, span]) for span in spans],
+                          store=chunks.ChunkStore(path.with_suffix(".chunks")), product=str(path), bar=label)
+
+    def start():
         if model is None and task is None:
             raise ValueError("search_pool needs the generator: its task (to load it) or model=(model, tokenizer)")
         gen_model, tok = model or task.load_generator(Path(generator_dir))
         from harness.generation.search.tree import StopTable
         stop = StopTable(tok)
-        label = f"search {cfg.method} N={cfg.n}" + (f" M={cfg.expansions()}" if cfg.method != "sample" else "")
-        with progress.bar(sum(spans[i][1] - spans[i][0] for i in todo), label, "problem") as bar:
-            for i in todo:
-                a, b = spans[i]
-                done, stats = search_batch(gen_model, tok, problems[a:b], cfg, guide=guide, stop=stop)
-                recs = [_record(p, chains, st, tok, cfg, rm, guide, task, meta) for p, chains, st in
-                        zip(problems[a:b], done, stats)]
-                value = json.loads(json.dumps(recs))  # what a resumed run reads back
-                store.save(spans[i], keys[i], value)
-                parts[i] = value
-                bar.update(b - a)
-    from harness.core.pool import parse_record
-    pool = Pool([parse_record(d, path) for i in range(len(spans)) for d in parts[i]])
-    save_pool_checked(pool, path)
-    store.clear()
+
+        def compute(span: tuple[int, int]) -> list[dict]:
+            part = problems[span[0]:span[1]]
+            done, stats = search_batch(gen_model, tok, part, cfg, guide=guide, stop=stop)
+            return [_record(p, chains, st, tok, cfg, rm, guide, task, meta) for p, chains, st in zip(part, done, stats)]
+        return compute
+
+    def finish(parts: list[list[dict]]) -> Pool:
+        from harness.core.pool import parse_record
+        pool = Pool([parse_record(d, path) for part in parts for d in part])
+        save_pool_checked(pool, path)
+        return pool
+    # one process: a search is not split across ranks (the search command runs it in one)
+    pool = jobs.run(job, start, finish, log=log)
     pool = Pool(pool.problems, path)
     hand_over_scores(pool, rm)
     return pool
