@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.core import cache, chunks, jobs
+from harness.core import cache, chunks, distributed, jobs
 from harness.core.errors import InputError
+from harness.core.pool import Pool
+from harness.core.publisher_steps import is_default
 from harness.core.scores import ScoreSet, check_matches, save_scores, score_dir
 
 
@@ -25,7 +27,6 @@ def identity(rm) -> dict:
     """rm.scoring_identity(), plus the steps it scores when a reward model's Config has a `steps` option set to other
     than the harness's (harness.core.publisher_steps): the two modes' scores are keyed apart, and the harness mode's
     keys stay what they were before the option existed."""
-    from harness.core.publisher_steps import is_default
     steps = getattr(rm.config, "steps", None)
     return {**rm.scoring_identity(), **({} if is_default(steps) else {"steps": steps})}
 
@@ -44,7 +45,6 @@ def score_pool(rm, pool) -> ScoreSet:
     Under torchrun every rank calls this; rank 0 holds the entry's lock, says which chunks are missing, merges
     and writes; every rank returns the merged score set.
     """
-    from harness.core import distributed
     world = distributed.current()
     key = score_key(rm, pool)
     path = score_path(rm, pool, key)
@@ -87,7 +87,6 @@ def score_chunks(rm, pool) -> list[tuple[int, int]]:
 def compute_chunks(rm, pool, key: str, path: Path, world) -> ScoreSet | None:
     """Compute the missing chunks (this rank's share of them), keep each finished one on disk, merge on rank 0
     (harness.core.jobs: resuming, sharing, and the JSON round trip that makes a resumed run bit-identical)."""
-    from harness.core.pool import Pool
     spans = score_chunks(rm, pool)
     keep = len(spans) > 1  # a single chunk is the product itself
     job = jobs.ChunkedJob(

@@ -35,16 +35,26 @@ no-grad forward over the rollouts, counted like a reference pass) and the PSV's 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from harness.core import cache, jobs
 from harness.core.errors import InputError
+from harness.core.fingerprint import fingerprint
 from reward_models import register_rm
 from reward_models.hf_prm import HFPRM
-from reward_models.lm.tagged import TagFormat
+from reward_models.lm.loading import load_causal_lm, load_tokenizer
+from reward_models.lm.logprobs import encode_pool, prompt_format_id, regroup
+from reward_models.lm.tagged import TagFormat, encode_pool_tagged, pick_step_tag, resolve_format
+from reward_models.math_shepherd import label_quality
+from reward_models.orm import ValueHead
+from reward_models.training import flops as compute
+from reward_models.training import step_tags as prm_training
+from reward_models.training.loop import TrainConfig, train
 from reward_models.training.step_tags import TRAIN_FIELDS, StepTagOptions
+from reward_models.training.value_head import load_head, orm_step_values
 
 CONFIDENCE_DIR = "autopsv_confidences"
 
@@ -92,12 +102,10 @@ class AutoPSV(HFPRM):
             raise InputError(f"floor {c.floor}", field="floor", expected="a number >= 0")
 
     def tag_format(self) -> TagFormat:
-        from reward_models.lm.tagged import resolve_format
         c = self.config
         return resolve_format(self._model(), c.step_tag, c.good, c.bad, None)
 
     def osv_config(self):
-        from reward_models.training.loop import TrainConfig
         c = self.config
         return TrainConfig(loss="ce", lr=c.osv_lr, epochs=c.osv_epochs, batch_size=c.osv_batch_size,
                            grad_accum=c.grad_accum, warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay,
@@ -112,15 +120,11 @@ class AutoPSV(HFPRM):
 def osv_confidences(osv: Path, pool, c: AutoPSVConfig) -> dict:
     """{"values": per problem, per response, the OSV logits [v_0, ..., v_m]; "tokens": tokens read}, cached by the
     OSV's fingerprint and the pool's content."""
-    from harness.core.fingerprint import fingerprint
     key = cache.stable_hash({"osv": fingerprint(osv), "pool": pool.content_hash(), "dtype": c.dtype,
                              "positions": "prompt end, then every step's last token"})
     path = cache.root() / CONFIDENCE_DIR / f"{key}.json"
 
     def make() -> dict:
-        from reward_models.lm.loading import load_causal_lm
-        from reward_models.lm.logprobs import encode_pool, regroup
-        from reward_models.training.value_head import load_head, orm_step_values
         model, tok = load_causal_lm(osv, dtype=c.dtype, device=c.device)
         head = load_head(model, osv)
         encs = encode_pool(tok, pool)
@@ -136,20 +140,11 @@ def osv_confidences(osv: Path, pool, c: AutoPSVConfig) -> dict:
 
 
 def sigmoid(x: float) -> float:
-    import math
     return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
 
 
 def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
     """Stages 1-3 (each cached); the stage-3 checkpoint folder."""
-    from harness.core.fingerprint import fingerprint
-    from reward_models.lm.loading import load_tokenizer
-    from reward_models.lm.logprobs import prompt_format_id
-    from reward_models.lm.tagged import pick_step_tag
-    from reward_models.math_shepherd import label_quality
-    from reward_models.orm import ValueHead
-    from reward_models.training.loop import train
-
     c = rm.config
     if val_pool is not None and not val_pool.is_graded():
         raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
@@ -168,12 +163,8 @@ def train_autopsv(rm: AutoPSV, train_pool, base_model, val_pool=None) -> Path:
     if cache.check_dir(out, "removing it and training again"):  # a damaged checkpoint is never used
         return out
 
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from reward_models.lm.loading import load_causal_lm
-    from reward_models.lm.tagged import encode_pool_tagged
-    from reward_models.training import flops as compute
-    from reward_models.training import step_tags as prm_training
     model, tok = load_causal_lm(osv, dtype=c.dtype, device=c.device)  # continual training of the OSV
     params = compute.n_params(model)
     encs = encode_pool_tagged(tok, train_pool, fmt)

@@ -10,12 +10,17 @@ w/o ref" row. It reads the shared log-prob cache, so it costs nothing after an i
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from harness.core.errors import InputError
 from harness.core.fingerprint import fingerprint
 from reward_models import register_rm
 from reward_models.base import RewardModel
+from reward_models.lm.logp_cache import cached_step_logps
+from reward_models.lm.logprobs import prompt_format_id
 
 
 @dataclass
@@ -34,7 +39,6 @@ class RandomRM(RewardModel):
         return {"seed": self.config.seed}
 
     def compute_scores(self, pool):
-        import numpy as np
         rng = np.random.default_rng(self.config.seed)
         return [[[float(rng.uniform())] for _ in p.responses] for p in pool.problems], {}
 
@@ -54,7 +58,6 @@ class TextHashRM(RewardModel):
         return {"seed": self.config.seed}
 
     def compute_scores(self, pool):
-        import hashlib
         seed = str(self.config.seed).encode()
 
         def score(text: str) -> float:  # uniform in [0, 1) from the first 8 bytes of the digest
@@ -95,13 +98,11 @@ class LoglikRM(RewardModel):
         return self.config.model
 
     def scoring_identity(self):
-        from reward_models.lm.logprobs import prompt_format_id
         c = self.config
         return {"model_fingerprint": fingerprint(self._model()), "dtype": c.dtype, "max_len": c.max_len,
                 "prompt_format": prompt_format_id(), "score": "sum of token log-probs per step"}
 
     def compute_scores(self, pool):
-        from reward_models.lm.logp_cache import cached_step_logps
         c = self.config
         steps = cached_step_logps(self._model(), pool, dtype=c.dtype, max_len=c.max_len, device=c.device,
                                   add_eos=not self.as_prefix,

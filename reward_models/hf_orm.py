@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from harness.core.errors import InputError
 from reward_models import register_rm
 from reward_models.base import RewardModel
+from reward_models.lm.loading import torch_dtype
 from reward_models.lm.released import (
     Marked,
     ReleasedConfig,
@@ -53,9 +54,8 @@ class HFORM(ReleasedRM, RewardModel):
         return [text]
 
     def load(self, path):
-        import transformers
+        import transformers  # lazy: transformers (and torch behind it) cost seconds at import
 
-        from reward_models.lm.loading import torch_dtype
         c = self.config
         try:
             model = transformers.AutoModelForSequenceClassification.from_pretrained(

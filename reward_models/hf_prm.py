@@ -38,6 +38,9 @@ from harness.core.fingerprint import fingerprint
 from harness.core.publisher_steps import StepsOption, shepherd_tags
 from reward_models import register_rm
 from reward_models.base import RewardModel
+from reward_models.lm.loading import load_causal_lm
+from reward_models.lm.logprobs import regroup
+from reward_models.lm.released import locate
 from reward_models.lm.tagged import (
     TagFormat,
     encode_pool_tagged,
@@ -71,8 +74,6 @@ class HFPRMConfig(StepsOption):
 
 def score_pool(model_path, pool, fmt: TagFormat, *, dtype="float32", device="cpu", batch_size=8, max_tokens=None,
                progress=True, desc="PRM scores", tagger=tag_text) -> list[list[list[float]]]:
-    from reward_models.lm.loading import load_causal_lm
-    from reward_models.lm.logprobs import regroup
     model, tok = load_causal_lm(model_path, dtype=dtype, device=device)
     encs = encode_pool_tagged(tok, pool, fmt, tagger)
     probs = step_good_probs(model, tok, encs, fmt, batch_size=batch_size, max_tokens=max_tokens,
@@ -91,7 +92,6 @@ class HFPRM(RewardModel):
     def _model(self) -> str:
         if self.config.model is None:
             raise InputError(f"{self.name} needs a PRM checkpoint: pass --model PATH", field="model")
-        from reward_models.lm.released import locate
         # a folder, or a Hugging Face id (e.g. peiyi9979/math-shepherd-mistral-7b-prm) at its revision
         # adapters built on this one (autopsv, math_shepherd) score their own checkpoint folders: no revision there
         return locate(self.config.model, revision=getattr(self.config, "revision", None))

@@ -19,7 +19,12 @@ from harness.core.errors import InputError
 from harness.core.fingerprint import fingerprint
 from reward_models import register_rm
 from reward_models.base import RewardModel
-from reward_models.training.loop import TrainConfig
+from reward_models.lm.loading import check_same_tokenizer, load_causal_lm, load_tokenizer, pad_id
+from reward_models.lm.logp_cache import cached_step_logps
+from reward_models.lm.logprobs import encode_pool, prompt_format_id, regroup, sequence_logps, step_logps
+from reward_models.training import losses as L
+from reward_models.training.loop import TrainConfig, flat_sums, mismatched_pool, train
+from reward_models.training.losses import LOSSES
 
 # The authors' released code multiplies by 0.001 instead of beta at inference. Best-of-N and min-aggregation are
 # unchanged by a positive scale; only weighted vote's sigmoid weights see it. score_beta=0.001 reproduces it.
@@ -36,18 +41,14 @@ class PolicyRatio:
 
     @property
     def losses(self) -> tuple:
-        from reward_models.training.losses import LOSSES
         return LOSSES
 
     def modules(self) -> list:
         return []  # everything it trains is the policy itself
 
     def prepare(self, run, val_pool) -> None:
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-        from reward_models.lm.logp_cache import cached_step_logps
-        from reward_models.lm.logprobs import encode_pool
-        from reward_models.training.loop import flat_sums, mismatched_pool
         cfg = run.cfg
 
         def ref_sums(pool):
@@ -65,15 +66,12 @@ class PolicyRatio:
             self.val_ref = ref_sums(val_pool).numpy()
 
     def rewards(self, run, idx, batch, positions=None):
-        from reward_models.lm.logprobs import sequence_logps
         logp = sequence_logps(run.model, batch, run.pad)
         return run.cfg.beta * (logp - self.ref[idx].to(run.device)).float()
 
     def kto_reference_point(self, run, chunk):
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-        from reward_models.lm.logprobs import sequence_logps
-        from reward_models.training import losses as L
         if self.kl_encs is None:
             return torch.zeros(())
         with torch.no_grad():
@@ -83,7 +81,6 @@ class PolicyRatio:
             return L.kto_reference_point(run.cfg.beta * kl.float())
 
     def val_scores(self, run, val_pool):
-        from reward_models.lm.logprobs import encode_pool, step_logps
         val_encs = encode_pool(run.tok, val_pool, max_len=run.cfg.max_len)
         with run.amp():
             pol = step_logps(run.model, val_encs, run.pad, batch_size=run.score_batch_size, desc="validation",
@@ -149,7 +146,6 @@ class ImplicitPRM(RewardModel):
         return self.config.beta if self.config.score_beta is None else self.config.score_beta
 
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
-        from reward_models.training.loop import train
         c = self.config
         ckpt = train(PolicyRatio(), self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
                      score_batch_size=c.score_batch_size, progress=c.progress)
@@ -165,7 +161,6 @@ class ImplicitPRM(RewardModel):
         return c.model, (c.ref if c.use_ref else None)
 
     def scoring_identity(self):
-        from reward_models.lm.logprobs import prompt_format_id
         model, ref = self._paths()
         c = self.config
         return {"model_fingerprint": fingerprint(model), "ref_fingerprint": fingerprint(ref) if ref else None,
@@ -173,14 +168,6 @@ class ImplicitPRM(RewardModel):
                 "max_len": c.max_len, "prompt_format": prompt_format_id()}
 
     def compute_scores(self, pool):
-        from reward_models.lm.loading import (
-            check_same_tokenizer,
-            load_causal_lm,
-            load_tokenizer,
-            pad_id,
-        )
-        from reward_models.lm.logp_cache import cached_step_logps
-        from reward_models.lm.logprobs import encode_pool, regroup, step_logps
         c = self.config
         model_path, ref_path = self._paths()
         model, tok = load_causal_lm(model_path, dtype=c.dtype, device=c.device)

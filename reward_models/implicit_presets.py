@@ -31,9 +31,12 @@ import re
 from dataclasses import dataclass, field, replace
 
 from harness.core.errors import InputError
+from harness.core.pool import Pool
 from harness.core.steps import split_steps
 from reward_models import register_rm
+from reward_models import implicit_publisher as P
 from reward_models.implicit import SCORE_BETA_NOTE, ImplicitConfig, ImplicitPRM
+from reward_models.lm.loading import check_same_tokenizer, load_causal_lm, load_tokenizer
 from reward_models.lm.released import locate
 
 
@@ -103,7 +106,6 @@ class ReleasedImplicit(ImplicitPRM):
     def compute_scores(self, pool):
         if self.config.steps == "publisher":
             return self._publisher_scores(pool)
-        from harness.core.pool import Pool
         problems = []
         for p in pool.problems:
             rs = [replace(r, text=self.layout(r.text)) for r in p.responses]
@@ -116,8 +118,6 @@ class ReleasedImplicit(ImplicitPRM):
 
     def _publisher_scores(self, pool):
         """reward_models.implicit_publisher: the authors' steps, one forward per whole response per model."""
-        from reward_models import implicit_publisher as P
-        from reward_models.lm.loading import check_same_tokenizer, load_causal_lm, load_tokenizer
         c = self.config
         model_path, ref_path = self._paths()
         model, tok = load_causal_lm(model_path, dtype=c.dtype, device=c.device)

@@ -66,7 +66,7 @@ def shifted_logps(model, seqs: list[list[int]], pad: int, batch_size: int = 8) -
     """Per sequence, log pi(token j+1 | tokens <= j) for j < len - 1 (their get_logps) as a CPU tensor in the model's
     dtype (their log-softmax runs in it: bf16 under their deepspeed engine); right-padded batches of similar
     lengths, attention mask ids != pad, default position ids (as their forward)."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     device = next(model.parameters()).device
     out: list = [None] * len(seqs)
     order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
@@ -88,7 +88,7 @@ def shifted_logps(model, seqs: list[list[int]], pad: int, batch_size: int = 8) -
 def step_rewards(policy, ref, ends: list[int], coef: float, reward: str = "single") -> list[float]:
     """get_reward on one response: coef * cumulative log-ratio (from token end_0 on), read at each step's end, in
     the dtype of the log-probs (theirs)."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     raw = policy - ref if ref is not None else policy.clone()
     mask = torch.zeros_like(raw)
     mask[max(ends[0] - 1, 0):] = 1   # label_mask[:, 1:]: token j+1 counts iff j + 1 >= end_0

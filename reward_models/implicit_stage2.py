@@ -18,11 +18,21 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from harness.core import cache
 from harness.core.errors import InputError
+from harness.core.fingerprint import fingerprint
+from harness.evaluation.auc import roc_auc
 from reward_models import register_rm
-from reward_models.implicit import ImplicitConfig, ImplicitPRM
+from reward_models.implicit import ImplicitConfig, ImplicitPRM, PolicyRatio
+from reward_models.lm.loading import load_causal_lm, pad_id, save_model
+from reward_models.lm.logp_cache import cached_step_logps
+from reward_models.lm.logprobs import collate, encode_pool, step_logps, token_logps
 from reward_models.math_shepherd import MCOptions, label_quality, mc_setup
+from reward_models.training import flops as compute
+from reward_models.training import losses as L
+from reward_models.training.loop import fit_epochs, flat_sums, train
 
 
 @dataclass
@@ -35,9 +45,8 @@ class Stage2Config(ImplicitConfig, MCOptions):
 
 def prefix_rewards(model, encs, ref_prefix, beta: float, pad: int):
     """q_t of every step of every sequence, concatenated row by row (differentiable); ref_prefix: same layout."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from reward_models.lm.logprobs import collate, token_logps
     batch = collate(encs, pad, "left")
     logp, resp = token_logps(model, batch)
     slots = batch["step_slot"].to(resp.device)[resp]
@@ -57,8 +66,6 @@ class ImplicitCEStage2(ImplicitPRM):
     Config = Stage2Config
 
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
-        from reward_models.implicit import PolicyRatio
-        from reward_models.training.loop import train
         c = self.config
         stage1 = train(PolicyRatio(), "implicit_ce", base_model, train_pool, self.train_config(), val_pool,
                        device=c.device, score_batch_size=c.score_batch_size, progress=c.progress)
@@ -68,7 +75,6 @@ class ImplicitCEStage2(ImplicitPRM):
 
 
 def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_model, val_pool=None) -> Path:
-    from harness.core.fingerprint import fingerprint
     mc = mc_setup(c, train_pool, base_model)
     pool, mc_key = mc.pool, mc.key
     s2 = {"lr": c.stage2_lr if c.stage2_lr is not None else c.lr, "epochs": c.stage2_epochs,
@@ -83,15 +89,7 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
     if cache.check_dir(out, "removing it and training again"):  # a damaged checkpoint is never used
         return out
 
-    import numpy as np
-    import torch
-
-    from reward_models.lm.loading import load_causal_lm, pad_id, save_model
-    from reward_models.lm.logp_cache import cached_step_logps
-    from reward_models.lm.logprobs import encode_pool
-    from reward_models.training import flops as compute
-    from reward_models.training import losses as L
-    from reward_models.training.loop import fit_epochs
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
     labels = mc.run(progress=c.progress)  # the base model is the policy that wrote the rollouts
     model, tok = load_causal_lm(stage1, dtype=c.dtype, device=c.device)
@@ -144,13 +142,6 @@ def train_stage2(name: str, c: Stage2Config, stage1: Path, train_pool, base_mode
 
 def val_auc(model, tok, c: Stage2Config, base_model, val_pool) -> float:
     """ROC AUC of the stage-2 policy's beta * log pi_theta / pi_ref of whole responses on the validation labels."""
-    import numpy as np
-
-    from harness.evaluation.auc import roc_auc
-    from reward_models.lm.loading import pad_id
-    from reward_models.lm.logp_cache import cached_step_logps
-    from reward_models.lm.logprobs import encode_pool, step_logps
-    from reward_models.training.loop import flat_sums
     val_encs = encode_pool(tok, val_pool, max_len=c.max_len)
     pol = step_logps(model, val_encs, pad_id(tok), batch_size=c.score_batch_size, desc="validation",
                      progress=c.progress)
@@ -163,7 +154,6 @@ def val_auc(model, tok, c: Stage2Config, base_model, val_pool) -> float:
 def stage2_compute(stage1: Path, c: Stage2Config, labels, *, params: int, trained: int, reference: int,
                    instructions: int) -> dict:
     """Stage 1's compute (read from its checkpoint) plus the MC rollouts, the stage-2 training and its reference."""
-    from reward_models.training import flops as compute
     stage2 = compute.record(params=params, generator_params=params, generated=labels.generated_tokens,
                             prefill=labels.meta.get("prompt_tokens", 0), trained=trained, reference=reference,
                             kind="implicit_stage2", instructions=instructions,

@@ -20,10 +20,15 @@ from pathlib import Path
 
 from harness.core import cache
 from harness.core.errors import InputError
+from harness.core.fingerprint import fingerprint
 from reward_models import register_rm
 from reward_models.hf_prm import HFPRM
-from reward_models.lm.tagged import TagFormat
+from reward_models.lm.loading import load_causal_lm, load_tokenizer
+from reward_models.lm.logprobs import prompt_format_id
+from reward_models.lm.tagged import TagFormat, encode_pool_tagged, pick_step_tag, resolve_format
 from reward_models.training import step_tags as prm_training
+from reward_models.training import mc_labels as mc
+from reward_models.training import flops as compute
 from reward_models.training.step_tags import StepTagOptions
 
 
@@ -55,7 +60,6 @@ class MCSetup:
 
     def run(self, progress: bool = True, load=None):
         """Compute (or read) the labels; the policy is loaded only if something is left to sample."""
-        from reward_models.training import mc_labels as mc
         c = self.options
         sampler = mc.policy_sampler(self.policy, temperature=self.temperature, max_new_tokens=c.max_new_tokens,
                                     dtype=self.identity["dtype"], device=getattr(c, "device", "cpu"),
@@ -66,7 +70,6 @@ class MCSetup:
 
 def mc_setup(c: MCOptions, train_pool, base_model) -> MCSetup:
     """Everything that determines the MC labels of a training pool, without sampling anything yet."""
-    from reward_models.training import mc_labels as mc
     pool = mc.subset_pool(train_pool, c.max_instructions)
     temperature = c.temperature if c.temperature is not None else mc.pool_temperature(pool)
     grader_name, grader = mc.pool_grader(pool)
@@ -117,7 +120,6 @@ class MathShepherd(HFPRM):
             raise InputError(f"unknown target '{self.config.target}'", field="target", expected="hard or soft")
 
     def tag_format(self) -> TagFormat:
-        from reward_models.lm.tagged import resolve_format
         c = self.config
         return resolve_format(self._model(), c.step_tag, c.good, c.bad, None)
 
@@ -130,11 +132,6 @@ class MathShepherd(HFPRM):
 
 def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool=None) -> Path:
     """MC-label, fine-tune, save (or find the cached checkpoint) and return the checkpoint folder."""
-    from harness.core.fingerprint import fingerprint
-    from reward_models.lm.loading import load_tokenizer
-    from reward_models.lm.logprobs import prompt_format_id
-    from reward_models.lm.tagged import pick_step_tag
-
     mc = mc_setup(c, train_pool, base_model)
     pool, mc_key = mc.pool, mc.key
     tok = load_tokenizer(base_model)
@@ -148,11 +145,7 @@ def train_prm(name: str, c: MathShepherdConfig, train_pool, base_model, val_pool
     if val_pool is not None and not val_pool.is_graded():
         raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
 
-    import torch
-
-    from reward_models.lm.loading import load_causal_lm
-    from reward_models.lm.tagged import encode_pool_tagged
-    from reward_models.training import flops as compute
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
     model, tok = load_causal_lm(base_model, dtype=c.dtype, device=c.device)
     labels = mc.run(progress=c.progress, load=lambda: (model, tok))  # before training the model *is* the policy

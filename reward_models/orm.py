@@ -16,9 +16,19 @@ from harness.core.errors import InputError
 from harness.core.fingerprint import fingerprint
 from reward_models import register_rm
 from reward_models.base import RewardModel
-from reward_models.training.loop import TrainConfig
+from reward_models.lm.loading import load_causal_lm
+from reward_models.lm.logprobs import regroup
+from reward_models.training.loop import TrainConfig, train
 from reward_models.training.objective import check_train_config
-from reward_models.training.value_head import load_head, orm_scores, orm_step_values
+from reward_models.training.value_head import (
+    head_values,
+    head_values_at,
+    load_head,
+    new_head,
+    orm_scores,
+    orm_step_values,
+    save_head,
+)
 
 
 class ValueHead:
@@ -28,14 +38,12 @@ class ValueHead:
     losses = ("ce", "ce_inst", "ce_data")
 
     def prepare(self, run, val_pool) -> None:
-        from reward_models.training.value_head import new_head
         self.head = new_head(run.model, run.cfg.seed).to(run.device)
 
     def modules(self) -> list:
         return [self.head]
 
     def rewards(self, run, idx, batch, positions=None):
-        from reward_models.training.value_head import head_values, head_values_at
         if positions is not None:
             return head_values_at(run.model, self.head, batch, run.pad, positions)
         return head_values(run.model, self.head, batch, run.pad)
@@ -52,7 +60,6 @@ class ValueHead:
         return 0
 
     def save(self, folder) -> None:
-        from reward_models.training.value_head import save_head
         save_head(self.head, folder)
 
 
@@ -83,7 +90,6 @@ class ORM(RewardModel):
         return TrainConfig(**{f.name: getattr(self.config, f.name) for f in fields(TrainConfig)})
 
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
-        from reward_models.training.loop import train
         c = self.config
         ckpt = train(self.objective(), self.name, base_model, train_pool, self.train_config(), val_pool, device=c.device,
                      score_batch_size=c.score_batch_size, progress=c.progress)
@@ -102,8 +108,6 @@ class ORM(RewardModel):
                 "score": f"value-head logit at {where}"}
 
     def compute_scores(self, pool):
-        from reward_models.lm.loading import load_causal_lm
-        from reward_models.lm.logprobs import regroup
         c = self.config
         model, tok = load_causal_lm(self._model(), dtype=c.dtype, device=c.device)
         head = load_head(model, self._model())

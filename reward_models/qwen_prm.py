@@ -41,7 +41,7 @@ class QwenPRMConfig(ReleasedConfig):
 
 def score_head(tensors: dict):
     """The released head, Linear(H, H) -> ReLU -> Linear(H, 2), from its tensors."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     w0, w2 = tensors["0.weight"], tensors["2.weight"]
     head = torch.nn.Sequential(torch.nn.Linear(w0.shape[1], w0.shape[0]), torch.nn.ReLU(),
                                torch.nn.Linear(w2.shape[1], w2.shape[0]))
@@ -65,7 +65,7 @@ class QwenPRM(ReleasedRM, RewardModel):
         return paragraphs(text)
 
     def load(self, path):
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
         body, head = self.body_and_head(path, "score.", score_head)
         return body, lambda h: torch.softmax(head(h).float(), -1)[:, 1], load_tokenizer(path)
 

@@ -84,7 +84,7 @@ class RLHFlowPRM(ReleasedRM, RewardModel):
         return [tok.encode(c.good, add_special_tokens=False)[-1], tok.encode(c.bad, add_special_tokens=False)[-1]]
 
     def load(self, path):
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
         model = load_backbone(path, self.config.dtype, self.config.device, causal_lm=True)
         tok = load_tokenizer(path)
         out, ids = model.get_output_embeddings(), self.label_ids(tok)

@@ -37,7 +37,7 @@ class SkyworkPRMConfig(ReleasedConfig):
 
 
 def value_head(tensors: dict):
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     w = tensors["weight"]
     head = torch.nn.Linear(w.shape[1], w.shape[0])
     head.load_state_dict({"weight": w, "bias": tensors["bias"]})
@@ -58,7 +58,7 @@ class SkyworkPRM(ReleasedRM, RewardModel):
         return lines(text, self.config.step_token)
 
     def load(self, path):
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
         body, head = self.body_and_head(path, "v_head.summary.", value_head)
         return body, lambda h: torch.sigmoid(head(h).float().squeeze(-1)), load_tokenizer(path)
 

@@ -5,6 +5,7 @@ importing a task's own modules (tests/system/test_layout.py checks it).
 """
 
 from harness.core.registry import Registry
+from tasks.base import Task
 
 TASKS = Registry("task", "tasks")
 register_task = TASKS.register
@@ -18,7 +19,6 @@ def pool_task(pool):
     """The task whose grader grades `pool`: the registered task every problem names (meta "task"), else the MATH
     grader of the Task protocol (pools of no task, of several, or of a task not registered here, e.g. an lm-eval
     task's name)."""
-    from tasks.base import Task
     names = {p.meta.get("task") for p in pool.problems}
     name = names.pop() if len(names) == 1 else None
     return get_task(name) if name is not None and name in TASKS else Task()

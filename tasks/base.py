@@ -69,16 +69,16 @@ class Task:
     fallback_number = False  # GSM8K-style: a response that states no answer is graded by its last number
 
     def extract_answer(self, text: str) -> str | None:
-        from harness.grading import extract_answer
+        from harness.grading import extract_answer  # lazy: harness.grading imports math_verify at load
         return extract_answer(text, fallback_number=self.fallback_number)
 
     def answer_key(self, answer: str) -> str:
         """One key per equivalence class of answers, for votes."""
-        from harness.grading import answer_key
+        from harness.grading import answer_key  # lazy: harness.grading imports math_verify at load
         return answer_key(answer)
 
     def is_correct(self, text: str, reference: str) -> bool:
-        from harness.grading import is_equivalent
+        from harness.grading import is_equivalent  # lazy: harness.grading imports math_verify at load
         ans = self.extract_answer(text)
         return ans is not None and is_equivalent(reference, ans)
 
@@ -94,6 +94,7 @@ class Task:
         """(graded copy of `pool`, GradingStats): answers extracted where missing, each distinct (reference, answer)
         verified once with a deadline in worker processes, verdicts cached (harness.grading.runner).
         fallback_number: the last number of a response that states no answer, whatever the task's own choice."""
+        # lazy: harness.grading.runner imports math_verify at load
         from harness.grading.runner import grade_pool_with_stats
         kw = {} if cache_path is _DEFAULT else {"cache_path": cache_path}
         return grade_pool_with_stats(pool, workers=workers, timeout=timeout, progress=progress,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from harness.core.errors import InputError
+from harness.importers._common import Rec, iter_jsonl
 from tasks import register_task
 from tasks.base import Task, TaskProblem
 
@@ -19,8 +20,6 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
     """(line, record) of a local JSON Lines file, bad input reported as file:line."""
-    from harness.importers._common import Rec, iter_jsonl
-
     for line, value in iter_jsonl(path):
         yield line, Rec(value, path, line).data
 
@@ -28,7 +27,7 @@ def read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
 def load_hub(name: str, *args: str, split: str, local_hint: str):
     """A hub dataset split, or an InputError that says what to pass instead when it cannot be had."""
     try:
-        import datasets
+        import datasets  # lazy: datasets (pyarrow, pandas) costs ~1 s at import
         return datasets.load_dataset(name, *args, split=split)
     except Exception as e:  # offline, no such split, hub errors: all mean "give a local file"
         raise InputError(f"no local data and cannot load '{name}' from the Hugging Face hub "

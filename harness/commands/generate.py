@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import argparse
 
+from tabulate import tabulate
+
 from harness.cli import arguments, command
+from harness.core import distributed
+from harness.core.errors import InputError
+from harness.flow import lm_eval_pack
+from harness.generation.lm_eval_backend import generate_pool as lm_eval_pool
+from harness.generation.pools import generate_pool
+from tasks import TASKS
 
 
 def add_world_arguments(p) -> None:
@@ -62,7 +70,6 @@ def ensure_world(args, log=print, sharded: bool = False):
     """The world of task --task (arith) for these arguments (the shipped one, or built in the cache with --rebuild or
     for another scale or seed); returns its files. sharded: every rank of a torchrun world calls this and shares
     the sampling."""
-    from tasks import TASKS
     rebuild = getattr(args, "rebuild", False) or getattr(args, "freeze", False)
     return TASKS.get(args.task).open_world(scale=args.scale, seed=args.seed, threads=args.threads, rebuild=rebuild,
                                            log=log, sharded=sharded)
@@ -71,10 +78,6 @@ def ensure_world(args, log=print, sharded: bool = False):
 @command("generate", "build candidate pools (the arith world, or N samples per problem from --model)")
 @arguments(_add)
 def run(args) -> int:
-    from harness.core import distributed
-    from harness.core.errors import InputError
-    from tasks import TASKS
-
     task_cls = TASKS.get(args.task)
     if args.chunk_problems is not None and args.chunk_problems < 1:
         raise InputError(f"cannot use {args.chunk_problems}", field="--chunk-problems", expected="an integer >= 1")
@@ -82,9 +85,7 @@ def run(args) -> int:
         if not args.model or not args.output:
             raise InputError("the lm-eval backend samples from the model you give", field="--model/-o",
                              expected="--model hf --model-args pretrained=PATH and -o POOL")
-        from harness.flow.lm_eval_pack import PACK_DIR, TASKS
-        from harness.generation.lm_eval_backend import generate_pool as lm_eval_pool
-        pool = lm_eval_pool(args, TASKS, [PACK_DIR])
+        pool = lm_eval_pool(args, lm_eval_pack.TASKS, [lm_eval_pack.PACK_DIR])
         print(f"wrote {args.output}: {len(pool)} problems x {args.n} responses (lm-eval)")
         return 0
     if task_cls.flow == "world":
@@ -101,7 +102,6 @@ def run(args) -> int:
     if not args.model or not args.output:
         raise InputError(f"task '{args.task}' samples from a model you give", field="--model/-o",
                          expected="--model PATH and -o POOL")
-    from harness.generation.pools import generate_pool
     args.max_new_tokens = args.max_new_tokens or 1024
     task = task_cls(data=args.data)
     distributed.init()
@@ -113,8 +113,6 @@ def run(args) -> int:
 
 def describe_world(summary: dict, shipped: bool | None = None) -> str:
     """The world's generators and pools as a table; `shipped` says where it lives (None: not said)."""
-    from tabulate import tabulate
-
     def ratio(x):
         return "-" if x is None else f"{x:.2f}"
 

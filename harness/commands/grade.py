@@ -14,6 +14,9 @@ from __future__ import annotations
 import sys
 
 from harness.cli import arguments, command
+from harness.core.errors import InputError
+from harness.core.pool import iter_json_lines, load_pool, save_pool
+from tasks import get_task, pool_task
 
 
 def _add(p):
@@ -49,7 +52,6 @@ def summary_lines(pool, stats) -> list[str]:
 
 def unparsable_lines(path, ids: list[str]) -> list[tuple[int, str]]:
     """(line, id) in the pool file of each problem id in `ids`, in that order."""
-    from harness.core.pool import iter_json_lines
     lines = {str(rec.get("id")): i for i, rec in iter_json_lines(path) if isinstance(rec, dict)}
     return [(lines.get(pid), pid) for pid in ids]
 
@@ -57,10 +59,6 @@ def unparsable_lines(path, ids: list[str]) -> list[tuple[int, str]]:
 @command("grade", "extract answers, decide correctness and vote keys of every response in a pool")
 @arguments(_add)
 def run(args) -> int:
-    from harness.core.errors import InputError
-    from harness.core.pool import load_pool, save_pool
-    from tasks import get_task, pool_task
-
     if args.workers < 0:
         raise InputError("must be 0 or more", field="--workers", expected="a worker count")
     if not args.timeout > 0:

@@ -9,11 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.cli import arguments, command
+from harness.commands.validate import summarize
+from harness.core.errors import InputError
+from harness.core.pool import Pool, parse_record, save_pool
+from harness.core.scores import ScoreSet, check_matches, save_scores
+from harness.importers import IMPORTERS, ImportOptions
 
 
 def _add(p):
-    from harness.importers import IMPORTERS
-
     p.add_argument("--format", required=True, metavar="FORMAT",
                    help="input format: " + ", ".join(IMPORTERS.names()))
     p.add_argument("files", nargs="+", metavar="FILE", help="input file(s); several are merged into one pool")
@@ -26,8 +29,6 @@ def _add(p):
 
 
 def _check_unique(problems) -> None:
-    from harness.core.errors import InputError
-
     seen: dict[str, str] = {}
     for p in problems:
         src = str(p.meta.get("source", "input"))
@@ -40,12 +41,6 @@ def _check_unique(problems) -> None:
 @command("import", "bring pools made elsewhere (implicitprm, lm-eval, qwen-rm-maj, ovm, pool) into the pool format")
 @arguments(_add)
 def run(args) -> int:
-    from harness.commands.validate import summarize
-    from harness.core.errors import InputError
-    from harness.core.pool import Pool, parse_record, save_pool
-    from harness.core.scores import ScoreSet, check_matches, save_scores
-    from harness.importers import IMPORTERS, ImportOptions
-
     importer = IMPORTERS.get(args.format)
     out = Path(args.output)
     if out.is_dir():

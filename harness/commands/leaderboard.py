@@ -5,7 +5,16 @@ from __future__ import annotations
 import sys
 
 from harness.cli import arguments, command
+from harness.core import cache
+from harness.core.cache import write_text_atomic
 from harness.core.errors import InputError
+from harness.core.pool import load_pool
+from harness.core.scores import AGGREGATIONS
+from harness.evaluation import leaderboard as lb
+from harness.evaluation.leaderboard import FORMATS
+from harness.evaluation.plots import plot_all
+from harness.evaluation.run_index import cached_results
+from harness.selection import ESTIMATORS, METHODS, WEIGHTINGS
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -25,10 +34,6 @@ def _names(values: list[str] | None) -> list[str] | None:
 
 
 def _add(p):
-    from harness.core.scores import AGGREGATIONS
-    from harness.evaluation.leaderboard import FORMATS
-    from harness.selection import ESTIMATORS, METHODS, WEIGHTINGS
-
     p.add_argument("--pool", action="append", default=None, metavar="POOL",
                    help="graded pool file (JSON Lines); repeat for several pools. Without --pool: the rows of every "
                         "run recorded in the cache (<cache>/runs/), filtered by --task, --rm, --generator")
@@ -66,10 +71,6 @@ def _add(p):
 @command("leaderboard", "selection accuracy (best-of-n, weighted/majority vote, pass@n) from cached scores")
 @arguments(_add)
 def run(args) -> int:
-    from harness.core.pool import load_pool
-    from harness.evaluation import leaderboard as lb
-    from harness.selection import METHODS
-
     if args.pool is None:
         return _cached(args)
     opts = lb.Options(methods=_names(args.methods) or METHODS, aggregations=_names(args.aggregation) or ["min"],
@@ -84,15 +85,12 @@ def run(args) -> int:
             print(f"note: {note}", file=sys.stderr)
     _emit(lb.render(results, args.format), args.output)
     if args.plot:
-        from harness.evaluation.plots import plot_all
-
         for path in plot_all(results, args.plot):
             print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
 def _emit(text: str, output: str | None) -> None:
-    from harness.core.cache import write_text_atomic
     if output:
         write_text_atomic(output, text)
         print(f"wrote {output}", file=sys.stderr)
@@ -102,9 +100,6 @@ def _emit(text: str, output: str | None) -> None:
 
 def _cached(args) -> int:
     """Every run recorded in the cache, as it was recorded (its own n, aggregation, estimator and CIs)."""
-    from harness.core import cache
-    from harness.evaluation import leaderboard as lb
-    from harness.evaluation.run_index import cached_results
     if args.protocol is not None:
         lb.Options(protocol=args.protocol).validate()
     if args.distinct or args.plot:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
+
+from tabulate import tabulate
 
 from harness.cli import arguments, command
+from harness.commands.generate import describe_world
+from harness.core import cache
+from harness.core.options import defaults, field_help
+from harness.importers import IMPORTERS
+from harness.paper.recipes import ABLATIONS, main_experiments, seed_experiments
+from reward_models import REWARD_MODELS, default_aggregation
+from reward_models.training.flops import ratios_to
+from tasks import TASKS, world_tasks
 
 
 def _add(p):
@@ -15,11 +27,6 @@ def _add(p):
 
 def describe_rm(name: str) -> dict:
     """What `--set` accepts for reward model `name`, read from its Config dataclass, and where the paper runs it."""
-    import dataclasses
-    import typing
-
-    from harness.core.options import defaults, field_help
-    from reward_models import REWARD_MODELS, default_aggregation
     cls = REWARD_MODELS.get(name)
     aggregation, source = default_aggregation(name)
     hints, default, helps = typing.get_type_hints(cls.Config), defaults(cls.Config), field_help(cls.Config)
@@ -31,12 +38,10 @@ def describe_rm(name: str) -> dict:
 
 def cached_worlds() -> list[dict]:
     """The shipped arith world (first) and the worlds built in the cache."""
-    from tasks import world_tasks
     return [w for task in world_tasks() for w in task.worlds()]
 
 
 def cached_checkpoints() -> list[dict]:
-    from harness.core import cache
     out = []
     for cfg in sorted((cache.root() / "checkpoints").glob("*/train_config.json")):
         d = {"checkpoint": cfg.parent.name}
@@ -52,7 +57,6 @@ def cached_checkpoints() -> list[dict]:
 
 
 def cached_scores() -> list[dict]:
-    from harness.core import cache
     out = []
     for f in sorted((cache.root() / "scores").glob("*/*.json")):
         out.append({"pool_hash": f.parent.name, "score_set": f.stem})
@@ -61,7 +65,6 @@ def cached_scores() -> list[dict]:
 
 def cached_search_pools() -> list[dict]:
     """The search pools of `harness search` (their first record's meta names the search)."""
-    from harness.core import cache
     out = []
     for f in sorted((cache.root() / "search").glob("*.jsonl")):
         try:
@@ -79,13 +82,6 @@ def cached_search_pools() -> list[dict]:
 @command("list", "registered tasks, reward models and import formats, and what is cached")
 @arguments(_add)
 def run(args) -> int:
-    from tabulate import tabulate
-
-    from harness.core import cache
-    from harness.importers import IMPORTERS
-    from reward_models import REWARD_MODELS
-    from tasks import TASKS
-
     if args.rm:
         d = describe_rm(args.rm)
         if args.format == "json":
@@ -104,7 +100,6 @@ def run(args) -> int:
         print("\n" + tabulate([[o["option"], o["type"], o["default"], o["help"]] for o in d["options"]],
                                ["--set KEY", "type", "default", "help"], tablefmt="simple"))
         return 0
-    from harness.paper.recipes import ABLATIONS, main_experiments, seed_experiments
     main, seeded = [e.label for e in main_experiments()], [e.label for e in seed_experiments()]
     info = {"cache": str(cache.root()), "tasks": TASKS.names(), "reward_models": REWARD_MODELS.names(),
             "import_formats": IMPORTERS.names(), "worlds": cached_worlds(), "checkpoints": cached_checkpoints(),
@@ -120,13 +115,11 @@ def run(args) -> int:
     print(f"paper experiments (`tables`, tox envs): {', '.join(main)}; {len(seeded)} runs of other training seeds; "
           f"{len(ABLATIONS)} ablations "
           "(harness/paper/recipes.py); `list --rm NAME` shows a reward model's options")
-    from harness.commands.generate import describe_world
     if not info["worlds"]:
         print("\nno arith world shipped or built: python -m harness generate --task arith --rebuild")
     for w in info["worlds"]:
         print("\n" + describe_world(w, bool(w.get("shipped"))))
     if info["checkpoints"]:
-        from reward_models.training.flops import ratios_to
         ratios = ratios_to(info["checkpoints"])  # the paper's Figure 2: development cost relative to implicit CE
         rows = []
         for c in info["checkpoints"]:

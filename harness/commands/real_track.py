@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from harness.cli import arguments, command
 from harness.core.errors import InputError
+from harness.paper import real_track
 
 
 def _add(p):
@@ -20,7 +21,6 @@ def _add(p):
 @command("real-track", "SmolLM2 real-model track: gsm8k-gpt3 folds, ProcessBench, OVM large N; writes real_models.md")
 @arguments(_add)
 def run(args) -> int:
-    from harness.paper import real_track
     stages = [s for s in args.stages.split(",") if s]
     bad = [s for s in stages if s not in real_track.STAGES]
     if bad:
@@ -33,7 +33,7 @@ def run(args) -> int:
         if getattr(args, flag) < (2 if flag == "max_problems" else 1):
             raise InputError(f"{getattr(args, flag)} is too small", field="--" + flag.replace("_", "-"))
     if args.threads is not None:
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
         torch.set_num_threads(args.threads)
     if not args.render_only:
         real_track.run_all(stages, args.max_problems, pb_max, args.ovm_k, args.threads, args.results)

@@ -7,6 +7,11 @@ import time
 from pathlib import Path
 
 from harness.cli import arguments, command
+from harness.core.errors import InputError
+from harness.core.pool import load_pool
+from harness.core.scores import AGGREGATIONS
+from harness.evaluation.site import PoolView, build_site, pick_score_sets
+from tasks import world_tasks
 
 
 def _add(p):
@@ -28,17 +33,12 @@ def _add(p):
 def default_pools(scale: str) -> list[str]:
     """The test pools of the world `run` would use (the arith world's), if it is there (shipped, or built in the
     cache)."""
-    from tasks import world_tasks
     return [p for task in world_tasks() for p in task.world_test_pools(scale)]
 
 
 @command("report", "write a static HTML site: leaderboards of the recorded runs, plots, steps coloured by reward")
 @arguments(_add)
 def run(args) -> int:
-    from harness.core.errors import InputError
-    from harness.core.pool import load_pool
-    from harness.core.scores import AGGREGATIONS
-    from harness.evaluation.site import PoolView, build_site, pick_score_sets
     if args.aggregation not in AGGREGATIONS:
         raise InputError(f"unknown aggregation '{args.aggregation}'", field="--aggregation",
                          expected="one of " + ", ".join(AGGREGATIONS))

@@ -6,10 +6,14 @@ import dataclasses
 import sys
 
 from harness.cli import arguments, command
-from harness.core import options
+from harness.core import distributed, options
 from harness.core.errors import InputError
+from harness.flow import protocol as paper
 from harness.flow.prepare import load_options_file
+from harness.flow.run import run as run_flow
+from harness.flow.run import RunConfig, check_config
 from harness.flow.tune import tuned_options
+from tasks import TASKS
 
 
 def parse_sets(items: list[str] | None) -> dict:
@@ -113,8 +117,6 @@ def stage_config(args):
 
 def config_from_args(args, search=None):
     """The RunConfig of the command line (`search`: the search flow's options, from `harness search`)."""
-    from harness.flow import protocol as paper
-    from harness.flow.run import RunConfig, check_config
     proto = paper.check(getattr(args, "protocol", "harness"))
     for flag in ("batch_size", "threads"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
@@ -136,7 +138,6 @@ def config_from_args(args, search=None):
 
 
 def _step_level(cfg) -> bool:
-    from tasks import TASKS
     return not cfg.pools and cfg.task in TASKS and TASKS.get(cfg.task).flow == "steps"
 
 
@@ -146,14 +147,12 @@ def _stderr(message: str) -> None:
 
 def task_option_classes() -> dict[str, type]:
     """{task: its Options dataclass} of every registered task that has options."""
-    from tasks import TASKS
     return {name: TASKS.get(name).Options for name in TASKS.names() if dataclasses.fields(TASKS.get(name).Options)}
 
 
 def task_options(args) -> dict:
     """The chosen task's options given on the command line (only those given are kept), typed by its dataclass; an
     option of another task is refused with the task(s) that have it. Commands without these flags give none."""
-    from tasks import TASKS
     if args.task not in TASKS:
         return {}  # check_config names the unknown task
     return options.given_for(args, task_option_classes(), args.task)
@@ -162,8 +161,6 @@ def task_options(args) -> dict:
 @command("run", "train (if needed), score and rank one reward model; prints its leaderboard")
 @arguments(_add)
 def run(args) -> int:
-    from harness.core import distributed
-    from harness.flow.run import run as run_flow
     cfg = config_from_args(args)
     world = distributed.init()  # under torchrun: each rank scores its share, rank 0 reports
     report = run_flow(cfg)  # through the table of flows (harness.flow.run.FLOWS): pools, folds or steps

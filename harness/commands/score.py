@@ -6,21 +6,19 @@ Also runs under `torchrun --nproc_per_node K -m harness score ...` (or `accelera
 from __future__ import annotations
 
 from harness.cli import arguments, command
+from harness.commands.run import add_rm_arguments, stage_config
+from harness.core import distributed
+from harness.core.scores import score_dir
+from harness.flow.run import prepare_rm, resolve_inputs
 
 
 def _add(p):
-    from harness.commands.run import add_rm_arguments
     add_rm_arguments(p)
 
 
 @command("score", "score pools with a reward model; the score sets are cached for `leaderboard`")
 @arguments(_add)
 def run(args) -> int:
-    from harness.commands.run import stage_config
-    from harness.core import distributed
-    from harness.core.scores import score_dir
-    from harness.flow.run import prepare_rm, resolve_inputs
-
     cfg = stage_config(args)
     distributed.init()  # under torchrun each rank scores its share of every pool; rank 0 merges and prints
     with distributed.main_first():

@@ -4,12 +4,15 @@ best-of-N and weighted vote of the same reward model on the sampled pools (harne
 from __future__ import annotations
 
 from harness.cli import arguments, command
+from harness.commands.run import add_rm_arguments, config_from_args, int_list
 from harness.core.errors import InputError
 from harness.flow.config import DEFAULT_PROBLEMS
+from harness.flow.run import run as run_flow
+from harness.flow.run import SearchOptions
+from harness.generation.search.tree import METHODS
 
 
 def _add(p):
-    from harness.commands.run import add_rm_arguments
     add_rm_arguments(p)
     p.add_argument("--method", default="beam",
                    help="comma-separated: beam | dvts | sample (plain sampling through the same decoder)")
@@ -38,10 +41,6 @@ def _add(p):
 @command("search", "reward-guided step-level search (beam, DVTS) beside best-of-N, at equal N and compute")
 @arguments(_add)
 def run(args) -> int:
-    from harness.commands.run import config_from_args, int_list
-    from harness.flow.run import SearchOptions
-    from harness.flow.run import run as run_flow
-    from harness.generation.search.tree import METHODS
     methods = [m for m in args.method.split(",") if m]
     for m in methods:
         if m not in METHODS:

@@ -9,10 +9,14 @@ with nothing missing takes seconds and rewrites identical files. A run whose opt
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 from harness.cli import arguments, command
+from harness.core import cache
+from harness.core.errors import InputError
+from harness.paper.recipes import main_experiments
 from harness.paper.regenerate import current_runs, load_runs, render, run_missing, write_plots
 
 
@@ -27,10 +31,6 @@ def _add(p):
 @command("tables", "run missing paper experiments, then write results/leaderboard.md and the figures")
 @arguments(_add)
 def run(args) -> int:
-    import sys
-
-    from harness.core import cache
-    from harness.core.errors import InputError
     folder = Path(args.results)
     t0 = time.time()
     if not args.no_run:
@@ -41,7 +41,6 @@ def run(args) -> int:
                          expected="files written by `python -m harness run --rm NAME`")
     out = folder / "leaderboard.md"
     cache.write_text_atomic(out, render(runs, args.task, args.scale, left_out))
-    from harness.paper.recipes import main_experiments
     main = [e.label for e in main_experiments() if e.label in runs] or sorted(runs)
     paths = write_plots(folder, runs, main, args.task, args.scale)
     if left_out:

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from harness.cli import arguments, command
+from harness.commands.run import add_rm_arguments, stage_config
+from harness.core.errors import InputError
+from harness.flow.run import resolve_inputs
+from reward_models import get_rm
 
 
 def _add(p):
-    from harness.commands.run import add_rm_arguments
     add_rm_arguments(p)
 
 
 @command("train", "train a reward model (cached) and print the checkpoint folder")
 @arguments(_add)
 def run(args) -> int:
-    from harness.commands.run import stage_config
-    from harness.core.errors import InputError
-    from harness.flow.run import resolve_inputs
-    from reward_models import get_rm
-
     cfg = stage_config(args)
     inputs = resolve_inputs(cfg, print)
     rm = get_rm(cfg.rm, **cfg.rm_options)

@@ -14,12 +14,13 @@ best-of-N never asks. The table and the chosen value go to stdout and, with --re
 from __future__ import annotations
 
 from harness.cli import arguments, command
+from harness.commands.run import add_rm_arguments, stage_config
 from harness.core.errors import InputError
+from harness.flow.run import resolve_inputs
 from harness.flow.tune import BUDGET_FRACTION, BUDGET_GRID, tune
 
 
 def _add(p):
-    from harness.commands.run import add_rm_arguments
     add_rm_arguments(p)
     p.add_argument("--grid", action="append", default=None, metavar="KEY=V1,V2,...",
                    help="option values to try; repeat for a product grid (default: the shared budget, "
@@ -44,9 +45,6 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
 @command("tune", "choose reward-model training options by validation within-problem AUC (never on test)")
 @arguments(_add)
 def run(args) -> int:
-    from harness.commands.run import stage_config
-    from harness.flow.run import resolve_inputs
-
     if not 0 < args.fraction <= 1:
         raise InputError(f"{args.fraction} is not in (0, 1]", field="--fraction")
     results, aggregation = args.results, args.aggregation

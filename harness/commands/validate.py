@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from harness.cli import arguments, command
+from harness.core.pool import load_pool
+from harness.core.scores import list_scores
 
 
 def summarize(pool) -> str:
@@ -25,9 +27,6 @@ def _add(p):
 @command("validate", "check a pool file and print problems, responses and graded fraction")
 @arguments(_add)
 def run(args) -> int:
-    from harness.core.pool import load_pool
-    from harness.core.scores import list_scores
-
     pool = load_pool(args.pool)
     print(f"{args.pool}: {summarize(pool)}")
     sets = list_scores(pool.content_hash())

@@ -11,6 +11,8 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -121,7 +123,6 @@ def read_json(path: str | os.PathLike) -> Any:
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; on success it replaces `path` in one rename, on failure it is removed."""
-    import shutil
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent))
@@ -190,7 +191,6 @@ def write_json_checked(path: str | os.PathLike, obj: Any, indent: int | None = N
 
 
 def warn_corrupt(path: str | os.PathLike, why: str, action: str = "recomputing it") -> None:
-    import sys
     print(f"warning: corrupt cache entry {path} ({why}); {action}", file=sys.stderr)
 
 
@@ -316,7 +316,6 @@ def damaged_file(folder: str | os.PathLike) -> tuple[Path, str] | None:
 
 def discard_dir(folder: str | os.PathLike) -> None:
     """Remove a damaged folder: renamed aside first (one step, so no run finds half of it), then deleted."""
-    import shutil
     folder = Path(folder)
     aside = folder.with_name(f".{folder.name}.damaged-{os.getpid()}")
     try:

@@ -6,10 +6,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+from filelock import FileLock, Timeout
+
 from harness.core import cache
+from harness.core.errors import InputError
 
 # --- locks -------------------------------------------------------------------------------------------------------
 
@@ -24,9 +29,6 @@ def lock_path(path: str | os.PathLike) -> Path:
 def locked(path: str | os.PathLike, log=None) -> Iterator[None]:
     """Hold an exclusive lock on entry `path` so concurrent runs do not compute and write the same entry twice;
     a run that has to wait says so once."""
-    import sys
-
-    from filelock import FileLock, Timeout
     lp = lock_path(path)
     lp.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(lp))
@@ -53,7 +55,6 @@ DEFAULT_CHUNK_PROBLEMS = 32
 
 def chunk_problems() -> int:
     """Problems per chunk: $HARNESS_CHUNK_PROBLEMS, else 32."""
-    from harness.core.errors import InputError
     raw = os.environ.get("HARNESS_CHUNK_PROBLEMS", "")
     if not raw:
         return DEFAULT_CHUNK_PROBLEMS
@@ -94,7 +95,6 @@ class ChunkStore:
         cache.write_json_checked(self.path(span), {"key": key, "span": list(span), "value": value})
 
     def clear(self) -> None:
-        import shutil
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -15,6 +15,7 @@ for bit. Results travel as JSON in uint8 tensors (no pickle), so rank 0 can merg
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
@@ -82,8 +83,7 @@ def init() -> World:
         return _WORLD
     world = env_world()
     if world.active:
-        import atexit
-
+        # lazy: torch costs ~2 s at import; light commands must not pay it
         import torch
         import torch.distributed as dist
         if not dist.is_initialized():
@@ -102,7 +102,7 @@ def init() -> World:
 
 
 def _shutdown() -> None:
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: torch costs ~2 s at import; light commands must not pay it
     if dist.is_initialized():
         dist.destroy_process_group()
 
@@ -140,13 +140,14 @@ def _quiet(rank: int) -> None:
 # --- collectives (all no-ops in a single process) -----------------------------------------------------------------
 
 def _device():
+    # lazy: torch costs ~2 s at import; light commands must not pay it
     import torch
     import torch.distributed as dist
     return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
 
 
 def _to_tensor(obj: Any):
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     data = json.dumps(obj, ensure_ascii=False, allow_nan=True).encode("utf-8")
     return torch.frombuffer(bytearray(data), dtype=torch.uint8).to(_device())
 
@@ -160,6 +161,7 @@ def broadcast_json(obj: Any, src: int = 0) -> Any:
     world = current()
     if not world.active:
         return obj
+    # lazy: torch costs ~2 s at import; light commands must not pay it
     import torch
     import torch.distributed as dist
     t = _to_tensor(obj) if world.rank == src else None
@@ -176,6 +178,7 @@ def gather_json(obj: Any, dst: int = 0) -> list | None:
     world = current()
     if not world.active:
         return [obj]
+    # lazy: torch costs ~2 s at import; light commands must not pay it
     import torch
     import torch.distributed as dist
     t = _to_tensor(obj)
@@ -194,7 +197,7 @@ def gather_json(obj: Any, dst: int = 0) -> list | None:
 
 def barrier() -> None:
     if current().active:
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: torch costs ~2 s at import; light commands must not pay it
         dist.barrier()
 
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
-from harness.core import cache, chunks
+from harness.core import cache, chunks, distributed, progress
 
 Span = tuple[int, int]
 T = TypeVar("T")
@@ -54,7 +54,6 @@ def run(job: ChunkedJob, start: Callable[[], Callable[[Span], Any]], finish: Cal
     compute(span) -> the chunk's value (JSON values). world: harness.core.distributed.World; None is one process
     (a job that is itself part of another rank's share, or that never runs under a launcher, passes none).
     """
-    from harness.core import distributed
     world = world or distributed.World()
     log = log or _stderr
     n = len(job.spans)
@@ -82,7 +81,6 @@ def _agree(world, value):
     """Rank 0's `value` on every rank."""
     if not world.active:
         return value
-    from harness.core import distributed
     return distributed.broadcast_json(value)
 
 
@@ -99,7 +97,6 @@ def _resume(job: ChunkedJob, log) -> dict[int, Any]:
 
 
 def _compute(job: ChunkedJob, mine: list[int], start) -> dict[str, Any]:
-    from harness.core import progress
     computed: dict[str, Any] = {}
     if not mine:
         return computed

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from harness.core import cache
 from harness.core.cache import stable_hash, write_text_atomic
 from harness.core.errors import InputError
 
@@ -168,7 +169,6 @@ def load_pool_checked(path: str | os.PathLike, action: str = "regenerating it") 
     """A pool that is a cache entry (written by save_pool_checked): None when missing or when its bytes fail the
     checksum sidecar (reported on stderr, see harness.core.cache.read_bytes_checked). A legacy entry without a sidecar
     is accepted and gets one. A user's own pool file is not a cache entry: read it with load_pool."""
-    from harness.core import cache
     path = Path(path)
     data = cache.read_bytes_checked(path, action)
     if data is None:
@@ -185,7 +185,6 @@ def load_pool_checked(path: str | os.PathLike, action: str = "regenerating it") 
 
 def save_pool_checked(pool: Pool | Iterable[Problem], path: str | os.PathLike) -> Path:
     """save_pool for a cache entry: atomic, plus a checksum sidecar that load_pool_checked verifies."""
-    from harness.core import cache
     problems = pool.problems if isinstance(pool, Pool) else list(pool)
     if not problems:
         raise InputError("refusing to write an empty pool", file=path)

@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+from tqdm.auto import tqdm
+
 MODES = ("auto", "bar", "plain", "off")
 
 
@@ -37,7 +39,6 @@ def bar(total: int | None, desc: str, unit: str = "it", enabled: bool = True, in
     if not enabled or m == "off" or (m == "plain" and inner):
         return Silent()
     if m == "bar":
-        from tqdm.auto import tqdm
         return tqdm(total=total, desc=desc, unit=unit, leave=not inner, file=stream)
     return Plain(total, desc, unit, stream)
 

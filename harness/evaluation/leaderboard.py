@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+from tabulate import tabulate
 
 from harness.core import scores as scores_mod
 from harness.core.cache import stable_hash
 from harness.core.errors import InputError
-from harness.core.pool import Pool
+from harness.core.pool import Pool, Problem
+from harness.core.publisher_steps import is_default
 from harness.selection import paper as paper_sel
 from harness.selection import (
     ESTIMATORS,
@@ -140,7 +142,6 @@ def pool_batch(pool: Pool) -> Batch:
 def _labels(score_sets) -> list[str]:
     """rm names, with the steps they scored when not the harness's (`qwen_prm[steps=publisher]`), disambiguated by a
     short config hash when one pool has several score sets of the same name."""
-    from harness.core.publisher_steps import is_default
     names = [ss.rm + ("" if is_default(ss.meta.get("steps")) else f"[steps={ss.meta['steps']}]") for ss in score_sets]
     return [n if names.count(n) == 1 else f"{n}[{stable_hash(ss.meta)[:6]}]" for n, ss in zip(names, score_sets)]
 
@@ -160,7 +161,6 @@ def distinct_indices(pool: Pool) -> list[list[int]]:
 
 
 def _distinct_view(pool: Pool, keep: list[list[int]]) -> Pool:
-    from harness.core.pool import Problem
     return Pool([Problem(p.id, p.problem, p.reference, [p.responses[j] for j in k], p.meta)
                  for p, k in zip(pool.problems, keep)], pool.path)
 
@@ -325,8 +325,6 @@ def render(results: Sequence[PoolResult], fmt: str = "table") -> str:
 
 def _wide(res: PoolResult, fmt: str) -> str:
     """rows = rm/method/aggregation, columns = n, cells = accuracy in %."""
-    from tabulate import tabulate
-
     ns = sorted({r["n"] for r in res.rows})
     table: dict[tuple, dict[int, float]] = {}
     for r in res.rows:

@@ -15,10 +15,10 @@ def _slug(text: str) -> str:
 
 def plot_pool(res, path: str | Path) -> Path:
     """Write one PNG for a leaderboard PoolResult; matplotlib is imported here so the CLI stays fast."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib costs ~0.2 s; only plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib costs ~0.2 s; only plots need it
 
     series: dict[tuple, list[dict]] = {}
     for r in res.rows:
@@ -66,10 +66,10 @@ def plot_all(results: Sequence, out_dir: str | Path) -> list[Path]:
 # --- figures of `harness tables` (from run files; deterministic bytes: no timestamps in the PNG) ------------------
 
 def _figure():
-    import matplotlib
+    import matplotlib  # lazy: matplotlib costs ~0.2 s; only plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib costs ~0.2 s; only plots need it
     return plt
 
 

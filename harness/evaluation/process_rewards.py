@@ -36,6 +36,7 @@ from itertools import accumulate
 from dataclasses import dataclass
 
 import numpy as np
+from tabulate import tabulate
 
 from harness.core.cache import stable_hash
 from harness.core.steps import step_spans
@@ -227,7 +228,6 @@ def _pct_ci(r: dict, key: str) -> str:
 
 def render(process: dict | None, fmt: str = "table") -> str:
     """The step-level table of a run (after its selection tables), or the sentence saying why there is none."""
-    from tabulate import tabulate
     if not process:
         return ""
     title = "Process rewards: the first wrong step"

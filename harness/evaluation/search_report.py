@@ -50,9 +50,9 @@ def render(report: dict) -> str:
 
 
 def plot(report: dict, out: Path) -> Path:
-    import matplotlib
+    import matplotlib  # lazy: matplotlib costs ~0.2 s; only plots need it
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib costs ~0.2 s; only plots need it
     gens = list(report["generators"])
     opts = report["search"]
     fig, axes = plt.subplots(2, len(gens), figsize=(4.2 * len(gens), 7), squeeze=False)

@@ -18,10 +18,11 @@ import numpy as np
 from harness.core import cache
 from harness.core.errors import InputError
 from harness.core.pool import Pool
-from harness.core.scores import ScoreSet
+from harness.core.scores import ScoreSet, load_scores, score_dir
 from harness.core.steps import step_spans
 from harness.evaluation import pivot
 from harness.evaluation.process_rewards import ACCUMULATED, STEP, label_of
+from harness.evaluation.run_index import cached_results, read_runs
 from harness.evaluation.step_eval import first_below
 
 PAGE_PROBLEMS = 25
@@ -36,6 +37,7 @@ class PoolView:
 
 
 def environment():
+    # lazy: jinja2 is only needed to render a chat template
     from jinja2 import Environment, PackageLoader, select_autoescape
     return Environment(loader=PackageLoader("harness.evaluation", "templates/report"),
                        autoescape=select_autoescape(["html"]),
@@ -49,7 +51,6 @@ def pick_score_sets(pool: Pool, rms: list[str] | None) -> list[ScoreSet]:
     """The pool's cached score sets of the reward models named, in order; by default implicit CE and the ORM (else
     the first two of PREFERRED, else of the names found). A reward model scored under several options gives its
     newest score set (the last one written)."""
-    from harness.core.scores import load_scores, score_dir
     folder = score_dir(pool.content_hash())
     files = sorted(folder.glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True) if folder.is_dir() else []
     newest: dict[str, Path] = {}
@@ -268,7 +269,6 @@ def processbench_views(runs: list[dict]) -> list[dict]:
 def build_site(out: Path, runs_dir: Path | None = None, plots_dir: Path | None = None,
                pools: list[PoolView] = (), agg: str = "min") -> Path:
     """Write the site into `out` (replaced whole: a half-written site never stands in for a finished one)."""
-    from harness.evaluation.run_index import cached_results, read_runs
     env = environment()
     records = read_runs(runs_dir)
     results, _ = cached_results(runs=records)

@@ -10,10 +10,12 @@ Nothing here loads a model.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Sequence
 
 import numpy as np
+from tabulate import tabulate
 
 GRID = 201  # quantile levels for the threshold search
 
@@ -156,9 +158,6 @@ def evaluate_splits(data: dict[str, tuple[list[int], list[list[float]]]], tune_o
 
 
 def render(report: dict, fmt: str = "table") -> str:
-    import json
-
-    from tabulate import tabulate
     if fmt == "json":
         return json.dumps({k: v for k, v in report.items() if k != "step_scores"}, indent=1) + "\n"
 

@@ -28,6 +28,7 @@ random n-subsets); ties go to the first generation.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections import defaultdict
@@ -35,7 +36,10 @@ from collections import defaultdict
 from lm_eval.api.filter import Filter
 from lm_eval.api.registry import register_filter
 
+from harness.core.errors import InputError
 from harness.generation.lm_eval_backend import pool_of
+from reward_models import REWARD_MODELS, get_rm
+from tasks import TASKS, get_task
 
 MODES = ("best_of_n", "weighted_vote", "majority_vote")
 
@@ -51,14 +55,12 @@ class KeepAll(Filter):
 def resolve_option(value):
     """'arith:NAME' -> the shipped arith world's generator NAME (weak, mid, strong); anything else unchanged."""
     if isinstance(value, str) and value.startswith("arith:"):
-        from tasks import TASKS
         return str(TASKS.get("arith").generator_path(value.split(":", 1)[1]))
     return value
 
 
 @functools.lru_cache(maxsize=None)
 def _task(name: str):
-    from tasks import get_task
     return get_task(name)
 
 
@@ -95,7 +97,6 @@ def choose(mode: str, texts: list[str], scores: list[float], keys: list[str | No
 class RewardRerank(Filter):
     def __init__(self, rm: str, mode: str = "best_of_n", aggregation: str = "min", rm_options: dict | None = None,
                  **kwargs) -> None:
-        from harness.core.errors import InputError
         if mode not in MODES:
             raise InputError(f"unknown mode '{mode}'", field="reward_rerank.mode", expected=" | ".join(MODES))
         self.rm, self.mode, self.aggregation = rm, mode, aggregation
@@ -103,9 +104,6 @@ class RewardRerank(Filter):
         super().__init__(**kwargs)
 
     def apply(self, resps, docs):
-        import dataclasses
-
-        from reward_models import REWARD_MODELS, get_rm
         resps = [list(r) for r in resps]
         pool = pool_of(docs, resps)
         quiet = {"progress": False} if "progress" in {f.name for f in dataclasses.fields(

@@ -4,9 +4,13 @@ and training (or finding the cached checkpoint) when it learns and was given non
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from harness.core.errors import InputError
+from harness.core.options import make_config
+from reward_models import REWARD_MODELS, get_rm
+from reward_models.lm.named_bases import is_named, resolve_base
 
 # Training options for a real (135M) base when the user sets none: the TrainConfig defaults are sized for the tiny
 # arith models (lr 1e-4); the forward/backward chunk of 4 sequences keeps the 49k-token-vocabulary logits in memory.
@@ -16,18 +20,12 @@ REAL_BASE_TRAIN_DEFAULTS = {"lr": "1e-5", "batch_size": "16", "grad_accum": "4",
 
 def effective_rm_options(rm_name: str, given: dict) -> dict:
     """The user's options, plus the real-base defaults for options this reward model has and the user left unset."""
-    from reward_models import REWARD_MODELS
     names = {f.name for f in dataclasses.fields(REWARD_MODELS.get(rm_name).Config)}
     return {**{k: v for k, v in REAL_BASE_TRAIN_DEFAULTS.items() if k in names}, **given}
 
 
 def load_options_file(path, rm: str) -> dict:
     """Reward-model options from a JSON object file (the keys --set takes); errors name the file, line and key."""
-    import json
-    from pathlib import Path
-
-    from harness.core.options import make_config
-    from reward_models import REWARD_MODELS
     path = Path(path)
     if not path.is_file():
         raise InputError("config file not found" if not path.exists() else "not a regular file", file=path,
@@ -59,7 +57,6 @@ def load_options_file(path, rm: str) -> dict:
 
 def resolve_named(rm, log) -> None:
     """--model smollm2 / --ref smollm2: a named base becomes its converted folder."""
-    from reward_models.lm.named_bases import is_named, resolve_base
     for attr in ("model", "ref"):
         if is_named(getattr(rm.config, attr, None)):
             setattr(rm.config, attr, resolve_base(getattr(rm.config, attr), log))
@@ -80,7 +77,6 @@ def fit(rm, train_pool, base_model, val_pool=None, *, log, what: str) -> Path | 
 
 def prepare_rm(cfg, inputs, log):
     """The reward model, trained (or loaded from the cache) when it learns and no checkpoint was given."""
-    from reward_models import get_rm
     rm = get_rm(cfg.rm, **cfg.rm_options)
     resolve_named(rm, log)
     if rm.trainable and getattr(rm.config, "model", None) is None and (inputs.train_pool is None

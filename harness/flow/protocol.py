@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 
 from harness.core.errors import InputError
+from reward_models import REWARD_MODELS
+from reward_models.implicit import ImplicitPRM
 
 PROTOCOLS = ("harness", "paper")
 
@@ -33,14 +35,11 @@ def check(protocol: str) -> str:
 
 
 def _is_implicit(rm_name: str) -> bool:
-    from reward_models import REWARD_MODELS
-    from reward_models.implicit import ImplicitPRM
     return issubclass(REWARD_MODELS.get(rm_name), ImplicitPRM)
 
 
 def rm_options(rm_name: str, given: dict, step_level: bool = False) -> dict:
     """The reward model's options under the paper protocol (the user's own options win)."""
-    from reward_models import REWARD_MODELS
     if rm_name not in REWARD_MODELS:
         return given  # check_config names the unknown reward model
     names = {f.name for f in dataclasses.fields(REWARD_MODELS.get(rm_name).Config)}
@@ -61,7 +60,6 @@ def rm_options(rm_name: str, given: dict, step_level: bool = False) -> dict:
 
 def weights(rm_name: str, given: str | None) -> str:
     """bon_eval.py: sigmoid weights for implicit PRMs, raw rewards for the others."""
-    from reward_models import REWARD_MODELS
     if given is not None:
         return given
     return "sigmoid" if rm_name in REWARD_MODELS and _is_implicit(rm_name) else "raw"

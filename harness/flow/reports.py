@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tabulate import tabulate
+
 from harness.core import cache
 from harness.evaluation import leaderboard as lb
 from harness.evaluation import process_rewards, search_report, step_eval
@@ -111,7 +113,6 @@ class SelectionReport(RunReport):
         return with_per_problem(json.dumps(self.head_dict(), indent=1) + "\n", self.per_problem)
 
     def render(self, fmt: str = "table") -> str:
-        from tabulate import tabulate
         if fmt == "json":
             return self.json_text()
         text = lb.render(self.results, "markdown" if fmt == "markdown" else "table")

@@ -14,9 +14,12 @@ from harness.core.pool import Pool
 from harness.core.steps import split_steps
 from harness.evaluation import step_eval
 from harness.flow.config import RunConfig
+from harness.flow.prepare import effective_rm_options, fit, resolve_named
 from harness.flow.report import steps_record, write_run
 from harness.flow.reports import StepReport
 from harness.flow.timings import Stopwatch
+from reward_models import REWARD_MODELS, get_rm
+from reward_models.lm.named_bases import resolve_base
 from tasks import TASKS
 
 
@@ -30,10 +33,6 @@ def _scorer(cfg, task, log):
     """(reward model ready to score, what it is) for loglik / trained implicit PRMs; a trainable RM with no --model
     is trained (or found cached) on the task's training pool (ProcessBench: half A of the gsm8k-gpt3 experiment, the
     same checkpoint that run made)."""
-    from harness.flow.prepare import effective_rm_options, fit, resolve_named
-    from reward_models import get_rm
-    from reward_models.lm.named_bases import resolve_base
-    from reward_models import REWARD_MODELS
     opts = effective_rm_options(cfg.rm, cfg.rm_options)
     # A reward model whose publisher thresholds another step reward on this benchmark says so (eurus_prm: the
     # accumulated q_t, as ImplicitPRM's eval/processbench.py); an explicit --set reward= wins.

@@ -11,8 +11,14 @@ import json
 import time
 from pathlib import Path
 
+from tabulate import tabulate
+
 from harness.core import cache
 from harness.core.pool import Pool
+from harness.evaluation.auc import roc_auc_ci
+from harness.flow.prepare import load_options_file
+from reward_models import get_rm
+from tasks import TASKS
 
 # The tuning budget every trained reward model gets, defined once: the same grid points over learning rate and
 # epochs (options every trained adapter has: `lr` and `epochs` of what it trains last, the step-tag PRM for
@@ -38,7 +44,6 @@ def is_budget(grid: dict[str, list[str]], fraction: float, aggregation: str) -> 
 
 def selection_auc(score_set, pool, aggregation: str) -> float | None:
     """Within-problem ROC AUC of the aggregated scores on `pool` (None when no problem has both classes)."""
-    from harness.evaluation.auc import roc_auc_ci
     return roc_auc_ci(score_set.aggregate(aggregation), [[r.correct for r in p.responses] for p in pool.problems],
                       n_boot=0)["within_auc"]
 
@@ -46,9 +51,6 @@ def selection_auc(score_set, pool, aggregation: str) -> float | None:
 def tune(cfg, inputs, grid: dict[str, list[str]], *, fraction: float, aggregation: str, results: str | None,
          command: str) -> dict:
     """The grid's rows and the chosen options (see the module's docstring)."""
-    from tabulate import tabulate
-
-    from reward_models import get_rm
     k = max(1, round(fraction * len(inputs.train_pool)))
     train = Pool(inputs.train_pool.problems[:k], inputs.train_pool.path)
     rows = []
@@ -100,8 +102,6 @@ def tuned_options(task: str, scale: str, rm: str, results: str | None = None) ->
     (no tuning file, or one tuned on another world). Looked up in `results`/tuning/ when that folder has the file,
     else in the project's own results/tuning/ beside the package (PROJECT_RESULTS): never relative to the working
     directory, so a run started from another folder starts from the same options."""
-    from harness.flow.prepare import load_options_file
-    from tasks import TASKS
     name = f"{task}-{scale}-{rm}"
     folders = [Path(results)] if results else []
     stem = next((f / "tuning" / name for f in [*folders, PROJECT_RESULTS]

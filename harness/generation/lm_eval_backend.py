@@ -15,11 +15,13 @@ and `id` / `reference` if the pool should carry them).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import importlib.util
 from pathlib import Path
 
 from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response, save_pool
 
 
 def model_name(model: str, model_args: str | None) -> str:
@@ -29,7 +31,7 @@ def model_name(model: str, model_args: str | None) -> str:
 
 
 def task_manager(include_paths=()):
-    from lm_eval.tasks import TaskManager
+    from lm_eval.tasks import TaskManager  # lazy: lm_eval imports torch and transformers
     return TaskManager(include_path=[str(p) for p in include_paths])
 
 
@@ -37,13 +39,12 @@ def load_tasks(tm, names: list[str]) -> dict:
     """{name: lm-eval Task}: TaskManager.load where lm-eval has it (get_task_dict is deprecated there)."""
     if hasattr(tm, "load"):
         return tm.load(list(names))["tasks"]
-    from lm_eval.tasks import get_task_dict
+    from lm_eval.tasks import get_task_dict  # lazy: lm_eval imports torch and transformers
     return get_task_dict(list(names), tm)
 
 
 def pool_of(docs, resps, generator: str = "lm-eval"):
     """A pool of the documents (in order) with their generations (in order)."""
-    from harness.core.pool import Pool, Problem, Response
     problems = []
     for i, (doc, gens) in enumerate(zip(docs, resps)):
         text = doc.get("problem", doc.get("question"))
@@ -57,7 +58,7 @@ def pool_of(docs, resps, generator: str = "lm-eval"):
 def run_lm_eval(args, tasks: dict[str, str], include_paths, log=print):
     """lm-eval's results (with samples) for the task `tasks` names for args.task (or args.lm_eval_task), with lm-eval
     tasks read from `include_paths`; raises InputError for a missing backend."""
-    import lm_eval
+    import lm_eval  # lazy: lm_eval imports torch and transformers
 
     if args.model == "vllm" and importlib.util.find_spec("vllm") is None:
         raise InputError("lm-eval's vllm backend needs vllm, which is not installed", field="--model",
@@ -69,7 +70,7 @@ def run_lm_eval(args, tasks: dict[str, str], include_paths, log=print):
     tm = task_manager([*include_paths, *(args.include_path or ())])
     device = args.device
     if device is None:  # lm-eval's default is cuda, even where there is none
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         task = load_tasks(tm, [name])[name]
@@ -85,7 +86,7 @@ def run_lm_eval(args, tasks: dict[str, str], include_paths, log=print):
         f"{importlib.metadata.version('lm_eval')})")
     tracker = None
     if getattr(args, "lm_eval_output", None):  # lm-eval's own results and samples files, as its CLI writes them
-        from lm_eval.loggers import EvaluationTracker
+        from lm_eval.loggers import EvaluationTracker  # lazy: lm_eval imports torch and transformers
         tracker = EvaluationTracker(output_path=str(args.lm_eval_output))
     try:
         results = lm_eval.simple_evaluate(model=args.model, model_args=args.model_args, tasks=[task], task_manager=tm,
@@ -108,8 +109,6 @@ def run_lm_eval(args, tasks: dict[str, str], include_paths, log=print):
 def pool_from_samples(samples: list[dict], meta: dict):
     """Every generation of every logged sample, documents in lm-eval's doc_id order, generations in their order
     (a task with several filter pipelines logs each document once per pipeline, with the same generations)."""
-    import dataclasses
-
     docs, gens, metas, seen = [], [], [], set()
     for s in sorted(samples, key=lambda s: s["doc_id"]):
         if s["doc_id"] in seen:
@@ -125,12 +124,10 @@ def pool_from_samples(samples: list[dict], meta: dict):
         gens.append([g for r in s["resps"] for g in (r if isinstance(r, list) else [r])])
         metas.append({**meta, "prompt": context, "sampling": gen_kwargs})
     # the filter's own pool builder, so reward_rerank's cached scores and this pool share one content hash
-    from harness.core.pool import Pool
     return Pool([dataclasses.replace(p, meta=m) for p, m in zip(pool_of(docs, gens).problems, metas)])
 
 
 def generate_pool(args, tasks: dict[str, str], include_paths, log=print):
-    from harness.core.pool import save_pool
     name, task, results = run_lm_eval(args, tasks, include_paths, log)
     meta = {"generator": args.generator or model_name(args.model, args.model_args), "backend": "lm-eval",
             "lm_eval_task": name, "lm_eval_version": importlib.metadata.version("lm_eval"),

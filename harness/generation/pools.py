@@ -14,7 +14,8 @@ run resumes where it stopped.
 
 from __future__ import annotations
 
-from harness.core import cache, chunks, jobs
+from harness.core import cache, chunks, distributed, jobs
+from harness.core.fingerprint import fingerprint
 from harness.core.pool import Pool, Problem, Response, save_pool
 
 DEFAULT_CHUNK_PROBLEMS = 32
@@ -28,11 +29,10 @@ def chunk_seed(seed: int, start: int) -> int:
 def generate_pool(task, args) -> Pool | None:
     """Sample and write args.output; every rank of a torchrun world calls it, rank 0 writes and returns the pool
     (the others return None)."""
+    # lazy: these load torch and transformers (seconds); light commands must not pay that
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.core import distributed
-    from harness.core.fingerprint import fingerprint
     from harness.generation.sampling import sample_responses
 
     if args.threads:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import torch
 
+from harness.core.hf_compat import cache_kwargs, output_cache
 from harness.core.prompting import build_prompt
+from harness.generation import fast_decode
 
 
 @torch.inference_mode()
@@ -52,7 +54,6 @@ def sample_responses(model, tokenizer, problems: list[str], n: int, *, temperatu
 
 def _generate(model, input_ids, attention_mask, temperature, max_new_tokens, eos_id, pad_id, gen):
     """Plain ancestral sampling with a KV cache; an explicit torch.Generator keeps it independent of global RNG."""
-    from harness.generation import fast_decode
     if fast_decode.supports(model):
         return fast_decode.LlamaDecoder(model).sample(input_ids, attention_mask, temperature, max_new_tokens, eos_id,
                                                       pad_id, gen)
@@ -60,9 +61,8 @@ def _generate(model, input_ids, attention_mask, temperature, max_new_tokens, eos
 
 
 def _generate_generic(model, input_ids, attention_mask, temperature, max_new_tokens, eos_id, pad_id, gen):
-    from transformers import DynamicCache
+    from transformers import DynamicCache  # lazy: transformers (and torch behind it) cost seconds at import
 
-    from harness.core.hf_compat import cache_kwargs, output_cache
     bsz = input_ids.shape[0]
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()

@@ -15,10 +15,12 @@ per-file checksum sidecar, as for the other cache entries, cannot work here: the
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+from harness.core import cache
 from harness.core.errors import InputError
 
 _SCHEMA = """
@@ -56,9 +58,7 @@ class VerdictCache:
         """Report a damaged database, move it aside and start an empty one (an error only if that fails too)."""
         if self.path is None or not _is_damage(e):
             raise e  # not damage (busy past the timeout, disk full, ...): say so, do not throw verdicts away
-        import os
 
-        from harness.core import cache
         aside = self.path.with_name(self.path.name + ".damaged")
         cache.warn_corrupt(self.path, f"sqlite: {e}", f"moved to {aside.name}, starting an empty grading cache")
         try:

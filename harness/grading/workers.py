@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
+from harness.grading import verify  # looked up at call time so tests can count calls
 from harness.grading.deadline import DeadlineExceeded, deadline
 
 # A task is ("eq", reference, answer) -> bool, ("key", answer, "") -> str | None, or ("ref", reference, "") -> bool
@@ -30,9 +31,6 @@ OK, TIMEOUT, KILLED, ERROR = "ok", "timeout", "killed", "error"
 
 
 def evaluate(task: Task) -> Any:
-    from harness.grading import (
-        verify,  # looked up at call time so tests can count calls
-    )
     kind, a, b = task
     if kind == "eq":
         return verify.is_equivalent(a, b)

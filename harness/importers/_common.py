@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator, NoReturn
 
 from harness.core.errors import InputError
+from harness.core.pool import iter_json_lines
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -104,7 +105,6 @@ def _decode_error(path: Path, e: json.JSONDecodeError, line: int, truncated: boo
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed value) for every non-blank line (harness.core.pool.iter_json_lines, with this module's
     wording: the whole file is one import, so a cut-short last line is a truncated file)."""
-    from harness.core.pool import iter_json_lines
     _check_file(path)
     n = 0
     for i, value in iter_json_lines(path, hint="truncated file?"):

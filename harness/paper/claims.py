@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
+from harness.evaluation.process_rewards import located_per_problem
 from harness.paper import seeds
 from harness.paper.paired import BASELINES, Verdict, all_of, compare
 from harness.paper.tables import PAPER_FLOP_RATIO, average, ratio
+from harness.selection.bootstrap import paired_difference, verdict
 
 LOSSES = ("dpo", "kto", "nca", "ce")
 PRM_BASELINES = ("math_shepherd", "autopsv")  # the paper's reimplemented PRM baselines
@@ -167,9 +171,6 @@ def localisation_pairs(a: dict | None, b: dict | None, view: str = "step reward"
     the generators where both have a locatable wrong response: the arith test pools share their problems, so a
     problem is one unit of the paired bootstrap (pools of different problems are units each). None when a run
     lacks the figures or the two runs scored different pools."""
-    import numpy as np
-
-    from harness.evaluation.process_rewards import located_per_problem
     pa, pb = ((r or {}).get("process") or {} for r in (a, b))
     if pa.get("status") != "measured" or pb.get("status") != "measured":
         return None
@@ -198,7 +199,6 @@ def claim_locates_first_error(loss: str = "ce", baseline: str = "math_shepherd")
     Monte-Carlo step labels)? The paired bootstrap over problems of the difference in localisation: 'holds' (the
     implicit PRM locates better), 'tie' (no difference the interval can tell: as well as), 'does not hold' (worse)."""
     def check(runs):
-        from harness.selection.bootstrap import paired_difference, verdict
         label = f"implicit_{loss}"
         pairs = localisation_pairs(runs.get(label), runs.get(baseline))
         if pairs is None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from harness.paper.seeds import seed_runs
 from harness.paper.tables import GEN_ORDER, NS
+from harness.selection.bootstrap import paired_difference, verdict
 
 RESAMPLES = 2000
 CHANCE_AUC_LOW = 0.55   # lower 95% bound of the mid within-problem AUC at or below this: at chance
@@ -110,7 +111,6 @@ def compare(runs: dict[str, dict], a: str, b: str, reads_a: str = "best_of_n", r
             return Verdict("not measured", f"{na} vs {nb}", v)
     if va[1] != vb[1]:
         return Verdict("not measured", f"{na} vs {nb}", f"{a} and {b} measured different problems")
-    from harness.selection.bootstrap import paired_difference, verdict
     x, y = 100 * va[0], 100 * vb[0]
     diff, low, high = paired_difference(x, y, resamples=RESAMPLES, seed=0)
     seeds = "" if va[2] == vb[2] == 1 else f", seeds {va[2]} and {vb[2]}"

@@ -15,7 +15,19 @@ import time
 from pathlib import Path
 
 from harness.core import cache
+from harness.core.errors import InputError
+from harness.core.pool import Pool, save_pool
+from harness.flow.prepare import effective_rm_options
+from harness.flow.report import results_stem
+from harness.flow.run import RunConfig, run
+from harness.importers import IMPORTERS, ImportOptions
+from harness.importers._common import shared_data
 from harness.paper.recipes import REAL_TRACK
+from harness.paper.tables import fmt_auc, fmt_ci
+from reward_models import get_rm
+from reward_models.lm.named_bases import resolve_base
+from tasks import TASKS
+from tasks.gsm8k_gpt3 import build_halves
 
 OVM_FILE = "ovm_gsm8k_samples/test_responses_n300_mistral7b-ep2_samples.jsonl"
 STAGES = ("gsm8k-gpt3", "processbench", "ovm")
@@ -25,10 +37,6 @@ GPT3_RMS, PB_RMS, OVM_RMS = (REAL_TRACK[s] for s in STAGES)
 def ovm_pool(k: int, data: Path | None = None) -> Path:
     """The OVM Mistral-7B test pool with the first k completions of each problem (generation order: an unbiased
     subset), imported once into the cache."""
-    from harness.core.errors import InputError
-    from harness.core.pool import Pool, save_pool
-    from harness.importers import IMPORTERS, ImportOptions
-    from harness.importers._common import shared_data
     src = data or shared_data(*OVM_FILE.split("/"))
     if src is None or not Path(src).is_file():
         raise InputError("OVM samples not found", file=src or OVM_FILE, expected="FreedomIntelligence/OVM "
@@ -46,7 +54,6 @@ def ovm_pool(k: int, data: Path | None = None) -> Path:
 def configs(stages, max_problems: int, pb_max: int | None, threads: int | None, results: str | None):
     """(stage, rm, RunConfig or None) of every run, in an order where each checkpoint is trained once and then
     reused; OVM configs (None) are built when their turn comes, as they need the trained checkpoint's path."""
-    from harness.flow.run import RunConfig
     common = dict(threads=threads, results=results, base="smollm2")
     gpt3 = {"max_problems": max_problems}
     out = []
@@ -64,11 +71,6 @@ def configs(stages, max_problems: int, pb_max: int | None, threads: int | None, 
 
 def _ovm_config(rm: str, ovm_k: int, max_problems: int, threads, results, log):
     """loglik on the base, or the implicit PRM trained on gsm8k-gpt3 half A (same checkpoint key -> reused)."""
-    from harness.flow.prepare import effective_rm_options
-    from harness.flow.run import RunConfig
-    from reward_models import get_rm
-    from reward_models.lm.named_bases import resolve_base
-    from tasks.gsm8k_gpt3 import build_halves
     pool = ovm_pool(ovm_k)
     opts = {}
     if rm != "loglik":
@@ -84,7 +86,6 @@ def _ovm_config(rm: str, ovm_k: int, max_problems: int, threads, results, log):
 
 def run_all(stages=STAGES, max_problems: int = 100, pb_max: int | None = 100, ovm_k: int = 64,
             threads: int | None = None, results: str = "results", log=None) -> dict:
-    from harness.flow.run import run
     log = log or (lambda m: print(m, file=sys.stderr))
     wall = {}
     for stage, rm, cfg in configs(stages, max_problems, pb_max, threads, results):
@@ -108,13 +109,10 @@ def _pct(x) -> str:
 
 
 def _cell(r) -> str:
-    from harness.paper.tables import fmt_ci
     return fmt_ci(r)
 
 
 def _gpt3_table(runs: Path, max_problems: int) -> str:
-    from harness.flow.report import results_stem
-    from tasks import TASKS
     lines, free, n = [], None, "?"
     for rm in GPT3_RMS:
         f = runs / (results_stem("gsm8k-gpt3", rm, {"max_problems": max_problems},
@@ -126,7 +124,6 @@ def _gpt3_table(runs: Path, max_problems: int) -> str:
         get = {(r["rm"], r["method"], r["n"]): r for r in rows}
         n = rows[0]["problems"]
         free = free or get
-        from harness.paper.tables import fmt_auc
         auc = fmt_auc((json.loads(f.read_text()).get("auc") or [None])[0])
         lines.append(f"| {rm} | {_cell(get[(rm, 'best_of_n', 4)])} | {_cell(get[(rm, 'weighted_vote', 4)])} | "
                      f"{_cell(get[(rm, 'best_of_n', 2)])} | {auc} |")
@@ -141,8 +138,6 @@ def _gpt3_table(runs: Path, max_problems: int) -> str:
 
 
 def _pb_table(runs: Path, pb_max, max_problems: int) -> str:
-    from harness.flow.report import results_stem
-    from tasks import TASKS
     lines = []
     for rm in PB_RMS:
         opts = {"splits": ["gsm8k"], **({"max_per_split": pb_max} if pb_max else {}), "max_problems": max_problems}

@@ -12,10 +12,11 @@ Each run starts from the options `harness tune` chose for its reward model on th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from harness.paper.seeds import SEEDS, seed_label
+from reward_models import REWARD_MODELS
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,6 @@ def _implicit(loss: str) -> str:
 
 def main_experiments() -> list[Experiment]:
     """Every registered reward model with a `paper_row` (the adapter says so in its one file), in row order."""
-    from reward_models import REWARD_MODELS
     rows = sorted((cls.paper_row, name) for name in REWARD_MODELS.names()
                   if (cls := REWARD_MODELS.get(name)).paper_row is not None)
     return [Experiment(name, name, "main", note=REWARD_MODELS.get(name).paper_note) for _, name in rows]
@@ -51,9 +51,6 @@ def seed_experiments() -> list[Experiment]:
 
 def _trained_main() -> list[Experiment]:
     """The main rows a training seed changes: trained reward models whose options include `seed`."""
-    from dataclasses import fields
-
-    from reward_models import REWARD_MODELS
     return [e for e in main_experiments() if (cls := REWARD_MODELS.get(e.rm)).trainable
             and "seed" in {f.name for f in fields(cls.Config)}]
 
@@ -117,7 +114,6 @@ REAL_TRACK: dict[str, tuple[str, ...]] = {
 def tox_envs() -> dict[str, tuple[str, list[list[str]]]]:
     """{env: (description, commands)} of tox's reward-model envs (toxfile.py): one per main experiment, and
     `baselines` for the untrained ones together. A command's "{posargs}" stands for tox's positional arguments."""
-    from reward_models import REWARD_MODELS
     envs, untrained = {}, []
     for e in main_experiments():
         cls = REWARD_MODELS.get(e.rm)

@@ -5,20 +5,38 @@ JSONs, and render results/leaderboard.md and its figures. No model is loaded to 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+
+from harness.core.errors import InputError
+from harness.evaluation import plots
+from harness.flow.run import RunConfig, check_config, run
+from harness.paper import tables as T
+from harness.paper.claims import RULE, step_claim_lines, verdict_lines
+from harness.paper.paired import CHANCE_AUC_LOW, CHANCE_GENERATOR, RESAMPLES
+from harness.paper.recipes import (
+    ABLATION_TABLES,
+    by_label,
+    experiments,
+    main_experiments,
+    options_of,
+    run_file,
+    seed_rows,
+)
+from harness.paper.seeds import SEEDS, is_seed_variant
+from harness.paper.tables import GEN_ORDER, average
+from tasks import TASKS
 
 
 def current_world(task: str, scale: str) -> str | None:
     """The content key of the world `run` would use (None for tasks without a built world): the shipped world's,
     or that of the world built in the cache (None when none is built yet: then every run builds it)."""
-    from tasks import TASKS
     return TASKS.get(task).world_key(scale)
 
 
 def load_runs(folder: Path, task: str, scale: str) -> dict[str, dict]:
     """The run files of task/scale by label; refused when they measured different worlds (a table mixing them
     would compare reward models on different pools)."""
-    from harness.core.errors import InputError
     runs = {}
     prefix = f"{task}-{scale}-"
     for f in sorted((folder / "runs").glob(f"{prefix}*.json")):
@@ -43,8 +61,6 @@ def load_runs(folder: Path, task: str, scale: str) -> dict[str, dict]:
 
 
 def run_missing(folder: Path, task: str, scale: str, threads: int | None, log) -> list[str]:
-    from harness.flow.run import RunConfig, check_config, run
-    from harness.paper.recipes import experiments, options_of, run_file
     done = []
     world = current_world(task, scale)
     for exp in experiments():
@@ -96,22 +112,19 @@ def current_runs(runs: dict[str, dict], folder: Path, task: str, scale: str) -> 
     """The runs that still measure their experiment's options, and why each other experiment's run was left out:
     a table never sets a run with old options (say one epoch) beside runs with the new ones. The world is checked
     by load_runs (one world per table); runs of no experiment (a user's own labels) are kept as they are."""
-    from harness.paper.recipes import by_label, options_of
     known = by_label()
     kept, left_out = {}, {}
-    for label, run in runs.items():
+    for label, found in runs.items():
         exp = known.get(label)
-        why = None if exp is None else superseded(run, None, options_of(exp, folder, task, scale))
+        why = None if exp is None else superseded(found, None, options_of(exp, folder, task, scale))
         if why is None:
-            kept[label] = run
+            kept[label] = found
         else:
             left_out[label] = why
     return kept, left_out
 
 
 def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str, scale: str) -> list[Path]:
-    from harness.evaluation import plots
-    from harness.paper.tables import GEN_ORDER, average
     out = folder / "plots"
     paths = []
     for gen in GEN_ORDER:
@@ -131,7 +144,6 @@ def write_plots(folder: Path, runs: dict[str, dict], main: list[str], task: str,
                for label, c in trained]
         paths.append(plots.plot_flops(per, f"{task} ({scale}): development FLOPs per instruction (Figure 2 analog)",
                                       out / "flops.png"))
-    from collections import Counter
     counts = Counter(run["compute"].get("instructions") for run in runs.values() if run.get("compute"))
     usual = counts.most_common(1)[0][0] if counts else None
 
@@ -159,8 +171,6 @@ def left_out_section(left_out: dict[str, str]) -> str:
 def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str] | None = None) -> str:
     """results/leaderboard.md from the run files by label; `left_out`: superseded runs by label, with why (see
     current_runs), listed so a reader sees which rows and claims are waiting for a re-run."""
-    from harness.paper.recipes import by_label, main_experiments
-    from harness.paper.seeds import is_seed_variant
     known = by_label()
     main = [e.label for e in main_experiments() if e.label in runs]
     # the user's own runs join Table 1 (another seed of a run joins that run's row)
@@ -172,9 +182,6 @@ def render(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str
 
 
 def _head_and_claims(runs: dict[str, dict], task: str, scale: str, left_out: dict[str, str]) -> list[str]:
-    from harness.paper import tables as T
-    from harness.paper.claims import RULE, step_claim_lines, verdict_lines
-    from harness.paper.paired import CHANCE_AUC_LOW, CHANCE_GENERATOR, RESAMPLES
     seeds = sorted({r["config"].get("seed", 0) for r in runs.values()})
     worlds = sorted({r["world"] for r in runs.values() if r.get("world")})
     return [
@@ -198,8 +205,6 @@ def _head_and_claims(runs: dict[str, dict], task: str, scale: str, left_out: dic
 
 
 def _selection_sections(runs: dict[str, dict], main: list[str]) -> list[str]:
-    from harness.paper import tables as T
-    from harness.paper.seeds import SEEDS
     any_run = runs[main[0]] if main else next(iter(runs.values()))
     return [
         "## Table 1 analog: best-of-N (min step aggregation)",
@@ -220,8 +225,6 @@ def _selection_sections(runs: dict[str, dict], main: list[str]) -> list[str]:
 
 
 def _ablation_sections(runs: dict[str, dict]) -> list[str]:
-    from harness.paper import tables as T
-    from harness.paper.recipes import ABLATION_TABLES, seed_rows
     ref_rows, resp_rows, inst_rows, ce_rows = (ABLATION_TABLES[g] for g in ("reference", "responses",
                                                                              "instructions", "ce_variants"))
     return [
@@ -247,7 +250,6 @@ def _ablation_sections(runs: dict[str, dict]) -> list[str]:
 
 
 def _process_section(runs: dict[str, dict], main: list[str]) -> list[str]:
-    from harness.paper import tables as T
     return [
         "## Process rewards: does a step score find the first wrong step?",
         "On the arith world's step labels (the first wrong step of every wrong response). F1: ProcessBench's protocol, "
@@ -261,7 +263,6 @@ def _process_section(runs: dict[str, dict], main: list[str]) -> list[str]:
 
 
 def _flops_section(runs: dict[str, dict], main: list[str]) -> list[str]:
-    from harness.paper import tables as T
     trained_main = [label for label in main if runs[label].get("compute")]
     return [
         "## Development FLOPs (Figure 2 analog)",

@@ -9,6 +9,10 @@ one cell with its 95% bootstrap CI over problems, and every cell's CI is in the 
 from __future__ import annotations
 
 import math
+from functools import partial
+
+from harness.paper.seeds import fmt_seeds, mean, seed_of, seed_runs, values
+from reward_models.training.flops import flop_ratio
 
 GEN_ORDER = ["weak", "mid", "strong"]
 NS = [4, 16, 64]
@@ -67,9 +71,6 @@ def markdown(head: list[str], rows: list[list[str]]) -> str:
 def table1(runs: dict[str, dict], labels: list[str], method: str = "best_of_n") -> str:
     """One row per label over its training seeds (harness.paper.seeds): a cell is the seeds' mean (min-max), or the
     number itself for a single seed."""
-    from functools import partial
-
-    from harness.paper.seeds import fmt_seeds, seed_of, seed_runs, values
     head = ["reward model"] + [f"{g} N={n}" for g in GEN_ORDER for n in NS] + ["Avg", "paper Avg", "seeds"]
     rows = []
     for label in labels:
@@ -102,9 +103,7 @@ def vote_table(runs: dict[str, dict], labels: list[str]) -> str:
     mean over the label's training seeds; the CI cell: its seed-0 run.)"""
     head = ["reward model", "best-of-N Avg", "weighted vote Avg", "majority vote Avg", "weighted - majority",
             "mid N=64 weighted vote [95% CI]"]
-    from functools import partial
 
-    from harness.paper.seeds import mean, seed_runs, values
     rows = []
     for label in labels:
         run, group = runs[label], seed_runs(runs, label)
@@ -150,7 +149,6 @@ def per_instruction(c: dict) -> float:
 
 
 def ratio(c: dict | None, base: dict | None) -> float | None:
-    from reward_models.training.flops import flop_ratio
     return flop_ratio(c, base, per_instruction=True) if c and base else None
 
 

@@ -11,6 +11,7 @@ release) is converted by transformers with `sentencepiece` and `protobuf`, both 
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 
 from harness.core.errors import InputError
@@ -48,7 +49,7 @@ def safetensors_advice(name: str | None) -> str:
 
 
 def torch_dtype(name: str):
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     if name not in DTYPES:
         raise InputError(f"unknown dtype '{name}'", field="dtype", expected="one of " + ", ".join(DTYPES))
     return name if name == "auto" else getattr(torch, name)
@@ -82,7 +83,6 @@ def resolve_model_path(path, gguf_file: str | None = None) -> tuple[Path, str | 
 
 def _release_name(folder: Path) -> str:
     """The release a local folder holds, by its name or its config's _name_or_path (for safetensors_advice)."""
-    import json
     try:
         named = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("_name_or_path") or ""
     except (OSError, ValueError, AttributeError):
@@ -102,7 +102,7 @@ def _needs_sentencepiece(folder: Path) -> bool:
 
 
 def load_tokenizer(path, gguf_file: str | None = None):
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # lazy: transformers (and torch behind it) cost seconds at import
     folder, gguf_file = resolve_model_path(path, gguf_file)
     if gguf_file is None and not any((folder / f).is_file() for f in _TOKENIZER_FILES):
         raise InputError("no tokenizer files in model folder", file=folder,
@@ -121,7 +121,7 @@ def load_tokenizer(path, gguf_file: str | None = None):
 def load_causal_lm(path, dtype: str = "float32", device: str = "cpu", gguf_file: str | None = None,
                    with_tokenizer: bool = True):
     """(model in eval mode on `device`, tokenizer or None)."""
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # lazy: transformers (and torch behind it) cost seconds at import
     folder, gguf_file = resolve_model_path(path, gguf_file)
     tokenizer = load_tokenizer(folder, gguf_file) if with_tokenizer else None
     kwargs = {"dtype": torch_dtype(dtype), "trust_remote_code": False}

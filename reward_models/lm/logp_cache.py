@@ -16,10 +16,12 @@ from typing import Callable
 
 from harness.core import cache, chunks, jobs
 from harness.core.fingerprint import fingerprint
+from harness.core.pool import Pool
+from reward_models.lm.loading import load_causal_lm, pad_id
+from reward_models.lm.logprobs import encode_pool, prompt_format_id, regroup, step_logps
 
 
 def cache_key(model_path, pool, *, dtype: str, max_len: int | None, add_eos: bool = True) -> str:
-    from reward_models.lm.logprobs import prompt_format_id
     return cache.stable_hash({"model": fingerprint(model_path), "pool": pool.content_hash(),
                               "tokenization": {"prompt_format": prompt_format_id(), "eos": add_eos, "max_len": max_len},
                               "dtype": dtype})
@@ -47,9 +49,6 @@ def cached_step_logps(model_path, pool, *, dtype: str = "float32", max_len: int 
     add_eos=False: each response read as an unfinished prefix (no eos after it, as a guided search's rescoring asks).
     encs: the pool already encoded with this model's tokenizer, max_len and add_eos (a scorer's policy pass made them),
     reused when the pool is one chunk instead of tokenizing it again; dedupe: see step_logps."""
-    from harness.core.pool import Pool
-    from reward_models.lm.loading import load_causal_lm, pad_id
-    from reward_models.lm.logprobs import encode_pool, regroup, step_logps
     key = cache_key(model_path, pool, dtype=dtype, max_len=max_len, add_eos=add_eos)
     path = cache.root() / "reflogps" / f"{key}.json"
     def start():

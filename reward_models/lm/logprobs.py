@@ -23,9 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.core import progress as progress_mod
 from harness.core.errors import InputError
+from harness.core.hf_compat import cache_kwargs, output_cache
 from harness.core.prompting import build_prompt
 from harness.core.steps import step_spans
+from reward_models.lm.prefix_tree import tree_batches
 
 # Model passes (one per call over a set of sequences), forward batches and tokens: the benchmark and the tests read
 # these to show that a shared reference cache saves passes.
@@ -98,7 +101,7 @@ def collate(encs: list[Encoded], pad: int, padding_side: str = "left"):
     Step slots number the steps of the whole batch consecutively (row 0's steps first), so one index_add sums
     every step of every row.
     """
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     if padding_side not in ("left", "right"):
         raise InputError(f"unknown padding side '{padding_side}'", field="padding_side", expected="left or right")
     width = max(len(e.ids) for e in encs)
@@ -123,7 +126,7 @@ def hidden_at(body, seqs: list[tuple[list[int], list[int]]], pad: int):
     """[marks in the batch, hidden] last hidden states of `body` (a transformer without its LM head) at the marked
     token indices of each (ids, marks) sequence, row by row. Right padding, so a mark's column is its token index;
     position ids from the mask, so no sequence depends on the others. Differentiable unless under no_grad."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     device = next(body.parameters()).device
     width = max(len(ids) for ids, _ in seqs)
     ids = torch.full((len(seqs), width), pad, dtype=torch.long)
@@ -148,7 +151,7 @@ def token_logps(model, batch):
 
     Returns (logp [N] float32, response mask [B, L]); the N values are the response tokens in row-major order.
     """
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     device = next(model.parameters()).device
     ids, resp = batch["input_ids"].to(device), batch["response_mask"].to(device)
     width = ids.shape[1]
@@ -187,9 +190,8 @@ def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max
     share_prefix: every shared prefix (the prompt, and the first steps responses agree on) forwarded once
     (reward_models.lm.prefix_tree); supersedes share_prompt and dedupe (a repeated sequence is all shared prefix).
     """
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from harness.core import progress as progress_mod
     if dedupe and not share_prefix:
         first: dict[tuple, int] = {}
         where = [first.setdefault((tuple(e.ids), e.prompt_len, e.step_of.tobytes()), len(first)) for e in encs]
@@ -212,7 +214,6 @@ def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max
     try:
         with torch.inference_mode():
             if share_prefix:
-                from reward_models.lm.prefix_tree import tree_batches
                 batches = tree_batches(model, encs, pad, batch_size, max_tokens, STATS, make_batches)
             elif share_prompt:
                 batches = _shared_prompt_batches(model, encs, pad, batch_size, max_tokens)
@@ -230,7 +231,7 @@ def step_logps(model, encs: list[Encoded], pad: int, *, batch_size: int = 8, max
 
 def _scatter_steps(idx, encs, logp, resp, sums, toks) -> None:
     """Sum a batch's token log-probs (row-major over `resp`) into per-step float64 totals, one index_add."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     counts = resp.sum(1).tolist()
     slots = np.concatenate([encs[i].step_of[:c] + off for i, c, off in
                             zip(idx, counts, np.cumsum([0] + [encs[i].n_steps for i in idx[:-1]]))])
@@ -287,9 +288,8 @@ def _prompt_windows(encs: list[Encoded], batch_size: int) -> list[list[tuple[tup
 def _prompt_pass(model, prompts: list[list[int]], pad: int, batch_size: int, max_tokens: int | None):
     """Forward a window's prompts once. Returns (keys/values per layer, left-padded to the window's widest prompt,
     in prompt order; the log-softmax at each prompt's last token; the prompts' attention mask)."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from harness.core.hf_compat import output_cache
     device = next(model.parameters()).device
     plen = [len(p) for p in prompts]
     width = max(plen)
@@ -323,10 +323,10 @@ def _response_pass(model, encs: list[Encoded], batch: list[tuple[int, int]], ple
                    pad: int):
     """Forward the responses of `batch` ((prompt, sequence) pairs) on their prompts' keys/values: (indices, token
     log-probs row-major, response mask)."""
+    # lazy: these load torch and transformers (seconds); light commands must not pay that
     import torch
     from transformers import DynamicCache
 
-    from harness.core.hf_compat import cache_kwargs
     device = next(model.parameters()).device
     width = max(plen)
     g_idx = torch.tensor([g for g, _ in batch], device=device)
@@ -368,7 +368,7 @@ def _keeps_logits(model) -> bool:
 
 def sequence_logps(model, encs: list[Encoded], pad: int, padding_side: str = "left"):
     """Whole-response log pi(y|x) of each sequence as a differentiable tensor [B] (for training)."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     batch = collate(encs, pad, padding_side)
     logp, resp = token_logps(model, batch)
     rows = torch.arange(resp.shape[0], device=resp.device)[:, None].expand_as(resp)[resp]

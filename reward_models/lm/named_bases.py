@@ -10,13 +10,16 @@ Any value that is not a registered name is returned unchanged (a path, as before
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core import cache, chunks
 from harness.core.errors import InputError
+from reward_models.lm.loading import load_causal_lm, save_model
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,6 @@ def find_gguf(name: str) -> Path:
     found = sorted(default_gguf_dir().glob(spec.pattern))
     if found:
         return found[0]
-    import importlib.util
     mod = importlib.util.find_spec(spec.package)
     if mod is not None and mod.submodule_search_locations:
         for loc in mod.submodule_search_locations:
@@ -86,9 +88,7 @@ def convert(gguf: Path, folder: Path, log=None) -> Path:
     with chunks.locked(folder):
         if _complete(folder):  # another process converted it while we waited
             return folder
-        import time
 
-        from reward_models.lm.loading import load_causal_lm, save_model
         (log or (lambda m: print(m, file=sys.stderr)))(f"[base] converting {gguf} -> {folder} (once)")
         t = time.time()
         model, tok = load_causal_lm(gguf, dtype="float32")
@@ -103,7 +103,7 @@ def convert(gguf: Path, folder: Path, log=None) -> Path:
 def _plain_copy(model):
     """The same weights in a model transformers will save: a GGUF-loaded model is flagged as quantized, and
     save_pretrained refuses quantized models even though the tensors are already dequantized."""
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # lazy: transformers (and torch behind it) cost seconds at import
     config = model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

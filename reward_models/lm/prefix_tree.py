@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.core.hf_compat import cache_kwargs, output_cache
+
 # Stored keys/values of one window of sequences, at most this many bytes (the arith models: ~600 bytes a token).
 WINDOW_BYTES = 256 * 2 ** 20
 
@@ -45,7 +47,7 @@ def tree_batches(model, encs, pad: int, batch_size: int, max_tokens: int | None,
     """Yield (indices, token log-probs row-major over the response mask, response mask) for every sequence, as the
     plain path does, with each distinct prefix forwarded once. `make_batches` (the plain path's length-bucketing,
     handed in so that this module does not import its caller) groups segments by length."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     order, shared = plan(encs)
     budget = max(1, WINDOW_BYTES // _kv_bytes_per_token(model))
     start, nodes = 0, 0
@@ -112,9 +114,8 @@ def _tree(encs, order, shared) -> tuple[list, list[int], np.ndarray]:
 def _forward_segments(model, encs, order, node_of, ks, a_s, width, pad, store, torch):
     """Forward the segments of sequences `ks` (each from its position a in `a_s`), left-padded on the stored keys
     and values of their prefixes. Returns (model output, segment ids, cached width, segment tokens)."""
-    from transformers import DynamicCache
+    from transformers import DynamicCache  # lazy: transformers (and torch behind it) cost seconds at import
 
-    from harness.core.hf_compat import cache_kwargs
     device = next(model.parameters()).device
     pw = max(a_s)
     # assembled in numpy, one tensor each: per-row torch writes were a tenth of the pass
@@ -149,7 +150,6 @@ def _forward_segments(model, encs, order, node_of, ks, a_s, width, pad, store, t
 def _store_new_nodes(encs, order, shared, node_of, needed, ks, a_s, pw, out, ids, store, node_logp, torch) -> None:
     """Keep the keys/values of the nodes the batch's rows own (depths shared..len-1, i.e. segment columns
     shared - a onward) and the log-probs of those a sequence reads."""
-    from harness.core.hf_compat import output_cache
     layers = output_cache(out).layers
     device = node_logp.device
     if not store:

@@ -18,8 +18,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.core import progress as progress_mod
 from harness.core.errors import InputError
+from harness.core.fingerprint import fingerprint
 from harness.core.publisher_steps import StepsOption
+from harness.core.steps import split_steps
+from reward_models.lm.loading import load_tokenizer as load
+from reward_models.lm.loading import pad_id, resolve_model_path, safetensors_advice, torch_dtype
+from reward_models.lm.logprobs import hidden_at, make_batches, regroup
 
 _SNAPSHOT_FILES = ["*.json", "*.safetensors", "*.jinja", "tokenizer.model", "*.txt", "*.tiktoken"]
 
@@ -30,7 +36,6 @@ def locate(model: str | None, field: str = "model", revision: str | None = None)
     cache where there is not. Every later load (weights, head tensors, tokenizer) reads this one folder, so the
     revision reaches all of them. Pickle weights are never fetched: a snapshot without safetensors is refused here,
     naming the release's safetensors branch where one is known."""
-    from reward_models.lm.loading import safetensors_advice
     if model is None:
         raise InputError("no model given", field=field, expected="a Hugging Face id or a local folder (--model)")
     if Path(model).exists():
@@ -44,7 +49,7 @@ def locate(model: str | None, field: str = "model", revision: str | None = None)
                          expected="a local model folder, or a Hugging Face id such as Qwen/Qwen2.5-Math-PRM-7B")
     at = f" at revision '{revision}'" if revision else ""
     try:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import snapshot_download  # lazy: huggingface_hub is only needed with a model
         folder = snapshot_download(model, revision=revision or None, allow_patterns=_SNAPSHOT_FILES,
                                    local_files_only=os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", ""))
     except Exception as e:  # no network, no such id or revision, gated repository: one message that says what to do
@@ -61,7 +66,6 @@ def locate(model: str | None, field: str = "model", revision: str | None = None)
 
 
 def check_folder(path: str) -> Path:
-    from reward_models.lm.loading import resolve_model_path
     folder, gguf = resolve_model_path(path)
     if gguf is not None:
         raise InputError("a GGUF file cannot hold this reward model's head", file=path,
@@ -70,15 +74,13 @@ def check_folder(path: str) -> Path:
 
 
 def load_tokenizer(path: str):
-    from reward_models.lm.loading import load_tokenizer as load
     return load(check_folder(path))
 
 
 def load_backbone(path: str, dtype: str = "float32", device: str = "cpu", causal_lm: bool = False):
     """The transformer body of a checkpoint (its lm_head too with causal_lm), eval mode, remote code never run."""
-    import transformers
+    import transformers  # lazy: transformers (and torch behind it) cost seconds at import
 
-    from reward_models.lm.loading import torch_dtype
     folder = check_folder(path)
     cls = transformers.AutoModelForCausalLM if causal_lm else transformers.AutoModel
     try:
@@ -91,7 +93,7 @@ def load_backbone(path: str, dtype: str = "float32", device: str = "cpu", causal
 
 def read_tensors(path: str, prefix: str) -> dict:
     """Every tensor of the checkpoint's safetensors files whose name starts with `prefix` (prefix removed)."""
-    from safetensors import safe_open
+    from safetensors import safe_open  # lazy: safetensors is only needed to read or write weights
     folder = check_folder(path)
     index = folder / "model.safetensors.index.json"
     if index.is_file():
@@ -120,10 +122,8 @@ class Marked:
 def marked_values(body, encs: list[Marked], pad: int, head, *, batch_size: int = 8, max_tokens: int | None = None,
                   progress: bool = True, desc: str = "scores") -> list[list[float]]:
     """head(hidden states at the marks) of every encoding, in order: head maps [n, hidden] -> [n] floats."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from harness.core import progress as progress_mod
-    from reward_models.lm.logprobs import hidden_at, make_batches
     out: list = [None] * len(encs)
     with torch.inference_mode(), progress_mod.bar(len(encs), desc, "seq", enabled=progress, inner=True) as bar:
         for idx in make_batches([len(e.ids) for e in encs], batch_size, max_tokens):
@@ -171,7 +171,6 @@ class ReleasedRM:
 
     def steps_of(self, text: str) -> list[str]:
         """The steps scored: the harness's (the default), or the publisher's with --set steps=publisher."""
-        from harness.core.steps import split_steps
         return self.publisher_steps(text) if self.config.steps == "publisher" else split_steps(text)
 
     def model_path(self) -> str:
@@ -191,13 +190,10 @@ class ReleasedRM:
         return body, build(read_tensors(path, prefix)).to(device=p.device, dtype=p.dtype).eval()
 
     def scoring_identity(self):
-        from harness.core.fingerprint import fingerprint
         c = self.config
         return {"model_fingerprint": fingerprint(self.model_path()), "dtype": c.dtype, **self.recipe()}
 
     def compute_scores(self, pool):
-        from reward_models.lm.loading import pad_id
-        from reward_models.lm.logprobs import regroup
         c = self.config
         body, head, tok = self.load(self.model_path())
         encs = []

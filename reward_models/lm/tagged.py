@@ -16,8 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.core import progress as progress_mod
+from harness.core import cache
 from harness.core.errors import InputError
+from harness.core.prompting import build_prompt
 from harness.core.steps import step_spans
+from reward_models.lm.loading import pad_id
+from reward_models.lm.logprobs import hidden_at, make_batches
 
 PRM_CONFIG_FILE = "prm_config.json"
 DEFAULT_FORMAT = {"step_tag": "ки", "good": "+", "bad": "-", "input_format": "shepherd"}
@@ -58,7 +63,6 @@ def resolve_format(model_path, step_tag=None, good=None, bad=None, input_format=
 
 
 def write_format(folder, fmt: TagFormat) -> None:
-    from harness.core import cache
     cache.write_json_atomic(Path(folder) / PRM_CONFIG_FILE, fmt.as_dict(), indent=2)
 
 
@@ -116,7 +120,6 @@ class TaggedEncoding:
 def encode_tagged(tokenizer, problem: str, text: str, fmt: TagFormat, tagger=tag_text) -> TaggedEncoding:
     """`tagger(text, tag)` -> (tagged text, index of each tag's last character): the harness's steps (tag_text) or
     a publisher's layout (harness.core.publisher_steps.shepherd_tags)."""
-    from harness.core.prompting import build_prompt
     tagged, ends = tagger(text, fmt.step_tag)
     if fmt.input_format == "shepherd":
         context, specials = problem + " ", True
@@ -138,7 +141,6 @@ def encode_pool_tagged(tokenizer, pool, fmt: TagFormat, tagger=tag_text) -> list
 
 def tag_logits(model, encs: list[TaggedEncoding], label_ids: tuple[int, int], pad: int):
     """[number of tags in the batch, 2] logits of (good, bad) at every tag, row by row (differentiable)."""
-    from reward_models.lm.logprobs import hidden_at
     h = hidden_at(model.base_model, [(e.ids, e.tag_pos) for e in encs], pad)
     logits = model.get_output_embeddings()(h)  # only the tag positions go through the output layer
     return logits[:, list(label_ids)].float()
@@ -148,11 +150,8 @@ def step_good_probs(model, tokenizer, encs: list[TaggedEncoding], fmt: TagFormat
                     max_tokens: int | None = None, progress: bool = True,
                     desc: str = "PRM scores") -> list[list[float]]:
     """P(good) / (P(good) + P(bad)) at every tag of every encoding, in order."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from harness.core import progress as progress_mod
-    from reward_models.lm.loading import pad_id
-    from reward_models.lm.logprobs import make_batches
     label_ids = label_token_ids(tokenizer, fmt.good, fmt.bad)
     out: list[list[float] | None] = [None] * len(encs)
     was_training = model.training

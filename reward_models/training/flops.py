@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import cache
+from harness.core.prompting import build_prompt
 
 COMPUTE_FILE = "compute.json"
 FLOP_FIELDS = ("data_collection_flops", "training_flops", "reference_flops")
@@ -56,7 +57,6 @@ def generated_tokens(tokenizer, pool, add_eos: bool = True) -> int:
 
 def prompt_tokens(tokenizer, pool) -> int:
     """Prompt tokens the generator read to write a pool's responses: each response prefilled its problem's prompt."""
-    from harness.core.prompting import build_prompt
     if not pool.problems:
         return 0
     ids = tokenizer([build_prompt(tokenizer, p.problem) for p in pool.problems], add_special_tokens=False)["input_ids"]

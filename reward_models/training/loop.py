@@ -24,7 +24,12 @@ from typing import Any, Callable
 import numpy as np
 
 from harness.core import cache
+from harness.core import progress as progress_mod
+from harness.core.fingerprint import fingerprint
 from harness.core.pool import Pool, Problem
+from reward_models.lm.loading import load_causal_lm, pad_id, save_model
+from reward_models.lm.logprobs import encode_pool, prompt_format_id
+from reward_models.training import flops as compute
 from reward_models.training.objective import Objective
 
 
@@ -103,7 +108,7 @@ def optimizer_step(opt, params, batch: list, lr: float, grad_accum: int, grad_cl
                    history: dict, bar) -> float:
     """One AdamW step over `batch`, in `grad_accum` chunks; `chunk_loss(chunk)` is that chunk's share of the
     batch loss. Shared by every training loop of the package; records loss, learning rate and gradient norm."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     for group in opt.param_groups:
         group["lr"] = lr
     opt.zero_grad(set_to_none=True)
@@ -130,9 +135,8 @@ def fit_epochs(model, params, items: list, *, schedule, epochs: int, batch_size:
     of the batch whose value is that chunk's share of the batch loss (the objective is the caller's). The learning
     rate follows lr_at(step, total, schedule) (`schedule` has lr and warmup_ratio). Returns the loss, learning-rate
     and gradient-norm history and the number of steps."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from harness.core import progress as progress_mod
     opt = torch.optim.AdamW(params, lr=schedule.lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(items) / batch_size)
     total = epochs * steps_per_epoch
@@ -151,8 +155,6 @@ def fit_epochs(model, params, items: list, *, schedule, epochs: int, batch_size:
 
 
 def checkpoint_key(kind: str, cfg: TrainConfig, base_model, train_pool) -> str:
-    from harness.core.fingerprint import fingerprint
-    from reward_models.lm.logprobs import prompt_format_id
     config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _LATE_DEFAULTS or v != _LATE_DEFAULTS[k]}
     return cache.stable_hash({"kind": kind, "config": config, "base": fingerprint(base_model),
                               "pool": [train_pool.content_hash(), train_pool.grades_hash()],
@@ -224,11 +226,8 @@ def train(reward, name: str, base_model, train_pool, cfg: TrainConfig, val_pool=
 def start_run(base_model, train_pool: Pool, cfg: TrainConfig, *, device: str, score_batch_size: int,
               progress: bool) -> TrainingRun:
     """The seeded base model (the policy to train, or the backbone of a value head) and the encoded training pool."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from reward_models.lm.loading import load_causal_lm, pad_id
-    from reward_models.lm.logprobs import encode_pool
-    from reward_models.training import flops as compute
     torch.manual_seed(cfg.seed)
     # bfloat16/float16: mixed precision. The weights and AdamW's state stay float32 (a bf16 weight cannot take an
     # update below 1/256 of itself, so small learning rates would train nothing); forward passes run autocast.
@@ -252,8 +251,6 @@ def start_run(base_model, train_pool: Pool, cfg: TrainConfig, *, device: str, sc
 def save_checkpoint(out: Path, run: TrainingRun, objective: Objective, record: dict, metrics: dict) -> None:
     """The model (and value head), train_config.json, metrics.json, compute.json and the manifest, written to a
     temporary folder renamed into `out`: a checkpoint that exists is complete."""
-    from reward_models.lm.loading import save_model
-    from reward_models.training import flops as compute
     model, tok, cfg, pool = run.model, run.tok, run.cfg, run.train_pool
     comp = compute.record(params=compute.n_params(model) + sum(compute.n_params(m) for m in objective.modules()),
                           generator_params=run.gen_params, generated=compute.generated_tokens(tok, pool),

@@ -26,38 +26,38 @@ GROUPED = ("bt",)               # one unit per problem; a value head's (orm_bt),
 
 
 def dpo_loss(r_chosen, r_rejected):
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # lazy: torch costs ~2 s at import; light commands must not pay it
     return -F.logsigmoid(r_chosen - r_rejected)
 
 
 def nca_loss(r_chosen, r_rejected):
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # lazy: torch costs ~2 s at import; light commands must not pay it
     return -F.logsigmoid(r_chosen) - 0.5 * F.logsigmoid(-r_chosen) - 0.5 * F.logsigmoid(-r_rejected)
 
 
 def bt_loss(r_correct, r_incorrect):
     """Bradley-Terry over one problem: the mean of -log s(r_c - r_i) over every correct x incorrect pair."""
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # lazy: torch costs ~2 s at import; light commands must not pay it
     return -F.logsigmoid(r_correct[:, None] - r_incorrect[None, :]).mean()
 
 
 def kto_reference_point(r_mismatched):
     """z0: the batch estimate of beta * KL(pi_theta || pi_ref), clamped at 0 and carrying no gradient."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     if r_mismatched.numel() == 0:
         return torch.zeros((), dtype=r_mismatched.dtype, device=r_mismatched.device)
     return r_mismatched.detach().mean().clamp(min=0)
 
 
 def kto_loss(r, desirable, z0, lambda_d: float = 1.0, lambda_u: float = 1.0):
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     z0 = torch.as_tensor(z0, dtype=r.dtype, device=r.device).detach()
     return torch.where(desirable.bool(), lambda_d * (1 - torch.sigmoid(r - z0)),
                        lambda_u * (1 - torch.sigmoid(z0 - r)))
 
 
 def ce_loss(r, labels, weights=None):
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # lazy: torch costs ~2 s at import; light commands must not pay it
     labels = labels.to(r.dtype)
     loss = -(labels * F.logsigmoid(r) + (1 - labels) * F.logsigmoid(-r))
     return loss if weights is None else loss * weights.to(r.dtype)

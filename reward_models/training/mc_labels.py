@@ -28,7 +28,12 @@ from typing import Any, Callable, Protocol
 from harness.core import cache, jobs
 from harness.core.chunks import plan_chunks
 from harness.core.errors import InputError
+from harness.core.fingerprint import fingerprint
+from harness.core.pool import Pool
 from harness.core.steps import step_spans
+from reward_models.lm.loading import load_causal_lm
+from reward_models.lm.logprobs import prompt_format_id
+from tasks import pool_task
 
 MC_VERSION = 1
 Grader = Callable[[str, str], bool]
@@ -68,7 +73,6 @@ def labels_from_outcomes(outcomes: list[bool]) -> tuple[bool, float]:
 def pool_grader(pool) -> tuple[str, Grader]:
     """(name, is_correct) of the grader of the pool's task (tasks.pool_task: arith's exact integer grader for the
     arith world's pools, MATH's math-verify grader for pools of no task); the name keys the labels' cache."""
-    from tasks import pool_task
     task = pool_task(pool)
     return task.grader_name, task.is_correct
 
@@ -79,12 +83,12 @@ def policy_sampler(policy_path, *, temperature: float, max_new_tokens: int, dtyp
     loaded: list = []
 
     def sample(problems, prefixes, k, seed, stats):
+        # lazy: harness.generation.sampling imports torch at load
         from harness.generation.sampling import sample_responses
         if not loaded:
             if load is not None:
                 loaded.extend(load())
             else:
-                from reward_models.lm.loading import load_causal_lm
                 loaded.extend(load_causal_lm(policy_path, dtype=dtype, device=device))
             if loaded[1].pad_token_id is None:
                 loaded[1].pad_token = loaded[1].eos_token
@@ -220,7 +224,6 @@ def read_labels(path: str | Path, pool=None) -> MCLabels:
 
 def subset_pool(pool, max_instructions: int | None):
     """The first `max_instructions` problems (MC labelling costs K rollouts per step, so a subset is often enough)."""
-    from harness.core.pool import Pool
     if max_instructions is None or max_instructions >= len(pool.problems):
         return pool
     if max_instructions < 1:
@@ -236,8 +239,6 @@ def pool_temperature(pool, default: float = 0.5) -> float:
 
 def policy_identity(policy_path, pool, *, temperature: float, max_new_tokens: int, dtype: str,
                     grader_name: str) -> dict[str, Any]:
-    from harness.core.fingerprint import fingerprint
-    from reward_models.lm.logprobs import prompt_format_id
     return {"policy": fingerprint(policy_path), "temperature": temperature, "max_new_tokens": max_new_tokens,
             "dtype": dtype, "grader": grader_name, "prompt_format": prompt_format_id()}
 

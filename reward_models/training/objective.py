@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from harness.core.errors import InputError
 from harness.evaluation.auc import roc_auc
+from reward_models.training import losses as L
+from reward_models.training.value_head import step_end_positions
 
 
 def check_train_config(kind: str, cfg) -> None:
@@ -49,7 +51,6 @@ class Objective:
     @staticmethod
     def check_pools(train_pool, val_pool) -> None:
         """Every response graded, the training pool's and the validation pool's, before any model is loaded."""
-        from reward_models.training import losses as L
         L.ce_weights(train_pool)
         if val_pool is not None and not val_pool.is_graded():
             raise InputError("validation pool is not graded (run `grade` first)", file=val_pool.path)
@@ -58,10 +59,8 @@ class Objective:
         """What one optimizer step iterates over (pairs of flat response indices, problems with their correct and
         incorrect indices for bt, or single responses with weights); then the reward's own preparation (the
         reference log-probs, or a new value head)."""
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-        from reward_models.training import losses as L
-        from reward_models.training.value_head import step_end_positions
         cfg, pool = self.cfg, run.train_pool
         self.run = run
         self.labels = torch.tensor([bool(r.correct) for p in pool.problems for r in p.responses])
@@ -103,9 +102,8 @@ class Objective:
                                    None if self.positions is None else [self.positions[i] for i in idx])
 
     def _loss(self, chunk):
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-        from reward_models.training import losses as L
         cfg, device = self.cfg, self.run.device
         if cfg.loss in L.GROUPED:  # one problem per unit: its responses run once, every pair of it compared
             r = self.rewards([i for pos, neg in chunk for i in pos + neg])

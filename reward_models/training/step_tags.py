@@ -13,6 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.core import cache
+from harness.evaluation.auc import roc_auc
+from reward_models.lm.loading import pad_id, save_model
+from reward_models.lm.tagged import encode_pool_tagged, label_token_ids, step_good_probs, tag_logits, write_format
+from reward_models.training import flops as compute
+from reward_models.training.loop import fit_epochs
 
 
 @dataclass
@@ -54,11 +59,7 @@ def fit_tagged(c, model, tok, encs, targets, name: str) -> tuple[dict, int]:
 
     `c` carries the training options (lr, epochs, batch_size, grad_accum, warmup_ratio, weight_decay, grad_clip,
     seed) and `progress`."""
-    import torch
-
-    from reward_models.lm.loading import pad_id
-    from reward_models.lm.tagged import label_token_ids, tag_logits
-    from reward_models.training.loop import fit_epochs
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
     for e, t in zip(encs, targets):
         assert len(e.tag_pos) == len(t), "one label per step tag"
@@ -86,8 +87,6 @@ def fit_tagged(c, model, tok, encs, targets, name: str) -> tuple[dict, int]:
 
 def val_auc(model, tok, val_pool, fmt, c) -> float | None:
     """ROC AUC of the min step score over a graded validation pool (evaluation: not counted as development)."""
-    from harness.evaluation.auc import roc_auc
-    from reward_models.lm.tagged import encode_pool_tagged, step_good_probs
     probs = step_good_probs(model, tok, encode_pool_tagged(tok, val_pool, fmt), fmt, batch_size=c.score_batch_size,
                             progress=c.progress, desc="validation")
     return roc_auc([min(p) for p in probs], [bool(r.correct) for p in val_pool.problems for r in p.responses])
@@ -95,9 +94,6 @@ def val_auc(model, tok, val_pool, fmt, c) -> float | None:
 
 def save_tagged(out, model, tok, fmt, record: dict, metrics: dict, comp: dict) -> None:
     """The checkpoint folder `out`, renamed into place complete (its manifest last)."""
-    from reward_models.lm.loading import save_model
-    from reward_models.lm.tagged import write_format
-    from reward_models.training import flops as compute
     with cache.atomic_dir(out) as tmp:
         save_model(model, tok, tmp)
         write_format(tmp, fmt)

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from harness.core import progress as progress_mod
 from harness.core.errors import InputError
+from reward_models.lm.loading import pad_id
+from reward_models.lm.logprobs import STATS, collate, encode_pool, make_batches
 
 HEAD_FILE = "value_head.safetensors"
 
 
 def new_head(model, seed: int):
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     torch.manual_seed(seed)
     head = torch.nn.Linear(model.config.get_text_config().hidden_size, 1)
     torch.nn.init.zeros_(head.bias)
@@ -23,12 +28,12 @@ def new_head(model, seed: int):
 
 
 def save_head(head, folder) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # lazy: safetensors is only needed to read or write weights
     save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(Path(folder) / HEAD_FILE))
 
 
 def load_head(model, folder):
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # lazy: safetensors is only needed to read or write weights
     path = Path(folder) / HEAD_FILE
     if not path.is_file():
         raise InputError("not an ORM checkpoint: value head missing", file=path)
@@ -42,7 +47,6 @@ def load_head(model, folder):
 
 def head_values(model, head, encs, pad: int):
     """Head logits at the last token of each sequence (left padding puts every last token in the last column)."""
-    from reward_models.lm.logprobs import collate
     device = next(model.parameters()).device
     batch = collate(encs, pad, "left")
     hidden = model.base_model(input_ids=batch["input_ids"].to(device),
@@ -55,16 +59,14 @@ def step_end_positions(e) -> list[int]:
     """Token indices (into e.ids) where a verifier reads its confidence: the prompt's last token (no step written
     yet), then the last token of every step (eos belongs to the last step). A step truncated away reads the last
     token kept before it."""
-    import numpy as np
     ends = np.searchsorted(e.step_of, np.arange(e.n_steps), side="right") - 1 + e.prompt_len
     return [e.prompt_len - 1] + [int(x) for x in ends]
 
 
 def head_values_at(model, head, encs, pad: int, positions: list[list[int]]):
     """Head logits at the given token indices of each sequence, flat (row by row)."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from reward_models.lm.logprobs import collate
     device = next(model.parameters()).device
     batch = collate(encs, pad, "left")
     hidden = model.base_model(input_ids=batch["input_ids"].to(device),
@@ -80,11 +82,8 @@ def orm_step_values(model, head, tokenizer, pool, *, max_len=None, batch_size=8,
                     desc="verifier values", encs=None) -> list:
     """Head logits at the prompt's end and at every step's end: one array of n_steps + 1 values per response, flat
     in pool order. `encs`: the pool already encoded (reward_models.lm.logprobs.encode_pool), to encode it once."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from harness.core import progress as progress_mod
-    from reward_models.lm.loading import pad_id
-    from reward_models.lm.logprobs import STATS, encode_pool, make_batches
     encs = encode_pool(tokenizer, pool, max_len=max_len) if encs is None else encs
     positions = [step_end_positions(e) for e in encs]
     out: list = [None] * len(encs)
@@ -105,12 +104,8 @@ def orm_step_values(model, head, tokenizer, pool, *, max_len=None, batch_size=8,
 
 def orm_scores(model, head, tokenizer, pool, *, max_len=None, batch_size=8, max_tokens=None, progress=True):
     """One value per response, flat in pool order."""
-    import numpy as np
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from harness.core import progress as progress_mod
-    from reward_models.lm.loading import pad_id
-    from reward_models.lm.logprobs import STATS, encode_pool, make_batches
     encs = encode_pool(tokenizer, pool, max_len=max_len)
     out = np.zeros(len(encs))
     STATS["passes"] += 1

@@ -5,7 +5,15 @@ Heavy modules (torch, transformers) are imported only when the world is built or
 
 from __future__ import annotations
 
+from harness.core import cache
+from harness.core.errors import InputError
+from harness.core.pool import load_pool
 from tasks import register_task
+from tasks.arith import frozen
+from tasks.arith.problems import extract_answer, grade, grade_pool, is_correct
+from tasks.arith.world import built_key, open_world, uses_frozen, world_generators, world_pools
+from tasks.arith.world_config import GENERATORS, is_built, load_world, splits, world_config
+from tasks.arith.world_sampling import load_generator
 from tasks.base import Task, TaskInputs, TaskProblem
 
 
@@ -16,11 +24,9 @@ class ArithTask(Task):
 
     def __init__(self, data: str | None = None, scale: str = "default", seed: int = 0, **options):
         super().__init__(data, **options)
-        from tasks.arith.world_config import world_config
         self.config = world_config(scale, seed)
 
     def problems(self, split: str = "test") -> list[TaskProblem]:
-        from tasks.arith.world_config import splits
         return [TaskProblem(p.id, p.problem, str(p.answer), {"steps": list(p.steps)})
                 for p in splits(self.config)[split]]
 
@@ -29,10 +35,6 @@ class ArithTask(Task):
                      base: str | None, log) -> TaskInputs:
         """The shipped world (or the one built in the cache): test pools of `generators`, the mid generator's
         RM-training and validation rollouts, the mid generator as the base model."""
-        from harness.core.errors import InputError
-        from harness.core.pool import load_pool
-        from tasks.arith.world import open_world
-        from tasks.arith.world_config import GENERATORS, world_config
         wcfg = world_config(scale, seed, **({"threads": threads} if threads else {}))
         for g in generators:
             if g not in GENERATORS:
@@ -47,9 +49,6 @@ class ArithTask(Task):
     @staticmethod
     def world_key(scale: str) -> str | None:
         """The shipped world's content key, or that of the world built in the cache (None when none is built)."""
-        from tasks.arith import frozen
-        from tasks.arith.world import built_key, uses_frozen
-        from tasks.arith.world_config import is_built, load_world, world_config
         cfg = world_config(scale)
         if uses_frozen(cfg):
             return frozen.manifest()["content_key"]
@@ -60,22 +59,16 @@ class ArithTask(Task):
     @classmethod
     def open_world(cls, *, scale: str, seed: int = 0, threads: int | None = None, rebuild: bool = False, log=print,
                    sharded: bool = False):
-        from tasks.arith.world import open_world
-        from tasks.arith.world_config import world_config
         cfg = world_config(scale, seed, **({"threads": threads} if threads else {}))
         return open_world(cfg, rebuild=rebuild, log=log, sharded=sharded)
 
     @classmethod
     def freeze_world(cls, world):
-        from tasks.arith import frozen
-        from tasks.arith.world import world_generators, world_pools
         m = frozen.freeze(world.summary, world_pools(world.config), world_generators(world.config))
         return m["content_key"], frozen.DATA
 
     @classmethod
     def world_test_pools(cls, scale: str) -> list[str]:
-        from tasks.arith.world import open_world, uses_frozen
-        from tasks.arith.world_config import GENERATORS, is_built, world_config
         cfg = world_config(scale, 0)
         if not (uses_frozen(cfg) or is_built(cfg)):  # never build a world for a report
             return []
@@ -84,8 +77,6 @@ class ArithTask(Task):
 
     @classmethod
     def worlds(cls) -> list[dict]:
-        from harness.core import cache
-        from tasks.arith import frozen
         out = [{**frozen.summary(), "shipped": True}] if frozen.is_shipped() else []
         for wj in sorted((cache.root() / "arith").glob("*/world.json")):
             try:
@@ -96,34 +87,28 @@ class ArithTask(Task):
 
     @classmethod
     def generator_path(cls, name: str):
-        from tasks.arith import frozen
         return frozen.generator_path(name)
 
     @classmethod
     def load_generator(cls, path) -> tuple:
-        from tasks.arith.world_sampling import load_generator
         return load_generator(path)
 
     # The grader: the integer of the final line, compared by value (tasks.arith.problems).
     grader_name = "arith"
 
     def extract_answer(self, text: str) -> str | None:
-        from tasks.arith.problems import extract_answer
         return extract_answer(text)
 
     def answer_key(self, answer: str) -> str:
         return answer  # integers, already canonical
 
     def is_correct(self, text: str, reference: str) -> bool:
-        from tasks.arith.problems import is_correct
         return is_correct(text, reference)
 
     def grade(self, text: str, reference: str) -> tuple[str | None, bool, dict]:
-        from tasks.arith.problems import grade
         return grade(text, reference)
 
     def grade_pool(self, pool, *, workers: int = 1, timeout: float = 5.0, fallback_number: bool = False,
                    cache_path=None, progress: bool | None = None):
         """Exact integer comparison in this process: no deadline, no verdict cache, no answer fallback needed."""
-        from tasks.arith.problems import grade_pool
         return grade_pool(pool)

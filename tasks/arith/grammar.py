@@ -26,6 +26,8 @@ import random
 import re
 from collections.abc import Iterator
 
+from harness.core.steps import split_steps
+
 STEP_FORMS = ("{a} {op} {b} = {c}", "{a} {op} {b} is {c}", "{a} {op} {b} gives {c}", "Now {a} {op} {b} = {c}")
 FINAL_FORMS = ("The answer is {v}", "So the answer is {v}", "The final answer is {v}", "Answer: {v}",
                "Therefore, the answer is {v}", "Final answer: {v}")
@@ -130,7 +132,6 @@ def first_error_step(text: str, tree) -> int | None:
     operands in the expression's order, or swapped for + and *). A response that stops before the last operation
     errs at the step after its last one; one whose steps are all correct but whose final line is wrong has None.
     """
-    from harness.core.steps import split_steps
     nodes = op_nodes(tree)
     kids, _ = _parents(nodes)
     done: set[int] = set()

@@ -18,7 +18,13 @@ computation), so their correct responses are as varied as real ones; grading is 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+
+from harness.core.pool import Pool, Response
+from harness.core.steps import split_steps
+from tasks.arith.grammar import first_error_step as check
+from tasks.arith.grammar import ANSWER, op_nodes, parse_step, render, render_step, sample_solution
 
 CAP = 99
 OPS = "+-*/"
@@ -93,12 +99,10 @@ def _tree(rng: random.Random, n_ops: int, sub_prob: float = 0.25) -> Node:
 
 def solution_steps(node: Node) -> list[str]:
     """The canonical steps: bottom-up, left to right, the first step form (see grammar for the other variants)."""
-    from tasks.arith.grammar import op_nodes, render_step
     return [render_step(n, 0, False) for n in op_nodes(node)]
 
 
 def format_solution(steps: list[str], answer: int | str) -> str:
-    from tasks.arith.grammar import render
     return render(steps, answer)
 
 
@@ -120,7 +124,6 @@ class ArithProblem:
 
     def draw_solution(self, rng: random.Random) -> str:
         """A correct solution drawn from the grammar's distribution (tasks.arith.grammar)."""
-        from tasks.arith.grammar import sample_solution
         return sample_solution(self.tree, rng)
 
 
@@ -142,7 +145,6 @@ def generate_problems(seed: int, count: int, min_ops: int = 2, max_ops: int = 5,
 
 def extract_answer(text: str) -> str | None:
     """The integer of the final line in any of the grammar's final forms, normalised ("07" -> "7"); None if none."""
-    from tasks.arith.grammar import ANSWER
     m = ANSWER.search(text.strip())
     return str(int(m.group(1))) if m else None
 
@@ -161,11 +163,7 @@ def grade_pool(pool):
     """(graded copy of `pool`, harness.grading.runner.GradingStats) by this grader: a missing answer is extracted
     from the text, an answer kept as the pool has it; correct when it is the reference's integer; the vote key is the
     answer. A reference that is not an integer makes every response to it wrong (its id is in stats.unparsable)."""
-    import time
-    from dataclasses import replace
-
-    from harness.core.pool import Pool, Response
-    from harness.grading.runner import GradingStats
+    from harness.grading.runner import GradingStats  # lazy: harness.grading.runner imports math_verify at load
     t0 = time.monotonic()
     stats = GradingStats(problems=len(pool.problems), responses=pool.n_responses)
     problems, pairs, answers = [], set(), set()
@@ -204,14 +202,11 @@ def _integer(text) -> int | None:
 def first_error_step(text: str, tree: Node) -> int | None:
     """1-based index of the first step that is not a correct next step of the expression `tree` (any correct order,
     operand order or surface form counts as correct; see grammar.first_error_step); None if none is."""
-    from tasks.arith.grammar import first_error_step as check
     return check(text, tree)
 
 
 def arithmetic_errors(text: str) -> list[int]:
     """1-based indices of steps whose own arithmetic is wrong (a op b != c): real model errors, not injected."""
-    from harness.core.steps import split_steps
-    from tasks.arith.grammar import parse_step
     bad = []
     for i, s in enumerate(split_steps(text), 1):
         step = parse_step(s.split("\n")[0])

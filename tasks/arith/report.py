@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from harness.core.pool import Pool, distinct_ratios
+from harness.importers import IMPORTERS, ImportOptions
 from tasks.arith.problems import CAP, MAX_FACTOR
 from tasks.arith.world_config import GENERATORS, PAPER_PASS1
 
@@ -33,10 +37,6 @@ REAL_POOLS = (
 def real_pool_ratios(data_root) -> dict[str, dict]:
     """name -> {"correct", "wrong" distinct ratios, "problems", "responses"} of each real pool found under
     `data_root` (pools that are absent are left out)."""
-    from pathlib import Path
-
-    from harness.core.pool import Pool, distinct_ratios
-    from harness.importers import IMPORTERS, ImportOptions
     out = {}
     for name, fmt, rel in REAL_POOLS:
         path = Path(data_root) / rel

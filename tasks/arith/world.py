@@ -26,13 +26,20 @@ own: a wrong intermediate result propagates to a wrong answer; no label is injec
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.core import cache
-from harness.core.pool import Pool
+import numpy as np
+
+from harness.core import cache, distributed
+from harness.core import progress as progress_mod
+from harness.core.pool import Pool, distinct_ratios
+from harness.core.steps import split_steps
+from tasks.arith import frozen
+from tasks.arith.problems import is_correct
 from tasks.arith.world_config import (
     GENERATORS,
     WorldConfig,
@@ -55,7 +62,6 @@ def build_world(cfg: WorldConfig, log=print, sharded: bool = False) -> dict:
     stands, since the same seed gives the same pool. sharded=True (every rank of a torchrun world calls it): rank 0
     trains, the ranks share the sampling, rank 0 writes; every rank returns the summary.
     """
-    from harness.core import distributed
     world = distributed.current() if sharded else distributed.World()
     root = world_dir(cfg)
     summary, intact = None, False
@@ -69,7 +75,7 @@ def build_world(cfg: WorldConfig, log=print, sharded: bool = False) -> dict:
                                  for g in GENERATORS])
     if agree(world, intact):
         return agree(world, summary)  # warm: no torch import, well under a second
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     torch.set_num_threads(cfg.threads)
     t0 = time.time()
     sp = splits(cfg)
@@ -109,12 +115,9 @@ def build_world(cfg: WorldConfig, log=print, sharded: bool = False) -> dict:
 
 def _train_generators(cfg: WorldConfig, sp: dict, root: Path, log) -> dict:
     """One training run; the checkpoint with validation pass@1 closest to each target becomes that generator."""
-    import copy
-
-    from harness.core import progress as progress_mod
+    # lazy: these load torch and transformers (seconds); light commands must not pay that
     from harness.generation.sampling import sample_responses
     from tasks.arith.model import make_model
-    from tasks.arith.problems import is_correct
     from tasks.arith.tokenizer import build_tokenizer
     from tasks.arith.train_generator import GeneratorTrainConfig, train_generator
 
@@ -204,16 +207,13 @@ def _past_targets(curve: list[float], top: float, margin: float = 0.05) -> bool:
 
 
 def pool_stats(pool: Pool) -> dict:
-    import numpy as np
     correct = [np.array([r.correct for r in p.responses], dtype=float) for p in pool.problems]
-    from harness.core.steps import split_steps
     n_steps = [len(split_steps(r.text)) for p in pool.problems for r in p.responses]
     err = [r.extra.get("error_step") for p in pool.problems for r in p.responses if not r.correct]
     err_hist: dict[str, int] = {}
     for e in err:
         k = "none" if e is None else str(e)
         err_hist[k] = err_hist.get(k, 0) + 1
-    from harness.core.pool import distinct_ratios
     distinct = distinct_ratios(pool)
     return {"problems": len(pool), "responses": pool.n_responses,
             "distinct_correct": distinct["correct"], "distinct_wrong": distinct["wrong"],
@@ -233,20 +233,17 @@ class WorldFiles:
 
     def pool(self, split: str, generator: str) -> Path:
         if self.frozen:
-            from tasks.arith import frozen
             return frozen.pool_path(f"{split}-{generator}")
         return pool_path(self.config, split, generator)
 
     def generator(self, name: str) -> Path:
         if self.frozen:
-            from tasks.arith import frozen
             return frozen.generator_path(name)
         return generator_path(self.config, name)
 
 
 def uses_frozen(cfg: WorldConfig) -> bool:
     """True when the shipped world is this config's build (the default scale and seed)."""
-    from tasks.arith import frozen
     return frozen.is_shipped() and frozen.summary()["key"] == cfg.key()
 
 
@@ -254,7 +251,6 @@ def open_world(cfg: WorldConfig, rebuild: bool = False, log=print, sharded: bool
     """The shipped world when it is this config's and `rebuild` is False (checksums verified; nothing is trained
     or sampled), else the world built in the cache (built now if missing)."""
     if not rebuild and uses_frozen(cfg):
-        from tasks.arith import frozen
         m = frozen.verify()
         return WorldFiles(m["content_key"], frozen.summary(), True, cfg)
     if not is_built(cfg):
@@ -275,5 +271,4 @@ def world_generators(cfg: WorldConfig) -> dict[str, Path]:
 
 def built_key(cfg: WorldConfig) -> str:
     """The content key of the world built in the cache for `cfg` (see tasks.arith.frozen.content_key)."""
-    from tasks.arith import frozen
     return frozen.built_content_key(world_pools(cfg), world_generators(cfg))

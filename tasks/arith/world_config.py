@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.core import cache
+from harness.core.errors import InputError
+from tasks.arith.problems import generate_problems
 
 # 5: arith generators sample through harness.generation.fast_decode (transformers 5 had disabled it)
 # 6: generators are "small_mqa" (3 layers, one kv head) instead of "small" (4 layers, four): the cold build of v5
@@ -58,7 +60,6 @@ class WorldConfig:
 
     def __post_init__(self):
         if self.snapshot_every < 1 or self.eval_every % self.snapshot_every:
-            from harness.core.errors import InputError
             raise InputError(f"eval_every {self.eval_every} is not a multiple of snapshot_every {self.snapshot_every}",
                              field="eval_every", expected="a multiple of snapshot_every (validation runs on snapshots)")
 
@@ -78,7 +79,6 @@ SCALES = {
 
 
 def world_config(scale: str = "default", seed: int = 0, **overrides) -> WorldConfig:
-    from harness.core.errors import InputError
     if scale not in SCALES:
         raise InputError(f"unknown scale '{scale}'", field="--scale", expected="one of " + ", ".join(SCALES))
     return WorldConfig(scale=scale, seed=seed, **{**SCALES[scale], **overrides})
@@ -90,7 +90,6 @@ def world_dir(cfg: WorldConfig) -> Path:
 
 def splits(cfg: WorldConfig) -> dict:
     """Disjoint splits; the test split is drawn first so it never depends on the sizes of the others."""
-    from tasks.arith.problems import generate_problems
     out, seen = {}, set()
     for i, (name, n) in enumerate([("test", cfg.n_test), ("rm_train", cfg.n_rm_train), ("val", cfg.n_val),
                                    ("train", cfg.n_train)]):

@@ -3,9 +3,12 @@ and kept on disk, so an interrupted build resumes, and the bytes never depend on
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from harness.core import cache
+from harness.core import cache, distributed, jobs
+from harness.core import progress as progress_mod
 from harness.core.chunks import plan_chunks
 from harness.core.pool import (
     Pool,
@@ -15,6 +18,7 @@ from harness.core.pool import (
     parse_record,
     save_pool_checked,
 )
+from tasks.arith.problems import first_error_step, grade
 from tasks.arith.world_config import (
     CHUNK,
     WorldConfig,
@@ -28,7 +32,6 @@ def agree(world, value):
     """Rank 0's `value` on every rank (the value itself in one process)."""
     if not world.active:
         return value
-    from harness.core import distributed
     return distributed.broadcast_json(value)
 
 
@@ -39,7 +42,6 @@ def sample_pool(cfg: WorldConfig, problems, gen: str, split: str, n: int, log, c
     Chunk c (problems [50c, 50c + 50)) is sampled with its own seed (chunk_seed), whoever samples it: under a sharded
     build rank r samples chunks c % size == r, and rank 0 merges (the others return None).
     """
-    from harness.core import distributed, jobs
     world = world or distributed.World()
     path = pool_path(cfg, split, gen)
     found = load_pool_checked(path) if world.is_main else None
@@ -95,6 +97,7 @@ def _chunk_path(cdir: Path, c0: int) -> Path:
 
 def load_generator(gpath: Path):
     """(LlamaForCausalLM in float32, tokenizer) of a generator folder."""
+    # lazy: these load torch and transformers (seconds); light commands must not pay that
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM
     return (LlamaForCausalLM.from_pretrained(gpath, use_safetensors=True, dtype=torch.float32),
@@ -104,8 +107,7 @@ def load_generator(gpath: Path):
 def _sample_chunk(cfg: WorldConfig, model, tok, part, gen: str, split: str, n: int, c0: int, cdir: Path) -> list:
     """Sample, grade and save chunk c0 (its own seed: the bytes do not depend on who samples it, or with how many
     threads: float32 CPU sampling here gives the same tokens at 1 and 2 threads, checked on the default world)."""
-    from harness.generation.sampling import sample_responses
-    from tasks.arith.problems import first_error_step, grade
+    from harness.generation.sampling import sample_responses  # lazy: harness.generation.sampling imports torch at load
 
     texts = sample_responses(model, tok, [p.problem for p in part], n, temperature=cfg.temperature,
                              max_new_tokens=cfg.max_new_tokens, seed=chunk_seed(cfg, split, c0))
@@ -137,11 +139,6 @@ def sample_chunks_in_workers(cfg: WorldConfig, pool_specs: list, log, chunk: int
     one process barely shares: measured here, one process sampled 150 responses/s at 2 threads, two 1-thread
     processes 221 together. Chunks of all pools form one queue, so no worker idles at the end of a pool.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from harness.core import progress as progress_mod
-
     jobs = []
     for problems, gen, split, n in pool_specs:
         if pool_path(cfg, split, gen).exists():
@@ -169,6 +166,7 @@ _WORKER_GENERATORS: dict = {}
 
 
 def _worker_init() -> None:
+    # lazy: these load torch and transformers (seconds); light commands must not pay that
     import torch
     from transformers.utils import logging
     torch.set_num_threads(1)

@@ -13,11 +13,11 @@ problem ids and references are the harness's own.
 from pathlib import Path
 
 from harness.generation.lm_eval_backend import load_tasks  # noqa: F401  (the pack's loader, for callers)
+from harness.generation.lm_eval_backend import task_manager as manager
 
 PACK_DIR = Path(__file__).resolve().parent
 TASKS = {"arith": "harness_arith", "math500": "harness_math500", "gsm8k": "harness_gsm8k"}
 
 
 def task_manager(extra_paths=()):
-    from harness.generation.lm_eval_backend import task_manager as manager
     return manager([PACK_DIR, *extra_paths])

@@ -20,6 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from harness.core.errors import InputError
+from harness.core.pool import Pool, Problem, Response
+from harness.core.scores import AGGREGATIONS, ScoreSet
+from harness.core.steps import step_spans
+from reward_models.baselines import LoglikRM
+from reward_models.implicit import ImplicitPRM
+from reward_models.lm.loading import check_same_tokenizer, load_causal_lm, load_tokenizer
 
 
 class IncrementalGuide:
@@ -31,12 +37,7 @@ class IncrementalGuide:
                  reward: str | None = None):
         """reward: "single" or "accumulative" when the reward model's own step scores are these passes' per-step
         sums (float32, no max_len), so the search can hand them over (step_scores); None otherwise."""
-        from harness.generation import fast_decode
-        from reward_models.lm.loading import (
-            check_same_tokenizer,
-            load_causal_lm,
-            load_tokenizer,
-        )
+        from harness.generation import fast_decode  # lazy: harness.generation.fast_decode imports torch at load
         self.label, self.scale, self.reward = label, float(scale), reward
         self.models = []
         for path in [policy] + ([ref] if ref else []):
@@ -64,7 +65,6 @@ class IncrementalGuide:
         reward_models.lm.logprobs.encode_pool attributes them). None when they would not be the same numbers: a
         truncated response (ordinary scoring appends an eos it never drew) or one whose text re-tokenizes to
         other ids."""
-        from harness.core.steps import step_spans
         if self.reward is None or not chain.finished or chain.truncated or not chain.values:
             return None
         enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -86,6 +86,7 @@ class _IncrementalState:
     """One row per problem at first (its prompt run once), then one per partial solution (rows forked by select)."""
 
     def __init__(self, guide: IncrementalGuide, prompt_ids: list[list[int]]):
+        # lazy: harness.generation.search.rows imports torch at load
         from harness.generation.search.rows import RowCache, pad_block
         self.g = guide
         block, lens = pad_block(prompt_ids)
@@ -96,13 +97,14 @@ class _IncrementalState:
         self.problem_tokens = np.array([len(p) for p in prompt_ids], dtype=np.int64)  # run by each model
 
     def select(self, rows) -> None:
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
         idx = torch.as_tensor(rows, dtype=torch.long)
         self.caches = [c.select(idx) for c in self.caches]
         self.q = self.q[np.asarray(rows)]
 
     def advance(self, new_tokens: list[list[int]], chains) -> np.ndarray:
         """Add each row's new tokens; returns q after them (and keeps it)."""
+        # lazy: torch costs ~2 s at import; light commands must not pay it
         import torch
 
         from harness.generation.search.rows import pad_block
@@ -137,7 +139,6 @@ class RescoreGuide:
     incremental = False
 
     def __init__(self, rm, aggregation: str = "last"):
-        from harness.core.scores import AGGREGATIONS
         if aggregation not in AGGREGATIONS:
             raise InputError(f"unknown aggregation '{aggregation}'", field="guide_aggregation",
                              expected="one of " + ", ".join(AGGREGATIONS))
@@ -157,8 +158,6 @@ class _RescoreState:
         pass
 
     def advance(self, new_tokens, chains) -> np.ndarray:
-        from harness.core.pool import Pool, Problem, Response
-        from harness.core.scores import ScoreSet
         texts = [self.tok.decode(c.text_tokens(), skip_special_tokens=True) for c in chains]
         for c in chains:
             self.problem_tokens[c.problem] += self.prompt_len[c.problem] + len(c.tokens)
@@ -190,8 +189,6 @@ class _RescoreState:
 def make_guide(rm, generator_tokenizer, how: str = "auto", aggregation: str | None = None):
     """The guide for a registered reward model: incremental q_t for implicit PRMs and loglik on plain Llama models
     (how="auto"), else re-scoring the prefixes with the adapter (how="rescore")."""
-    from reward_models.baselines import LoglikRM
-    from reward_models.implicit import ImplicitPRM
     if how not in ("auto", "rescore", "incremental"):
         raise InputError(f"unknown guide '{how}'", field="--guide", expected="auto, incremental or rescore")
     if how != "rescore" and isinstance(rm, (ImplicitPRM, LoglikRM)):

@@ -16,14 +16,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.core import cache, chunks, jobs
-from harness.core.pool import (
-    Pool,
-    Problem,
-    Response,
-    load_pool_checked,
-    save_pool_checked,
-)
-from harness.generation.search.tree import SearchConfig, search_batch
+from harness.core.fingerprint import fingerprint
+from harness.core.pool import Pool, Problem, Response, load_pool_checked, parse_record, save_pool_checked
+from harness.core.scores import ScoreSet, save_scores
+from harness.generation.search.tree import SearchConfig, StopTable, search_batch
 from harness.scoring import identity
 
 SEARCH_VERSION = 1
@@ -38,7 +34,6 @@ def guide_identity(rm, guide) -> dict | None:
 
 
 def search_key(generator_dir, problems, cfg: SearchConfig, guide_id: dict | None) -> str:
-    from harness.core.fingerprint import fingerprint
     return cache.stable_hash({"version": SEARCH_VERSION, "generator": fingerprint(generator_dir),
                               "problems": cache.stable_hash([[p.id, p.problem] for p in problems]),
                               "search": asdict(cfg), "guide": guide_id})
@@ -72,7 +67,6 @@ def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=No
         if model is None and task is None:
             raise ValueError("search_pool needs the generator: its task (to load it) or model=(model, tokenizer)")
         gen_model, tok = model or task.load_generator(Path(generator_dir))
-        from harness.generation.search.tree import StopTable
         stop = StopTable(tok)
 
         def compute(span: tuple[int, int]) -> list[dict]:
@@ -82,7 +76,6 @@ def search_pool(generator_dir, problems: list[Problem], cfg: SearchConfig, rm=No
         return compute
 
     def finish(parts: list[list[dict]]) -> Pool:
-        from harness.core.pool import parse_record
         pool = Pool([parse_record(d, path) for part in parts for d in part])
         save_pool_checked(pool, path)
         return pool
@@ -100,7 +93,6 @@ def hand_over_scores(pool: Pool, rm) -> None:
     rounding, tests/flow/test_search.py). The few responses without them (truncated at the token budget: ordinary
     scoring appends an eos they never drew) are scored the ordinary way; nothing is saved when no response has
     them (a re-scoring guide) or a score set is already there."""
-    from harness.core.scores import ScoreSet, save_scores
     if rm is None or rm.score_path(pool).exists():
         return
     steps = [[r.extra.get("search", {}).get("step_rewards") for r in p.responses] for p in pool.problems]

@@ -52,7 +52,7 @@ def uniforms(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
 
 def sample_tokens(logits, temperature: float, keys: np.ndarray, counters: np.ndarray):
     """One token per row from softmax(logits / temperature) by inverse CDF at u(key, counter) (float64 sums)."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     probs = torch.softmax(logits.double() / temperature, dim=-1)
     cdf = probs.cumsum(-1)
     u = torch.from_numpy(uniforms(keys, counters)).unsqueeze(1) * cdf[:, -1:]

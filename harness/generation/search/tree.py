@@ -37,6 +37,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.core.errors import InputError
+from harness.core.prompting import build_prompt
+from harness.generation.search import draws
+from harness.generation.search.draws import child_key, sample_tokens
 
 METHODS = ("beam", "dvts", "sample")
 
@@ -92,7 +95,7 @@ class StopTable:
     """Which tokens end a step: one whose text holds a blank line, or a newline after a newline-ended token."""
 
     def __init__(self, tokenizer):
-        import torch
+        import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
         texts = [tokenizer.decode([i]) for i in range(len(tokenizer))]
         self.has_blank = torch.tensor(["\n\n" in t for t in texts])
         self.starts_nl = torch.tensor([t.startswith("\n") for t in texts])
@@ -103,17 +106,16 @@ def search_batch(model, tokenizer, problems: list, cfg: SearchConfig, guide=None
     """Solutions of each problem (`problems`: objects with .id, .problem, .reference) and per-problem counts.
 
     Returns (finished chains per problem, stats per problem: generated, prompt and guide tokens, guide FLOPs)."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
     with torch.inference_mode():
         return _search(model, tokenizer, problems, cfg, guide, stop)
 
 
 def _search(model, tokenizer, problems, cfg, guide, stop):
+    # lazy: torch costs ~2 s at import; light commands must not pay it
     import torch
 
-    from harness.core.prompting import build_prompt
     from harness.generation import fast_decode
-    from harness.generation.search import draws
     from harness.generation.search.rows import RowCache, pad_block
     cfg.validate()
     if cfg.method != "sample" and guide is None:
@@ -174,9 +176,8 @@ def _search(model, tokenizer, problems, cfg, guide, stop):
 def _write_step(dec, cache, chains, cfg: SearchConfig, stop: StopTable, eos_id: int, to_end: np.ndarray):
     """Each row writes one step (rows with to_end: the rest of the response); tokens per row. Marks chains that
     end (eos, or max_new_tokens: truncated) and appends the step end to every chain."""
-    import torch
+    import torch  # lazy: torch costs ~2 s at import; light commands must not pay it
 
-    from harness.generation.search.draws import sample_tokens
     R = len(chains)
     keys = np.array([c.key for c in chains], dtype=np.uint64)
     counts = np.array([len(c.tokens) for c in chains], dtype=np.int64)
@@ -214,7 +215,6 @@ def _write_step(dec, cache, chains, cfg: SearchConfig, stop: StopTable, eos_id: 
 def _next_rows(chains: list[Chain], cfg: SearchConfig, M: int, depth: int, done: list[list[Chain]]):
     """Rows to continue and their keys (None: continue a completing chain as it is); finished solutions go to
     `done`."""
-    from harness.generation.search.draws import child_key
     rows: list[int] = []
     keys: list[int | None] = []
     by_problem: dict[int, list[int]] = {}
@@ -243,7 +243,6 @@ def _next_rows(chains: list[Chain], cfg: SearchConfig, M: int, depth: int, done:
 
 
 def _dvts_rows(chains, idx, M, depth, done_p, rows, keys) -> None:
-    from harness.generation.search.draws import child_key
     subtrees: dict[int, list[int]] = {}
     for i in idx:
         subtrees.setdefault(chains[i].subtree, []).append(i)
