@@ -178,6 +178,77 @@ def test_no_package_circles():
     assert circles(packages) == []
 
 
+# Imports of the project's modules that stay inside a function, "path::function" -> why (a method or nested function
+# is named by its class or function: "path::Class.method"). Every other one sits at the top of its module, where a
+# reader sees what the module depends on. One stays in a function only where hoisting it would make a circle at
+# import, or would load a heavy library (torch, sympy) in a light command's start-up: the CLI imports every command
+# module, and through them most of the package, to build its parser (`harness list`, `harness --help`).
+TORCH = "the module it imports loads torch at import (~2 s); light commands must not pay that"
+GRADING = ("harness.grading loads sympy and math_verify at import (~0.5 s); the task registry, which every command "
+           "loads, must not")
+FUNCTION_IMPORTS_ALLOWED = {
+    "harness/flow/search/guides.py::IncrementalGuide.__init__": TORCH,
+    "harness/flow/search/guides.py::_IncrementalState.__init__": TORCH,
+    "harness/flow/search/guides.py::_IncrementalState.advance": TORCH,
+    "harness/generation/pools.py::generate_pool": TORCH,
+    "harness/generation/search/tree.py::_search": TORCH,
+    "reward_models/training/mc_labels.py::policy_sampler.sample": TORCH,
+    "tasks/arith/world.py::_train_generators": TORCH + " (and transformers, for the tokenizer)",
+    "tasks/arith/world_sampling.py::_sample_chunk": TORCH,
+    "tasks/arith/problems.py::grade_pool": GRADING,
+    "tasks/base.py::Task.extract_answer": GRADING,
+    "tasks/base.py::Task.answer_key": GRADING,
+    "tasks/base.py::Task.is_correct": GRADING,
+    "tasks/base.py::Task.grade_pool": GRADING,
+}
+
+
+def function_imports(root: Path = ROOT) -> dict[str, list[str]]:
+    """{"path::function": ["line: module", ...]} of every import of a project module (absolute or relative) inside
+    a function or method, nested ones too, under PACKAGES."""
+    out: dict[str, list[str]] = {}
+
+    def visit(node, path: str, names: list[str], in_function: bool):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(child, path, names + [child.name], True)
+            elif isinstance(child, ast.ClassDef):
+                visit(child, path, names + [child.name], in_function)
+            elif isinstance(child, (ast.Import, ast.ImportFrom)) and in_function:
+                modules = [a.name for a in child.names] if isinstance(child, ast.Import) else \
+                    ["." * child.level + (child.module or "")]
+                for m in modules:
+                    if m.startswith(".") or m.split(".")[0] in PACKAGES:
+                        out.setdefault(f"{path}::{'.'.join(names)}", []).append(f"{child.lineno}: {m}")
+            else:
+                visit(child, path, names, in_function)
+
+    for pkg in PACKAGES:
+        for f in sorted((root / pkg).rglob("*.py")):
+            visit(ast.parse(f.read_text(encoding="utf-8"), str(f)), f.relative_to(root).as_posix(), [], False)
+    return out
+
+
+def test_project_imports_sit_at_the_top_of_their_module():
+    """A function imports a module of the project only where FUNCTION_IMPORTS_ALLOWED says why; no entry is stale."""
+    found = function_imports()
+    assert {k: v for k, v in found.items() if k not in FUNCTION_IMPORTS_ALLOWED} == {}
+    assert [k for k in FUNCTION_IMPORTS_ALLOWED if k not in found] == []
+
+
+def test_the_import_check_sees_project_imports_inside_functions(tmp_path):
+    """The check itself: absolute and relative project imports in a function, a method and a nested function are
+    caught; module-level ones, `if TYPE_CHECKING` ones and a function's import of another library are not."""
+    package_tree(tmp_path)
+    (tmp_path / "harness" / "run.py").write_text(
+        "import json\nfrom typing import TYPE_CHECKING\n\nfrom harness import core\n\nif TYPE_CHECKING:\n"
+        "    from tasks import base\n\n\ndef f():\n    import numpy\n    from reward_models import orm\n\n\n"
+        "class A:\n    def m(self):\n        def inner():\n            from . import cache\n        import tasks.base\n")
+    assert function_imports(tmp_path) == {"harness/run.py::f": ["12: reward_models"],
+                                          "harness/run.py::A.m.inner": ["18: ."],
+                                          "harness/run.py::A.m": ["19: tasks.base"]}
+
+
 def test_no_module_is_a_giant():
     long = {str(f.relative_to(ROOT)): n for f in project_modules().values()
             if (n := len(f.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
