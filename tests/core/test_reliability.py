@@ -214,21 +214,21 @@ def test_scoring_killed_half_way_resumes_bit_identical(pair, tmp_path, monkeypat
 
 
 def test_reference_log_probs_resume_and_checksum(tiny_lm_dir, cache_root, monkeypatch, capsys):
-    from reward_models.lm import logprobs
+    from reward_models.lm import logp_cache
     from reward_models.lm.logp_cache import cached_step_logps
     monkeypatch.setenv("HARNESS_CHUNK_PROBLEMS", "5")  # 3 chunks
     ref, pool = str(tiny_lm_dir("nano", 0)), smoke_pool()
     with cache.using(cache_root / "once"):
         baseline = cached_step_logps(ref, pool, progress=False)
 
-    original, calls, interrupt = logprobs.step_logps, [], [True]
+    original, calls, interrupt = logp_cache.step_logps, [], [True]
 
     def step_logps(*a, **k):
         calls.append(1)
         if interrupt[0] and len(calls) == 2:
             raise KeyboardInterrupt
         return original(*a, **k)
-    monkeypatch.setattr(logprobs, "step_logps", step_logps)
+    monkeypatch.setattr(logp_cache, "step_logps", step_logps)  # where it is called: bound there at import
     with pytest.raises(KeyboardInterrupt):
         cached_step_logps(ref, pool, progress=False)
     calls.clear()
@@ -308,12 +308,13 @@ def test_folder_manifest_verifies_adopts_and_rejects(tmp_path, capsys):
 def test_damaged_checkpoint_is_reported_and_retrained_legacy_one_is_used(tiny_lm_dir, cache_root, capsys,
                                                                          monkeypatch):
     from reward_models.implicit import PolicyRatio
-    from reward_models.lm import loading as modeling
+    from reward_models.training import loop as modeling
     from reward_models.training.loop import TrainConfig, train
     base, pool = str(tiny_lm_dir("nano", 0)), smoke_pool()
     loads: list[int] = []
     original = modeling.load_causal_lm
-    monkeypatch.setattr(modeling, "load_causal_lm", lambda *a, **k: (loads.append(1), original(*a, **k))[1])
+    monkeypatch.setattr(modeling, "load_causal_lm",  # the training loop's, bound there at import
+                        lambda *a, **k: (loads.append(1), original(*a, **k))[1])
     cfg = TrainConfig(batch_size=32, seed=3)
 
     out = train(PolicyRatio(), "implicit_ce", base, pool, cfg, progress=False)
