@@ -23,7 +23,8 @@ class SearchOptions:
     ns: list[int] = _help("solutions a problem", default_factory=lambda: [4, 16, 64])
     expand: int = _help("M: continuations of each kept partial solution", default=4)
     seed: int = _help("seed of the search's draws", default=0)
-    max_problems: int | None = _help("the first K test problems of each generator's pool (None: all)", default=None)
+    max_problems: int | None = _help("the first K test problems of each generator's pool (None: all; `harness search "
+                                     "--problems` takes a number)", default=DEFAULT_PROBLEMS)
     guide: str = _help("auto | incremental | rescore", default="auto")
     guide_aggregation: str | None = _help("how re-scored prefixes are ranked (default: last; sum for implicit PRMs)",
                                           default=None)
@@ -105,7 +106,9 @@ def search_command(cfg: RunConfig) -> str:
              f"--n {','.join(map(str, opts.ns))}"]
     if opts.expand != 4:
         parts.append(f"--expand {opts.expand}")
-    if opts.max_problems != DEFAULT_PROBLEMS:
+    if opts.max_problems is None:  # every problem: the command line has no spelling for it, so say so
+        parts.append("--problems <all: no limit, set from Python>")
+    elif opts.max_problems != DEFAULT_PROBLEMS:
         parts.append(f"--problems {opts.max_problems}")
     if opts.seed:
         parts.append(f"--search-seed {opts.seed}")

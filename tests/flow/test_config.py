@@ -27,6 +27,7 @@ def test_a_search_config_names_the_search_command():
     cfg = RunConfig(rm="implicit_ce", generators=["weak"], rm_options={"ref": "m", "model": "s"}, search=opts)
     assert cfg.command() == ("python -m harness search --rm implicit_ce --method beam,dvts --n 2,4 --expand 2 "
                              "--problems 3 --search-seed 1 --generators weak --set model=s --set ref=m")
-    assert RunConfig(rm="implicit_ce", search=SearchOptions(max_problems=200)).command() == (
-        "python -m harness search --rm implicit_ce --method beam --n 4,16,64")
+    assert RunConfig(rm="implicit_ce", search=SearchOptions()).command() == (
+        "python -m harness search --rm implicit_ce --method beam --n 4,16,64")  # the defaults are the command's
+    assert "--problems None" not in RunConfig(rm="implicit_ce", search=SearchOptions(max_problems=None)).command()
     assert RunConfig(rm="implicit_ce").command() == "python -m harness run --rm implicit_ce"
