@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from harness.evaluation import leaderboard as lb
 from reward_models import default_aggregation
 
 DEFAULT_NS = [1, 2, 4, 8, 16, 32, 64]
@@ -67,6 +68,17 @@ class RunConfig:
     @property
     def name(self) -> str:
         return self.label or self.rm
+
+    def selection(self, ns: list[int] | None = None) -> lb.Options:
+        """The run's selection settings (every method, its aggregation, subsets, weights, Monte Carlo and bootstrap
+        sizes, seed, protocol), checked; built here alone so the config check, the pools and folds reports and the
+        search's baselines select alike. ns: the search's N values instead of the run's."""
+        opts = lb.Options(methods=("best_of_n", "weighted_vote", "majority_vote", "pass_at_n"),
+                          aggregations=(self.aggregation,), ns=self.n if ns is None else ns, subsets=self.subsets,
+                          weights=self.weights, mc_samples=self.mc_samples, bootstrap=self.bootstrap, seed=self.seed,
+                          protocol=self.protocol)
+        opts.validate()
+        return opts
 
     def to_dict(self) -> dict:
         """The config as run files record it (every field but `search`, in order)."""

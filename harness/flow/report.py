@@ -25,10 +25,7 @@ def steps_record(rm) -> dict:
 
 def report_run(cfg, pools: list[Pool], score_sets, rm=None) -> SelectionReport:
     """The selection report of scored pools: best-of-N, weighted vote, majority vote, pass@N and ROC AUC."""
-    opts = lb.Options(methods=("best_of_n", "weighted_vote", "majority_vote", "pass_at_n"),
-                      aggregations=(cfg.aggregation,), ns=cfg.n, subsets=cfg.subsets, weights=cfg.weights,
-                      mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed, protocol=cfg.protocol)
-    opts.validate()
+    opts = cfg.selection()
     results, aucs = [], []
     for pool, ss in zip(pools, score_sets):
         res = lb.evaluate_pool(pool, [ss], opts, cfg.n)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.errors import InputError
-from harness.evaluation import leaderboard as lb
 from harness.flow.config import DEFAULT_NS, RunConfig, SearchOptions
 from harness.flow.folds import run_crossfit
 from harness.flow.pools import resolve_inputs, run_pools
@@ -73,9 +72,7 @@ def check_config(cfg: RunConfig) -> None:
                          expected="letters, digits, '_', '.', '-' (e.g. implicit_ce-r1)")
     if cfg.task not in TASKS:
         raise InputError(f"unknown task '{cfg.task}'", field="--task", expected="one of " + ", ".join(TASKS.names()))
-    lb.Options(methods=("best_of_n",), aggregations=(cfg.aggregation,), ns=cfg.n, subsets=cfg.subsets,
-               weights=cfg.weights, mc_samples=cfg.mc_samples, bootstrap=cfg.bootstrap, seed=cfg.seed,
-               protocol=cfg.protocol).validate()
+    cfg.selection()  # bad selection settings: named before anything is built
     for p in [*cfg.pools, cfg.train_pool, cfg.val_pool]:
         if p is not None and not Path(p).is_file():
             raise InputError("pool file not found" if not Path(p).exists() else "is a folder", file=p,

@@ -66,10 +66,7 @@ def run_search(cfg: RunConfig, log=None) -> SearchReport:
     wcfg = world.summary.get("config", {})
     temperature = opts.temperature or wcfg.get("temperature", 0.5)
     budget = opts.max_new_tokens or wcfg.get("max_new_tokens", 200)
-    lb_opts = lb.Options(methods=("best_of_n", "weighted_vote", "majority_vote", "pass_at_n"),
-                         aggregations=(cfg.aggregation,), ns=opts.ns, weights=cfg.weights, bootstrap=cfg.bootstrap,
-                         seed=cfg.seed)
-    lb_opts.validate()
+    lb_opts = cfg.selection(ns=opts.ns)
     guide, generators = None, {}
     for g, full in zip(cfg.generators, inputs.test_pools):
         gdir = world.generator(g)
