@@ -92,9 +92,9 @@ class AutoPSV(HFPRM):
                   "beyond the RM-training ones")
     Config = AutoPSVConfig
 
-    def __init__(self, **options):
-        super().__init__(**options)
-        c = self.config
+    @classmethod
+    def check_options(cls, c, given):
+        super().check_options(c, given)
         if not c.threshold > -1:
             raise InputError(f"threshold {c.threshold}", field="threshold",
                              expected="a number above -1 (a confidence cannot fall by more than all of it)")

@@ -6,6 +6,7 @@ Caching, locks, resumable chunks and distributed ranks are harness.scoring's, fo
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,26 @@ class RewardModel:
     # the text) leaves the mark out, so a partial solution is scored as a prefix, not as a finished response.
     as_prefix: bool = False
 
-    def __init__(self, **options: Any):
-        self.config = make_config(self.Config, options, self.name)
+    def __init__(self, config: Any = None, **options: Any):
+        """From options (strings as `--set` gives them, or values), or from options typed already by `options_of`
+        (`config`; copied, since fit writes the checkpoint it made into the adapter's config)."""
+        if config is not None and options:
+            raise TypeError(f"{self.name}: give options or a typed config, not both")
+        self.config = copy.deepcopy(config) if config is not None else self.options_of(options)
+
+    @classmethod
+    def options_of(cls, options: dict[str, Any]) -> Any:
+        """The options typed by `Config` and checked by the adapter (`check_options`): the one place an adapter's
+        options become values. A run types its options once (RunConfig.rm_config), which reports a bad one before
+        anything is built, and builds its adapter from them."""
+        config = make_config(cls.Config, options, cls.name)
+        cls.check_options(config, options)
+        return config
+
+    @classmethod
+    def check_options(cls, config: Any, given: dict[str, Any]) -> None:
+        """The adapter's own checks of its typed options, and the values it fills in from them (a released
+        model's default checkpoint); `given` holds the options as given, for a check of what was set at all."""
 
     # Subclasses implement these two -------------------------------------------------------------------------------
     def scoring_identity(self) -> dict[str, Any]:

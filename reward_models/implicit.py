@@ -10,7 +10,7 @@ tokenizer can be scored without training via model=PATH ref=PATH.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from reward_models.lm.loading import check_same_tokenizer, load_causal_lm, load_
 from reward_models.lm.logp_cache import cached_step_logps
 from reward_models.lm.logprobs import encode_pool, prompt_format_id, regroup, sequence_logps, step_logps
 from reward_models.training import losses as L
-from reward_models.training.loop import TrainConfig, flat_sums, mismatched_pool, train
+from reward_models.training.loop import TrainConfig, flat_sums, mismatched_pool, train, train_config_of
 from reward_models.training.losses import LOSSES
 
 # The authors' released code multiplies by 0.001 instead of beta at inference. Best-of-N and min-aggregation are
@@ -128,18 +128,17 @@ class ImplicitPRM(RewardModel):
     loss = "ce"
     Config = ImplicitConfig
 
-    def __init__(self, **options):
-        if "loss" in options and options["loss"] != self.loss:
-            raise InputError(f"{self.name} trains with loss '{self.loss}'", field="loss",
+    @classmethod
+    def check_options(cls, config, given):
+        if "loss" in given and given["loss"] != cls.loss:
+            raise InputError(f"{cls.name} trains with loss '{cls.loss}'", field="loss",
                              expected="implicit_<loss> to choose another loss")
-        super().__init__(**options)
-        self.config.loss = self.loss
-        if self.config.reward not in ("single", "accumulative"):
-            raise InputError(f"unknown reward '{self.config.reward}'", field="reward",
-                             expected="single or accumulative")
+        config.loss = cls.loss
+        if config.reward not in ("single", "accumulative"):
+            raise InputError(f"unknown reward '{config.reward}'", field="reward", expected="single or accumulative")
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(**{f.name: getattr(self.config, f.name) for f in fields(TrainConfig)})
+        return train_config_of(self.config)
 
     @property
     def score_beta(self) -> float:

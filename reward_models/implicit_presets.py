@@ -65,21 +65,21 @@ class ReleasedImplicit(ImplicitPRM):
     default_release = default_recipe = ""
     default_reprefix = False
 
-    def __init__(self, **options):
-        super().__init__(**options)
-        c = self.config
-        c.release, c.recipe = c.release or self.default_release, c.recipe or self.default_recipe
-        for name, value, known in (("release", c.release, self.releases), ("recipe", c.recipe, self.recipes)):
+    @classmethod
+    def check_options(cls, c, given):
+        super().check_options(c, given)
+        c.release, c.recipe = c.release or cls.default_release, c.recipe or cls.default_recipe
+        for name, value, known in (("release", c.release, cls.releases), ("recipe", c.recipe, cls.recipes)):
             if value not in known:
-                raise InputError(f"unknown {name} '{value}' for {self.name}", field=name,
+                raise InputError(f"unknown {name} '{value}' for {cls.name}", field=name,
                                  expected="one of " + ", ".join(known))
-        ref, coef = self.recipes[c.recipe]
-        c.model = c.model or self.releases[c.release]
+        ref, coef = cls.recipes[c.recipe]
+        c.model = c.model or cls.releases[c.release]
         c.ref = c.ref or ref
         c.score_beta = coef if c.score_beta is None else c.score_beta
-        c.reprefix = self.default_reprefix if c.reprefix is None else c.reprefix
+        c.reprefix = cls.default_reprefix if c.reprefix is None else c.reprefix
         if c.steps not in STEP_MODES:
-            raise InputError(f"unknown steps '{c.steps}' for {self.name}", field="steps",
+            raise InputError(f"unknown steps '{c.steps}' for {cls.name}", field="steps",
                              expected="harness (the harness's steps) or publisher (the authors' layout)")
 
     def fit(self, train_pool, base_model, val_pool=None):

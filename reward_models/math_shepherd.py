@@ -114,10 +114,11 @@ class MathShepherd(HFPRM):
                   "rollouts (~45 min cold here; `-- --set max_instructions=200` labels the first 200 instructions "
                   "only)")
 
-    def __init__(self, **options):
-        super().__init__(**options)
-        if self.config.target not in ("hard", "soft"):
-            raise InputError(f"unknown target '{self.config.target}'", field="target", expected="hard or soft")
+    @classmethod
+    def check_options(cls, config, given):
+        super().check_options(config, given)
+        if config.target not in ("hard", "soft"):
+            raise InputError(f"unknown target '{config.target}'", field="target", expected="hard or soft")
 
     def tag_format(self) -> TagFormat:
         c = self.config

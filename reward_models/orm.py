@@ -9,7 +9,7 @@ scoring reports one value per step (the last one is the last token's, as before)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.errors import InputError
@@ -18,7 +18,7 @@ from reward_models import register_rm
 from reward_models.base import RewardModel
 from reward_models.lm.loading import load_causal_lm
 from reward_models.lm.logprobs import regroup
-from reward_models.training.loop import TrainConfig, train
+from reward_models.training.loop import TrainConfig, train, train_config_of
 from reward_models.training.objective import check_train_config
 from reward_models.training.value_head import (
     head_values,
@@ -82,12 +82,13 @@ class ORM(RewardModel):
     paper_row = 5
     objective = ValueHead   # the reward under training and its losses (orm_bt: the same head, the bt loss)
 
-    def __init__(self, **options):
-        super().__init__(**options)
-        check_train_config("orm", self.train_config())  # e.g. a head_at typo, before anything is scored under it
+    @classmethod
+    def check_options(cls, config, given):
+        super().check_options(config, given)
+        check_train_config("orm", train_config_of(config))  # e.g. a head_at typo, before anything is scored under it
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(**{f.name: getattr(self.config, f.name) for f in fields(TrainConfig)})
+        return train_config_of(self.config)
 
     def fit(self, train_pool, base_model: str, val_pool=None) -> Path:
         c = self.config

@@ -46,8 +46,9 @@ class ORMBT(ORM):
     paper_note = "the ORM's value head trained with a Bradley-Terry loss over correct x incorrect responses of a problem"
     objective = PairedValueHead
 
-    def __init__(self, **options):
-        super().__init__(**options)
-        if self.config.loss != "bt":
-            raise InputError(f"loss '{self.config.loss}' for orm_bt", field="loss",
+    @classmethod
+    def check_options(cls, config, given):
+        super().check_options(config, given)
+        if config.loss != "bt":
+            raise InputError(f"loss '{config.loss}' for orm_bt", field="loss",
                              expected="bt (the BCE value head is `--rm orm`)")

@@ -6,7 +6,6 @@ from harness.cli import arguments, command
 from harness.commands.run import add_rm_arguments, stage_config
 from harness.core.errors import InputError
 from harness.flow.run import resolve_inputs
-from reward_models import get_rm
 
 
 def _add(p):
@@ -18,7 +17,7 @@ def _add(p):
 def run(args) -> int:
     cfg = stage_config(args)
     inputs = resolve_inputs(cfg, print)
-    rm = get_rm(cfg.rm, **cfg.rm_options)
+    rm = cfg.reward_model()
     if not rm.trainable:
         raise InputError(f"{cfg.rm} is not trained", field="--rm", expected="a trainable reward model")
     if inputs.train_pool is None or inputs.base_model is None:

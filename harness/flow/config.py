@@ -5,9 +5,11 @@ capped at the responses a problem) makes a new config with dataclasses.replace."
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
 
 from harness.evaluation import leaderboard as lb
-from reward_models import default_aggregation
+from reward_models import REWARD_MODELS, default_aggregation
 
 DEFAULT_NS = [1, 2, 4, 8, 16, 32, 64]
 DEFAULT_PROBLEMS = 200  # `harness search`: the first K test problems of each generator (15 min on 2 CPU cores)
@@ -68,6 +70,18 @@ class RunConfig:
     @property
     def name(self) -> str:
         return self.label or self.rm
+
+    @cached_property
+    def rm_config(self) -> Any:
+        """The reward model's options typed and checked by its adapter (RewardModel.options_of), once a config:
+        the config check reports a bad option through it, and reward_model() builds the adapter from it.
+        `rm_options` keeps them as given (strings from --set), which run files record."""
+        return REWARD_MODELS.get(self.rm).options_of(self.rm_options)
+
+    def reward_model(self):
+        """A new adapter of the run's reward model on its typed options (a copy: fit writes its checkpoint into
+        the adapter's config)."""
+        return REWARD_MODELS.get(self.rm)(config=self.rm_config)
 
     def selection(self, ns: list[int] | None = None) -> lb.Options:
         """The run's selection settings (every method, its aggregation, subsets, weights, Monte Carlo and bootstrap

@@ -20,7 +20,6 @@ from harness.flow.prepare import effective_rm_options, fit
 from harness.flow.report import report_run, write_run
 from harness.flow.reports import FoldsReport
 from harness.flow.timings import Stopwatch
-from reward_models import get_rm
 from reward_models.lm.named_bases import resolve_base
 from tasks import TASKS
 
@@ -40,7 +39,7 @@ def run_crossfit(cfg: RunConfig, log=None) -> FoldsReport:
     cfg = dataclasses.replace(cfg, rm_options=rm_opts, n=sorted({min(n, task.responses_per_problem) for n in cfg.n}))
     scored, folds = {}, []
     for train_half, test_half in task.fold_pairs:
-        rm = get_rm(cfg.rm, **rm_opts)
+        rm = cfg.reward_model()  # one adapter a fold, on the options typed once
         with clock.stage(f"train_{train_half}"):
             ckpt = fit(rm, pools[train_half], base, log=log,
                        what=f"{cfg.rm} on half {train_half} ({pools[train_half].n_responses} solutions) from {base}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness.core.errors import InputError
 from harness.core.options import make_config
-from reward_models import REWARD_MODELS, get_rm
+from reward_models import REWARD_MODELS
 from reward_models.lm.named_bases import is_named, resolve_base
 
 # Training options for a real (135M) base when the user sets none: the TrainConfig defaults are sized for the tiny
@@ -77,7 +77,7 @@ def fit(rm, train_pool, base_model, val_pool=None, *, log, what: str) -> Path | 
 
 def prepare_rm(cfg, inputs, log):
     """The reward model, trained (or loaded from the cache) when it learns and no checkpoint was given."""
-    rm = get_rm(cfg.rm, **cfg.rm_options)
+    rm = cfg.reward_model()
     resolve_named(rm, log)
     if rm.trainable and getattr(rm.config, "model", None) is None and (inputs.train_pool is None
                                                                         or inputs.base_model is None):

@@ -28,7 +28,7 @@ from harness.flow.prepare import prepare_rm
 from harness.flow.reports import RunReport
 from harness.flow.search.experiment import run_search
 from harness.flow.step_level import run_step_level
-from reward_models import REWARD_MODELS, get_rm
+from reward_models import REWARD_MODELS
 from tasks import TASKS
 from tasks.base import TaskInputs as RunInputs
 
@@ -66,7 +66,7 @@ def check_config(cfg: RunConfig) -> None:
     if cfg.rm not in REWARD_MODELS:
         raise InputError(f"unknown reward model '{cfg.rm}'", field="--rm",
                          expected="one of " + ", ".join(REWARD_MODELS.names()))
-    get_rm(cfg.rm, **cfg.rm_options)  # unknown option or bad value: names the option
+    cfg.rm_config  # unknown option or bad value: names the option (typed here, once, for the run to build on)
     if cfg.label is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", cfg.label):
         raise InputError(f"label '{cfg.label}' cannot name a file", field="--label",
                          expected="letters, digits, '_', '.', '-' (e.g. implicit_ce-r1)")

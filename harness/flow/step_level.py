@@ -18,7 +18,7 @@ from harness.flow.prepare import effective_rm_options, fit, resolve_named
 from harness.flow.report import steps_record, write_run
 from harness.flow.reports import StepReport
 from harness.flow.timings import Stopwatch
-from reward_models import REWARD_MODELS, get_rm
+from reward_models import REWARD_MODELS
 from reward_models.lm.named_bases import resolve_base
 from tasks import TASKS
 
@@ -39,7 +39,7 @@ def _scorer(cfg, task, log):
     own = getattr(REWARD_MODELS.get(cfg.rm), "step_level_reward", None)
     if own is not None and "reward" not in opts:
         opts["reward"] = own
-    rm = get_rm(cfg.rm, **opts)
+    rm = dataclasses.replace(cfg, rm_options=opts).reward_model()
     resolve_named(rm, log)
 
     def base():  # converted only when something needs it

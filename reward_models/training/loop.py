@@ -33,25 +33,42 @@ from reward_models.training import flops as compute
 from reward_models.training.objective import Objective
 
 
+# The options of the training loop (fit_epochs), shared by every trained reward model's config (TrainConfig here,
+# reward_models.training.step_tags.StepTagOptions): one default and one help each, which a config may word for itself.
+LOOP_OPTIONS: dict[str, tuple[Any, str]] = {
+    "lr": (1e-4, "peak learning rate"),
+    "epochs": (1, "passes over the training data"),
+    "batch_size": (16, "training examples per optimizer step"),
+    "grad_accum": (1, "split each batch into this many forward/backward chunks (memory)"),
+    "warmup_ratio": (0.1, "fraction of the optimizer steps of linear warmup, then a cosine decay to 0"),
+    "weight_decay": (0.0, "AdamW weight decay"),
+    "grad_clip": (1.0, "gradient norm clipped to this before each step"),
+    "seed": (0, "seed of the training (torch, batch order)"),
+}
+
+
+def loop_option(name: str, help: str | None = None):
+    """The dataclass field of training-loop option `name` (LOOP_OPTIONS), with the config's own wording if given."""
+    default, text = LOOP_OPTIONS[name]
+    return field(default=default, metadata={"help": help or text})
+
+
 @dataclass
 class TrainConfig:
     loss: str = field(default="ce", metadata={
         "help": "dpo | kto | nca | ce | ce_inst | ce_data (implicit); ce* | bt (value head)"})
-    lr: float = field(default=1e-4, metadata={
-        "help": "peak learning rate: tiny arith models; the paper used 5e-7 on 7B models"})
-    epochs: int = field(default=1, metadata={"help": "passes over the training rollouts"})
-    batch_size: int = field(default=16, metadata={
-        "help": "responses (kto, ce*), pairs (dpo, nca) or problems (bt) per optimizer step"})
-    grad_accum: int = field(default=1, metadata={
-        "help": "split each batch into this many forward/backward chunks (memory)"})
-    warmup_ratio: float = field(default=0.1, metadata={
-        "help": "fraction of the optimizer steps of linear warmup, then a cosine decay to 0"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clipped to this before each step"})
+    lr: float = loop_option("lr", "peak learning rate: tiny arith models; the paper used 5e-7 on 7B models")
+    epochs: int = loop_option("epochs", "passes over the training rollouts")
+    batch_size: int = loop_option("batch_size",
+                                  "responses (kto, ce*), pairs (dpo, nca) or problems (bt) per optimizer step")
+    grad_accum: int = loop_option("grad_accum")
+    warmup_ratio: float = loop_option("warmup_ratio")
+    weight_decay: float = loop_option("weight_decay")
+    grad_clip: float = loop_option("grad_clip")
     beta: float = field(default=0.05, metadata={
         "help": "beta of the implicit reward r = beta * log pi_theta(y) / pi_ref(y) (unused by a value head)"})
-    seed: int = field(default=0, metadata={
-        "help": "seed of the training (torch, batch order, the instruction subset, a new value head)"})
+    seed: int = loop_option("seed", "seed of the training (torch, batch order, the instruction subset, a new value "
+                                    "head)")
     max_len: int | None = field(default=None, metadata={
         "help": "tokens of prompt + response; longer responses lose their tail"})
     dtype: str = field(default="float32", metadata={
@@ -79,6 +96,11 @@ class TrainConfig:
 # so every checkpoint trained before they existed keeps its key (and its cached scores stay valid).
 _LATE_DEFAULTS = {"train_ref": True, "responses_per_instruction": None, "instruction_fraction": 1.0,
                   "head_at": "last"}
+
+
+def train_config_of(config) -> TrainConfig:
+    """The training options of a reward model's config (its TrainConfig fields; the adapter's config extends it)."""
+    return TrainConfig(**{f.name: getattr(config, f.name) for f in dataclasses.fields(TrainConfig)})
 
 
 def training_subset(pool: Pool, cfg: TrainConfig) -> Pool:

@@ -17,23 +17,20 @@ from harness.evaluation.auc import roc_auc
 from reward_models.lm.loading import pad_id, save_model
 from reward_models.lm.tagged import encode_pool_tagged, label_token_ids, step_good_probs, tag_logits, write_format
 from reward_models.training import flops as compute
-from reward_models.training.loop import fit_epochs
+from reward_models.training.loop import fit_epochs, loop_option
 
 
 @dataclass
 class StepTagOptions:
     """How a step-tag PRM is fine-tuned and then scored (math_shepherd's and autopsv's last stage)."""
-    lr: float = field(default=1e-4, metadata={"help": "peak learning rate of the step-tag fine-tuning"})
-    epochs: int = field(default=1, metadata={"help": "passes over the labelled responses"})
-    batch_size: int = field(default=16, metadata={
-        "help": "responses per optimizer step (every step tag of each)"})
-    grad_accum: int = field(default=1, metadata={
-        "help": "split each batch into this many forward/backward chunks (memory)"})
-    warmup_ratio: float = field(default=0.1, metadata={
-        "help": "fraction of the optimizer steps of linear warmup, then a cosine decay to 0"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clipped to this before each step"})
-    seed: int = field(default=0, metadata={"help": "seed of the fine-tuning (torch, batch order)"})
+    lr: float = loop_option("lr", "peak learning rate of the step-tag fine-tuning")
+    epochs: int = loop_option("epochs", "passes over the labelled responses")
+    batch_size: int = loop_option("batch_size", "responses per optimizer step (every step tag of each)")
+    grad_accum: int = loop_option("grad_accum")
+    warmup_ratio: float = loop_option("warmup_ratio")
+    weight_decay: float = loop_option("weight_decay")
+    grad_clip: float = loop_option("grad_clip")
+    seed: int = loop_option("seed", "seed of the fine-tuning (torch, batch order)")
     dtype: str = field(default="float32", metadata={
         "help": "torch dtype of the model (float32, bfloat16) in every stage: labelling, fine-tuning, scoring"})
     step_tag: str | None = field(default=None, metadata={

@@ -3,6 +3,7 @@ reference at training (Table 5), and the checkpoint key that keeps the checkpoin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -12,7 +13,8 @@ from _smoke_pool import smoke_pool
 from harness.core.errors import InputError
 from harness.core.pool import Pool, Problem, Response
 from reward_models import get_rm
-from reward_models.training.loop import TrainConfig, checkpoint_key, training_subset
+from reward_models.training.loop import LOOP_OPTIONS, TrainConfig, checkpoint_key, training_subset
+from reward_models.training.step_tags import StepTagOptions
 
 
 def test_response_subset_keeps_the_first_k_in_generation_order():
@@ -34,6 +36,16 @@ def test_instruction_subsets_are_nested_seeded_and_sized():
     assert ids[0.5] == sorted(ids[0.5], key=order.index)  # the pool's order is kept
     other_seed = [p.id for p in training_subset(pool, TrainConfig(instruction_fraction=0.5, seed=1)).problems]
     assert other_seed != ids[0.5]
+
+
+def test_the_loop_options_have_one_default_in_every_config_that_trains():
+    # the implicit PRMs and ORMs (TrainConfig) and the step-tag PRMs (StepTagOptions) run one loop, fit_epochs; a
+    # default set in one config and not the other would train the baselines under other settings unnoticed
+    for cls in (TrainConfig, StepTagOptions):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        assert {name: fields[name].default for name in LOOP_OPTIONS} == {n: d for n, (d, _) in LOOP_OPTIONS.items()}
+        assert all(fields[name].metadata["help"] for name in LOOP_OPTIONS)
+    assert (TrainConfig().grad_clip, StepTagOptions().warmup_ratio, TrainConfig().lr) == (1.0, 0.1, 1e-4)
 
 
 def test_checkpoint_key_ignores_late_fields_at_their_defaults(tmp_path):
